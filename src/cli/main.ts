@@ -1,0 +1,159 @@
+/**
+ * The `fusekit` command: `mirror`, `umount`, `--help`, `--version`.
+ * Option parsing, signals and the stats file live here; filesystem logic does not.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { mount, MountError } from '../session/mount.js';
+import type { FuseMount } from '../session/mount.js';
+import { unmount, isMounted, connectionIdOf, abortConnection } from '../transport/mount.js';
+import { MirrorFilesystem } from '../mirror/mirror.js';
+import { parseMirrorArgs, UsageError, USAGE } from './options.js';
+import type { MirrorArgs } from './options.js';
+
+function version(): string {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function fail(message: string): number {
+  process.stderr.write(`fusekit: ${message}\n`);
+  return 1;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        process.stdout.write(USAGE);
+        return cmd === undefined ? 2 : 0;
+      case '-V':
+      case '--version':
+        process.stdout.write(`fusekit ${version()}\n`);
+        return 0;
+      case 'mirror':
+        return await runMirror(parseMirrorArgs(rest));
+      case 'umount':
+      case 'unmount':
+        return runUmount(rest);
+      default:
+        throw new UsageError(`unknown command '${cmd}'`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`fusekit: ${err.message} (see fusekit --help)\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+function runUmount(args: string[]): number {
+  const lazy = args.includes('-l') || args.includes('--lazy');
+  const targets = args.filter((a) => a !== '-l' && a !== '--lazy');
+  if (targets.length !== 1 || targets[0].startsWith('-')) throw new UsageError('umount takes one mountpoint (and optionally -l)');
+  const target = path.resolve(targets[0]);
+  if (!isMounted(target)) return fail(`${target} is not mounted`);
+  try {
+    unmount(target, lazy);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'EBUSY') return fail(`${target} is busy; close the files open on it, or use fusekit umount -l ${target}`);
+    return fail(`cannot unmount ${target}: ${(err as Error).message}`);
+  }
+  return 0;
+}
+
+function checkSource(src: string): string | undefined {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(src);
+  } catch (err) {
+    return (err as { code?: string }).code === 'ENOENT' ? `source ${src} does not exist` : `source ${src} cannot be used: ${(err as Error).message}`;
+  }
+  return st.isDirectory() ? undefined : `source ${src} is not a directory`;
+}
+
+async function runMirror(a: MirrorArgs): Promise<number> {
+  const src = path.resolve(a.source);
+  const mnt = path.resolve(a.mountpoint);
+  const bad = checkSource(src);
+  if (bad) return fail(bad);
+  if (src === mnt) return fail('source and mountpoint must differ');
+
+  let filesystem: MirrorFilesystem;
+  try {
+    filesystem = new MirrorFilesystem(src, a.mirror);
+  } catch (err) {
+    return fail(`cannot open source ${src}: ${(err as Error).message}`);
+  }
+  // A handler's stray promise must never take the server down; the session logs handler errors itself.
+  process.on('unhandledRejection', (err) => process.stderr.write(`fusekit: unhandled rejection: ${(err as Error)?.stack ?? err}\n`));
+
+  let m: FuseMount;
+  try {
+    m = await mount(mnt, filesystem, {
+      ...a.mount,
+      source: src,
+      subtype: 'fusekit',
+      debug: a.debug ? (line) => process.stderr.write(line + '\n') : undefined,
+    });
+  } catch (err) {
+    filesystem.destroy();
+    if (err instanceof MountError) return fail(err.message);
+    return fail(`mount failed: ${(err as Error).message}`);
+  }
+  process.stderr.write(`fusekit: mirroring ${src} at ${mnt} (FUSE 7.${m.info.minor})\n`);
+
+  const writeStats = () => {
+    if (!a.statsFile) return;
+    const body = JSON.stringify({ ...m.session.stats.toJSON(), nodes: filesystem.inodes.size - 1, openHandles: filesystem.openHandles }, null, 1);
+    const tmp = `${a.statsFile}.tmp${process.pid}`;
+    try {
+      fs.writeFileSync(tmp, body);
+      fs.renameSync(tmp, a.statsFile);
+    } catch (err) {
+      process.stderr.write(`fusekit: cannot write stats file: ${(err as Error).message}\n`);
+    }
+  };
+  writeStats();
+  const timer = setInterval(writeStats, 1000);
+
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      process.stderr.write(`fusekit: ${sig} again, aborting the connection\n`);
+      const id = connectionIdOf(mnt);
+      if (id !== undefined) abortConnection(id);
+      try { unmount(mnt, true); } catch { /* already gone */ }
+      return;
+    }
+    try {
+      unmount(mnt, false);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'EBUSY') {
+        // Detach now; the server keeps answering until the last user leaves.
+        process.stderr.write(`fusekit: ${mnt} is busy, detaching it; the server exits when the last file is closed (signal again to abort)\n`);
+        try { unmount(mnt, true); } catch { /* gone meanwhile */ }
+      } else if (isMounted(mnt)) {
+        process.stderr.write(`fusekit: unmount failed: ${(err as Error).message}\n`);
+      }
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const end = await m.ended;
+  clearInterval(timer);
+  writeStats();
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  if (end.reason === 'error') return fail(`connection failed: ${end.error.message}`);
+  if (end.reason === 'aborted') return fail('the connection was aborted');
+  return 0;
+}

@@ -1,0 +1,222 @@
+/**
+ * # Writing a filesystem with fusekit
+ *
+ * A filesystem is an object with optional methods named after the FUSE
+ * operations. fusekit reads requests from the kernel, calls the method, and
+ * encodes what it returns (or the errno it throws) as the reply. A method that
+ * is missing answers ENOSYS, which for some operations the kernel remembers and
+ * replaces with a default (see each method). Methods may be synchronous or
+ * return a promise; many requests are in flight at once, so a method that waits
+ * never holds up the others.
+ *
+ * ```ts
+ * import { mount, ROOT_ID, S_IFDIR, S_IFREG, FuseError } from 'fusekit';
+ * const hello = Buffer.from('hello\n');
+ * const attr = (ino: number, mode: number, size: number) => ({ ino, mode, size, nlink: 1, uid: 0, gid: 0,
+ *   rdev: 0, blksize: 4096, blocks: 0, atimeSec: 0, atimeNsec: 0, mtimeSec: 0, mtimeNsec: 0, ctimeSec: 0, ctimeNsec: 0 });
+ * await mount('/mnt/hello', {
+ *   lookup: ({ name }, { nodeid }) => {
+ *     if (nodeid !== ROOT_ID || name !== 'hello') throw new FuseError('ENOENT');
+ *     return { nodeid: 2 as NodeId, generation: 0, entryTimeout: 1, attrTimeout: 1, attr: attr(2, S_IFREG | 0o444, hello.length) };
+ *   },
+ *   getattr: (_, { nodeid }) => ({ attrTimeout: 1, attr: nodeid === ROOT_ID ? attr(1, S_IFDIR | 0o755, 0) : attr(2, S_IFREG | 0o444, hello.length) }),
+ *   read: ({ offset, size }) => hello.subarray(offset, offset + size),
+ *   readdir: ({ offset }, _ctx, out) => { if (offset === 0n) out.add('hello', 2, DT_REG, 1n); },
+ * });
+ * ```
+ *
+ * ## The kernel's model
+ *
+ * - **Inodes** are named by a *node id* the filesystem chooses (the root is
+ *   always 1). Every reply that returns an entry (LOOKUP, MKNOD, MKDIR,
+ *   SYMLINK, LINK, CREATE, and each READDIRPLUS entry except `.` and `..`)
+ *   gives the kernel one more *lookup reference* to that node id. The kernel
+ *   gives them back with FORGET: `forget(nodeid, nlookup)`. A node id must stay
+ *   valid until its references reach zero, even after the file is unlinked.
+ *   fusekit keeps the same count (see `Session.lookupCount`) and, if an entry
+ *   reply cannot be delivered (the caller was interrupted), calls `forget` for
+ *   it so your count stays right.
+ * - **Dentries** (name → node id) are cached for `entryTimeout` seconds and
+ *   **attributes** for `attrTimeout` seconds. 0 means ask every time; longer is
+ *   faster but hides changes made behind the kernel's back. A LOOKUP reply with
+ *   node id 0 and a positive `entryTimeout` caches a negative entry.
+ * - **Open files** are named by a *file handle* (`fh`) the filesystem chooses
+ *   in `open`/`opendir`/`create`. The kernel passes it back on READ, WRITE,
+ *   FLUSH, FSYNC, RELEASE... Every successful open is paired with exactly one
+ *   release, including opens whose reply the kernel then rejected.
+ * - **Interrupts**: when the calling process gets a signal, `ctx.signal`
+ *   aborts. Finish quickly: throw (an `AbortError` answers EINTR) or complete.
+ * - **Parallelism**: requests arrive in kernel order but complete in any
+ *   order. Two requests for the same inode may be in flight at once.
+ *
+ * ## Known deadlocks
+ *
+ * - Never perform synchronous I/O on your own mount from the thread that serves
+ *   it: the kernel waits for your reply while you wait for the kernel. From
+ *   the serving process, use only asynchronous calls on the mount, and not in
+ *   numbers that fill libuv's pool (set UV_THREADPOOL_SIZE).
+ * - A process that exits with files open on its own mount hangs in the kernel's
+ *   FLUSH on close: unmount (or abort the connection) before exiting.
+ */
+import type {
+  AccessRequest, Attr, AttrOut, BmapRequest, CopyFileRangeRequest, CreateRequest, EntryOut, FallocateRequest,
+  FileHandle, FileLock, FlushRequest, FsyncRequest, FsyncdirRequest, GetattrRequest, GetlkRequest,
+  GetxattrRequest, IoctlRequest, LinkRequest, ListxattrRequest, LookupRequest, LseekRequest, MkdirRequest,
+  MknodRequest, NodeId, OpenRequest, OpendirRequest, PollRequest, ReadRequest, ReaddirRequest,
+  ReaddirplusRequest, ReadlinkRequest, ReleaseRequest, ReleasedirRequest, RemovexattrRequest, RenameRequest,
+  RmdirRequest, SetattrRequest, SetlkRequest, SetxattrRequest, StatfsOut, StatfsRequest, StatxOut,
+  StatxRequest, SymlinkRequest, SyncfsRequest, TmpfileRequest, UnlinkRequest, WriteRequest,
+} from '../abi/types.js';
+
+export type { Attr, AttrOut, EntryOut, FileHandle, FileLock, NodeId, StatfsOut, StatxOut };
+
+/** Who asked, and for which node. */
+export interface RequestContext {
+  /** The node the request targets (the directory, for name operations). */
+  nodeid: NodeId;
+  /** Caller's fsuid/fsgid and thread group id; pid is 0 for requests no process made (writeback). */
+  uid: number;
+  gid: number;
+  pid: number;
+  /** The request id, for logs. */
+  unique: bigint;
+  /** Aborts when the kernel sends INTERRUPT for this request. */
+  signal: AbortSignal;
+}
+
+/** What an open returns. Flags are FOPEN_* bits (`Fopen` in the abi layer). */
+export interface OpenReply {
+  fh: FileHandle | number;
+  /**
+   * FOPEN_DIRECT_IO (no page cache for this open), KEEP_CACHE (keep cached pages
+   * from earlier opens), NONSEEKABLE, CACHE_DIR (opendir: cache the listing),
+   * NOFLUSH, PARALLEL_DIRECT_WRITES. Default 0.
+   */
+  openFlags?: number;
+}
+
+export interface CreateReply {
+  entry: EntryOut;
+  open: OpenReply;
+}
+
+/**
+ * Collects READDIR records into the reply. `add` returns false, adding nothing,
+ * once the reply is full: stop there and the kernel asks again from that
+ * entry's offset.
+ */
+export interface DirentSink {
+  /**
+   * @param ino inode number shown in d_ino
+   * @param type DT_* value (`(mode & S_IFMT) >> 12`)
+   * @param nextOffset the cookie that resumes *after* this entry (never 0)
+   */
+  add(name: string | Buffer, ino: number, type: number, nextOffset: bigint): boolean;
+}
+
+/**
+ * Collects READDIRPLUS records: each carries a full entry, which gives the
+ * kernel a lookup reference unless its nodeid is 0 or the name is `.`/`..`.
+ * Check `fits` before doing the lookup, so no reference is taken for an entry
+ * that would not fit.
+ */
+export interface DirentPlusSink {
+  fits(nameLength: number): boolean;
+  add(name: string | Buffer, entry: EntryOut, nextOffset: bigint): boolean;
+}
+
+export interface InitInfo {
+  /** Negotiated protocol minor (7.31 … 7.45). */
+  minor: number;
+  /** Capabilities the kernel offered and the ones now in force (FUSE_* INIT bits as a 64-bit set). */
+  offered: bigint;
+  enabled: bigint;
+  maxWrite: number;
+  maxReadahead: number;
+}
+
+type R<T> = T | Promise<T>;
+
+/**
+ * The inode-level filesystem interface. Every method is optional. Throw a
+ * `FuseError`, or any error with an errno `code` (as Node's fs errors have), to
+ * fail a request; anything else fails it with EIO and is logged once per cause.
+ */
+export interface Filesystem {
+  /** After INIT is negotiated, before any other request. */
+  init?(info: InitInfo): R<void>;
+  /** The session is ending (unmount or DESTROY). */
+  destroy?(): R<void>;
+
+  /** Resolve `name` in directory `ctx.nodeid`. Throw ENOENT, or return nodeid 0 with an entryTimeout for a cached negative entry. Adds a lookup reference. */
+  lookup?(req: LookupRequest, ctx: RequestContext): R<EntryOut>;
+  /** The kernel dropped `nlookup` references to `nodeid`. No reply; missing means nothing is counted. */
+  forget?(nodeid: NodeId, nlookup: number): void;
+  /** stat(2). `req.fh` is valid when `req.getattrFlags & GETATTR_FH` (fstat). */
+  getattr?(req: GetattrRequest, ctx: RequestContext): R<AttrOut>;
+  /** chmod/chown/truncate/utimes. `req.valid` (FATTR_*) says which fields to apply; answer the resulting attributes. */
+  setattr?(req: SetattrRequest, ctx: RequestContext): R<AttrOut>;
+  /** The symlink's target, without NUL. */
+  readlink?(req: ReadlinkRequest, ctx: RequestContext): R<string | Buffer>;
+  symlink?(req: SymlinkRequest, ctx: RequestContext): R<EntryOut>;
+  /** Create a file, FIFO, socket or device node. Without `create`, the kernel also uses it for open(O_CREAT). */
+  mknod?(req: MknodRequest, ctx: RequestContext): R<EntryOut>;
+  mkdir?(req: MkdirRequest, ctx: RequestContext): R<EntryOut>;
+  unlink?(req: UnlinkRequest, ctx: RequestContext): R<void>;
+  rmdir?(req: RmdirRequest, ctx: RequestContext): R<void>;
+  /** RENAME and RENAME2: `req.flags` may hold RENAME_NOREPLACE (1), RENAME_EXCHANGE (2), RENAME_WHITEOUT (4). ENOSYS for flagged renames makes them EINVAL from then on. */
+  rename?(req: RenameRequest, ctx: RequestContext): R<void>;
+  /** Hard link `req.oldnodeid` as `req.name` in `ctx.nodeid`. */
+  link?(req: LinkRequest, ctx: RequestContext): R<EntryOut>;
+  /** open(2) of a non-directory. ENOSYS makes every later open succeed without a request (and without RELEASE). */
+  open?(req: OpenRequest, ctx: RequestContext): R<OpenReply>;
+  /**
+   * Read up to `req.size` bytes at `req.offset`. Either fill `dest` (exactly
+   * `req.size` bytes long) and return the count, or return your own bytes. A
+   * short result means end of file, unless FOPEN_DIRECT_IO is set.
+   */
+  read?(req: ReadRequest, ctx: RequestContext, dest: Buffer): R<number | Uint8Array>;
+  /** Write `req.data` at `req.offset`; return the number of bytes written. `req.data` is valid only until the promise settles. */
+  write?(req: WriteRequest, ctx: RequestContext): R<number>;
+  /** statfs(2). Missing: a zeroed answer with namelen 255 and bsize 512. */
+  statfs?(req: StatfsRequest, ctx: RequestContext): R<StatfsOut>;
+  /** Last close of an open file; the handle is gone after this. Missing: success. */
+  release?(req: ReleaseRequest, ctx: RequestContext): R<void>;
+  /** fsync/fdatasync (`req.fsyncFlags & 1` = data only). ENOSYS: later fsyncs succeed without a request. */
+  fsync?(req: FsyncRequest, ctx: RequestContext): R<void>;
+  setxattr?(req: SetxattrRequest, ctx: RequestContext): R<void>;
+  /** The value; fusekit answers size probes (req.size 0) and ERANGE itself. ENOSYS: EOPNOTSUPP from then on. */
+  getxattr?(req: GetxattrRequest, ctx: RequestContext): R<Buffer>;
+  /** The names; fusekit NUL-terminates them and answers size probes and ERANGE. */
+  listxattr?(req: ListxattrRequest, ctx: RequestContext): R<(string | Buffer)[]>;
+  removexattr?(req: RemovexattrRequest, ctx: RequestContext): R<void>;
+  /** Every close(2) of a descriptor (several per open after dup). ENOSYS: closes succeed without a request. */
+  flush?(req: FlushRequest, ctx: RequestContext): R<void>;
+  /** ENOSYS: later opendirs succeed without a request; readdir then gets fh 0. */
+  opendir?(req: OpendirRequest, ctx: RequestContext): R<OpenReply>;
+  /** Add records from cookie `req.offset` (0 = start) until `out.add` returns false or the directory ends. */
+  readdir?(req: ReaddirRequest, ctx: RequestContext, out: DirentSink): R<void>;
+  /** READDIRPLUS: used only when implemented (DO_READDIRPLUS and READDIRPLUS_AUTO are then negotiated). */
+  readdirplus?(req: ReaddirplusRequest, ctx: RequestContext, out: DirentPlusSink): R<void>;
+  releasedir?(req: ReleasedirRequest, ctx: RequestContext): R<void>;
+  fsyncdir?(req: FsyncdirRequest, ctx: RequestContext): R<void>;
+  /** POSIX locks are sent only when the filesystem implements getlk and setlk (POSIX_LOCKS is then negotiated). */
+  getlk?(req: GetlkRequest, ctx: RequestContext): R<FileLock>;
+  setlk?(req: SetlkRequest, ctx: RequestContext): R<void>;
+  /** access(2), R_OK/W_OK/X_OK in `req.mask`. Not sent with -o default_permissions. ENOSYS: always allowed. */
+  access?(req: AccessRequest, ctx: RequestContext): R<void>;
+  /** open(O_CREAT) atomically. ENOSYS: the kernel uses mknod + open instead. */
+  create?(req: CreateRequest, ctx: RequestContext): R<CreateReply>;
+  tmpfile?(req: TmpfileRequest, ctx: RequestContext): R<CreateReply>;
+  bmap?(req: BmapRequest, ctx: RequestContext): R<number>;
+  ioctl?(req: IoctlRequest, ctx: RequestContext): R<{ result: number; data?: Buffer }>;
+  poll?(req: PollRequest, ctx: RequestContext): R<number>;
+  fallocate?(req: FallocateRequest, ctx: RequestContext): R<void>;
+  /** SEEK_DATA / SEEK_HOLE only; the kernel does SET/CUR/END itself. ENOSYS: the whole file is data. */
+  lseek?(req: LseekRequest, ctx: RequestContext): R<number>;
+  /** Return the bytes copied. ENOSYS: the kernel copies through read and write. */
+  copyFileRange?(req: CopyFileRangeRequest, ctx: RequestContext): R<number>;
+  syncfs?(req: SyncfsRequest, ctx: RequestContext): R<void>;
+  /** statx(2) beyond what GETATTR gives (e.g. birth time). ENOSYS: GETATTR is used. */
+  statx?(req: StatxRequest, ctx: RequestContext): R<StatxOut>;
+}

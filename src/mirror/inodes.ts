@@ -1,0 +1,81 @@
+/**
+ * The mirror's inode table. Each inode the kernel knows is held as an O_PATH
+ * descriptor of the source file, keyed by (st_dev, st_ino): a descriptor keeps
+ * naming the same file when it is renamed in the source behind our back, and
+ * holding it pins the inode number so it cannot be reused while we know it.
+ */
+import type { NodeId } from '../fs/filesystem.js';
+import { tryClose } from '../sys/index.js';
+
+export class MirrorInode {
+  /** The kernel's references (lookups minus forgets). */
+  nlookup = 0;
+  constructor(
+    readonly nodeid: NodeId,
+    readonly fd: number,
+    readonly dev: number,
+    readonly ino: number,
+    /** S_IFMT bits: the type never changes for a given inode. */
+    readonly type: number,
+  ) {}
+}
+
+export class InodeTable {
+  private readonly byId = new Map<number, MirrorInode>();
+  private readonly byDev = new Map<number, Map<number, MirrorInode>>();
+  private nextId = 2;
+
+  constructor(readonly root: MirrorInode) {
+    this.byId.set(root.nodeid, root);
+    this.index(root);
+  }
+
+  get(nodeid: number): MirrorInode | undefined {
+    return this.byId.get(nodeid);
+  }
+
+  find(dev: number, ino: number): MirrorInode | undefined {
+    return this.byDev.get(dev)?.get(ino);
+  }
+
+  /** Adopts `fd` as a new inode with one kernel reference. */
+  add(fd: number, dev: number, ino: number, type: number): MirrorInode {
+    const inode = new MirrorInode(this.nextId++ as NodeId, fd, dev, ino, type);
+    inode.nlookup = 1;
+    this.byId.set(inode.nodeid, inode);
+    this.index(inode);
+    return inode;
+  }
+
+  /** Drops `n` kernel references; closes the descriptor when none are left. The root is never dropped. */
+  forget(nodeid: number, n: number): void {
+    const inode = this.byId.get(nodeid);
+    if (!inode || inode === this.root) return;
+    inode.nlookup -= n;
+    if (inode.nlookup > 0) return;
+    this.byId.delete(nodeid);
+    const m = this.byDev.get(inode.dev);
+    if (m?.get(inode.ino) === inode) {
+      m.delete(inode.ino);
+      if (m.size === 0) this.byDev.delete(inode.dev);
+    }
+    tryClose(inode.fd);
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** Closes every descriptor (at shutdown). */
+  clear(): void {
+    for (const inode of this.byId.values()) tryClose(inode.fd);
+    this.byId.clear();
+    this.byDev.clear();
+  }
+
+  private index(inode: MirrorInode): void {
+    let m = this.byDev.get(inode.dev);
+    if (!m) this.byDev.set(inode.dev, (m = new Map()));
+    m.set(inode.ino, inode);
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The channel: one /dev/fuse descriptor, read without blocking the event loop
+ * and without holding a libuv pool thread, and replies written synchronously
+ * (the kernel copies a reply at once, so a write never waits).
+ *
+ * Reading: the descriptor is non-blocking. A poll thread rings when it is
+ * readable; the main thread then drains it until EAGAIN and re-arms the poll.
+ * Each request is handed to the session in a buffer that stays valid until the
+ * session releases it, so handlers may run asynchronously. Large requests
+ * (WRITE payloads) keep their full-size read buffer; small ones are copied into
+ * a small pooled buffer so the big buffers return to the pool at once. Buffers
+ * are pooled and reused, never allocated per request.
+ */
+import { Worker } from 'node:worker_threads';
+import { constants as osConstants } from 'node:os';
+import { open, tryRead, tryWrite, tryClose } from '../sys/index.js';
+import { O_RDWR, O_CLOEXEC, O_NONBLOCK } from '../sys/constants.js';
+import { DoorbellState } from './doorbell.js';
+
+const E = osConstants.errno;
+
+/** A request as read from the device. Call `release()` once the request's bytes are no longer needed. */
+export interface RequestBuffer {
+  buf: Buffer;
+  len: number;
+  release(): void;
+}
+
+export type ChannelEnd =
+  | { reason: 'unmounted' }
+  | { reason: 'aborted' }
+  | { reason: 'closed' }
+  | { reason: 'error'; error: Error };
+
+export interface ChannelOptions {
+  /** Largest WRITE payload that will be negotiated; read buffers are this plus one page. */
+  maxWrite: number;
+  /** Upper bound of full-size read buffers held by requests in flight (backpressure beyond). */
+  maxLargeBuffers?: number;
+}
+
+/** Requests up to this size are copied out of the big read buffer. */
+const SMALL_REQUEST = 8192;
+/** Requests handled per drain before yielding to the event loop. */
+const DRAIN_BATCH = 128;
+
+class BufferPool {
+  private readonly free: Buffer[] = [];
+  private created = 0;
+  constructor(readonly size: number, readonly max: number) {}
+  take(): Buffer | undefined {
+    const b = this.free.pop();
+    if (b) return b;
+    if (this.created >= this.max) return undefined;
+    this.created++;
+    return Buffer.allocUnsafeSlow(this.size);
+  }
+  give(b: Buffer): void {
+    this.free.push(b);
+  }
+  get inUse(): number {
+    return this.created - this.free.length;
+  }
+}
+
+export class FuseChannel {
+  private readonly large: BufferPool;
+  private readonly small: BufferPool;
+  private worker: Worker | undefined;
+  private shared: Int32Array | undefined;
+  private onRequest: ((req: RequestBuffer) => void) | undefined;
+  private onEnd: ((end: ChannelEnd) => void) | undefined;
+  private draining = false;
+  private stalled = false;
+  private ended = false;
+  /** Reply scratch space for replies encoded and written synchronously. */
+  readonly replyScratch: Buffer;
+
+  private constructor(readonly fd: number, readonly options: ChannelOptions) {
+    const readSize = options.maxWrite + 4096;
+    this.large = new BufferPool(readSize, options.maxLargeBuffers ?? 256);
+    this.small = new BufferPool(SMALL_REQUEST, 1 << 20);
+    this.replyScratch = Buffer.allocUnsafeSlow(readSize);
+  }
+
+  /** Opens /dev/fuse (non-blocking). Throws a SysError (ENOENT, EACCES…) when it cannot. */
+  static open(options: ChannelOptions, devicePath = '/dev/fuse'): FuseChannel {
+    const fd = open(devicePath, O_RDWR | O_CLOEXEC | O_NONBLOCK, 0);
+    return new FuseChannel(fd, options);
+  }
+
+  /** Size every device read must offer (the kernel refuses smaller reads with EINVAL). */
+  get readBufferSize(): number {
+    return this.large.size;
+  }
+
+  /** A full-size buffer for a reply that must outlive the current tick (READ data). Undefined when the pool is exhausted. */
+  takeLargeBuffer(): Buffer | undefined {
+    return this.large.take();
+  }
+
+  giveLargeBuffer(b: Buffer): void {
+    this.large.give(b);
+    if (this.stalled) {
+      this.stalled = false;
+      setImmediate(() => this.drain());
+    }
+  }
+
+  /** Starts reading. `onRequest` runs on the main thread for each request, in kernel order. */
+  start(onRequest: (req: RequestBuffer) => void, onEnd: (end: ChannelEnd) => void): void {
+    this.onRequest = onRequest;
+    this.onEnd = onEnd;
+    const sab = new SharedArrayBuffer(8);
+    this.shared = new Int32Array(sab);
+    Atomics.store(this.shared, DoorbellState.ARMED, 1);
+    this.worker = new Worker(new URL('./poll-worker.js', import.meta.url), {
+      workerData: { fd: this.fd, shared: sab },
+    });
+    this.worker.on('message', (m: unknown) => {
+      if (typeof m === 'object' && m !== null && 'error' in m) {
+        this.finish({ reason: 'error', error: new Error(`poll on /dev/fuse failed: ${(m as { error: string }).error}`) });
+        return;
+      }
+      this.drain();
+    });
+    this.worker.on('error', (err) => this.finish({ reason: 'error', error: err }));
+    // Read whatever is already queued (INIT usually is).
+    setImmediate(() => this.drain());
+  }
+
+  /** Writes one reply or notification. Returns 0 or a negative errno (ENOENT: the request is gone, e.g. interrupted). */
+  write(buf: Buffer, len: number): number {
+    if (this.ended) return -E.ENODEV;
+    const n = tryWrite(this.fd, buf, 0, len);
+    return n < 0 ? n : 0;
+  }
+
+  private drain(): void {
+    if (this.ended || this.draining) return;
+    this.draining = true;
+    try {
+      for (let handled = 0; handled < DRAIN_BATCH; handled++) {
+        const big = this.large.take();
+        if (!big) {
+          // Every full-size buffer is held by a request in flight: let them finish first.
+          this.stalled = true;
+          return;
+        }
+        const n = tryRead(this.fd, big, 0, big.length);
+        if (n < 0) {
+          this.large.give(big);
+          if (n === -E.EAGAIN) {
+            this.rearm();
+            return;
+          }
+          if (n === -E.EINTR || n === -E.ENOENT) continue;
+          if (n === -E.ENODEV) return this.finish({ reason: 'unmounted' });
+          if (n === -E.ECONNABORTED) return this.finish({ reason: 'aborted' });
+          return this.finish({ reason: 'error', error: new Error(`read /dev/fuse failed with errno ${-n}`) });
+        }
+        this.deliver(big, n);
+      }
+      // Yield so handler continuations and timers run, then keep draining.
+      setImmediate(() => this.drain());
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private deliver(big: Buffer, n: number): void {
+    let req: RequestBuffer;
+    const small = n <= SMALL_REQUEST ? this.small.take() : undefined;
+    if (small) {
+      big.copy(small, 0, 0, n);
+      this.large.give(big);
+      let released = false;
+      req = { buf: small, len: n, release: () => { if (!released) { released = true; this.small.give(small); } } };
+    } else {
+      let released = false;
+      req = { buf: big, len: n, release: () => { if (!released) { released = true; this.giveLargeBuffer(big); } } };
+    }
+    try {
+      this.onRequest!(req);
+    } catch (err) {
+      // The session guards its handlers; reaching here is a bug in the session itself.
+      req.release();
+      process.emitWarning(`fusekit: request dispatch failed: ${(err as Error).stack ?? err}`);
+    }
+  }
+
+  private rearm(): void {
+    if (!this.shared) return;
+    Atomics.store(this.shared, DoorbellState.ARMED, 1);
+    Atomics.notify(this.shared, DoorbellState.ARMED);
+  }
+
+  private finish(end: ChannelEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stopPolling();
+    this.onEnd?.(end);
+  }
+
+  private stopPolling(): void {
+    if (this.shared) {
+      Atomics.store(this.shared, DoorbellState.STOP, 1);
+      Atomics.notify(this.shared, DoorbellState.ARMED);
+    }
+    // The poll thread exits within its poll timeout; unref so it never keeps the process alive.
+    this.worker?.unref();
+  }
+
+  /** Stops reading and closes the descriptor. A mounted filesystem whose descriptor closes is aborted by the kernel. */
+  close(): void {
+    if (!this.ended) this.finish({ reason: 'closed' });
+    tryClose(this.fd);
+  }
+
+  get stats(): { largeBuffersInUse: number; smallBuffersInUse: number } {
+    return { largeBuffersInUse: this.large.inUse, smallBuffersInUse: this.small.inUse };
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Mounting and unmounting with mount(2)/umount2(2) directly (root only for now;
+ * unprivileged mounting through fusermount3 is not supported yet), and the
+ * connection control files under /sys/fs/fuse/connections.
+ */
+import * as fs from 'node:fs';
+import { mount, umount2 } from '../sys/index.js';
+import { MS_NOSUID, MS_NODEV, MS_RDONLY, MNT_DETACH } from '../sys/constants.js';
+
+export interface MountOptions {
+  /** Shown as the device field of /proc/mounts (e.g. the mirrored directory). */
+  source: string;
+  /** Filesystem type becomes `fuse.<subtype>`. */
+  subtype: string;
+  /** File type and permission bits of the root inode (S_IFDIR | perms). */
+  rootMode: number;
+  /** Owner of the mount; without allowOther only this user (and root) may access it. */
+  uid: number;
+  gid: number;
+  allowOther?: boolean;
+  /** Let the kernel check permissions from mode/uid/gid; ACCESS is then never sent. */
+  defaultPermissions?: boolean;
+  readOnly?: boolean;
+  /** Limit for READ request size in bytes. */
+  maxRead?: number;
+  /** Extra MS_* flags (MS_NOSUID and MS_NODEV are always set). */
+  flags?: number;
+}
+
+export function mountOptionsString(fd: number, o: MountOptions): string {
+  const parts = [
+    `fd=${fd}`,
+    `rootmode=${(o.rootMode >>> 0).toString(8)}`,
+    `user_id=${o.uid}`,
+    `group_id=${o.gid}`,
+  ];
+  if (o.allowOther) parts.push('allow_other');
+  if (o.defaultPermissions) parts.push('default_permissions');
+  if (o.maxRead) parts.push(`max_read=${o.maxRead}`);
+  return parts.join(',');
+}
+
+/** Mounts the FUSE connection of `fd` at `target`. Throws SysError (EPERM, EINVAL, ENOTDIR…). */
+export function mountFuse(fd: number, target: string, o: MountOptions): void {
+  let flags = MS_NOSUID | MS_NODEV | (o.flags ?? 0);
+  if (o.readOnly) flags |= MS_RDONLY;
+  mount(o.source, target, `fuse.${o.subtype}`, flags, mountOptionsString(fd, o));
+}
+
+/** Unmounts; `lazy` detaches now and lets the kernel finish when the last user leaves. */
+export function unmount(target: string, lazy = false): void {
+  umount2(target, lazy ? MNT_DETACH : 0);
+}
+
+interface MountInfoEntry {
+  major: number;
+  minor: number;
+  mountPoint: string;
+  fsType: string;
+  source: string;
+}
+
+/** Undo the octal escapes of /proc/self/mountinfo (space, tab, newline, backslash). */
+function unescapeMountField(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+export function readMountInfo(): MountInfoEntry[] {
+  const text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  const out: MountInfoEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const [pre, post] = line.split(' - ');
+    if (!post) continue;
+    const f = pre.split(' ');
+    const [maj, min] = f[2].split(':').map(Number);
+    const g = post.split(' ');
+    out.push({ major: maj, minor: min, mountPoint: unescapeMountField(f[4]), fsType: g[0], source: unescapeMountField(g[1]) });
+  }
+  return out;
+}
+
+/** The FUSE connection number of the mount at `target` (the minor of its device), read without touching the mount. */
+export function connectionIdOf(target: string): number | undefined {
+  const entries = readMountInfo().filter((e) => e.mountPoint === target && e.fsType.startsWith('fuse'));
+  return entries.length ? entries[entries.length - 1].minor : undefined;
+}
+
+export function isMounted(target: string): boolean {
+  return readMountInfo().some((e) => e.mountPoint === target);
+}
+
+const FUSECTL = '/sys/fs/fuse/connections';
+
+/** Aborts a connection through fusectl: every request fails and the server's reads return ENODEV. */
+export function abortConnection(connectionId: number): boolean {
+  try {
+    fs.writeFileSync(`${FUSECTL}/${connectionId}/abort`, '1');
+    return true;
+  } catch {
+    return false;
+  }
+}
