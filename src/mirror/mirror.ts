@@ -29,7 +29,7 @@ import { FuseError } from '../fs/errors.js';
 import {
   open as sysOpen, openat, tryClose, close, fstatat, fchownat, fchmod, fchmodat, truncate, ftruncate,
   utimensat, futimens, readlinkat, mkdirat, mknodat, symlinkat, unlinkat, renameat2, linkat, fstatfs,
-  getdents64, parseDirents, lseekCookie, getxattr, setxattr, listxattr, removexattr, fallocate,
+  getdents64, parseDirents, getxattr, setxattr, listxattr, removexattr, fallocate,
   copyFileRange, lseek, geteuid, getegid,
 } from '../sys/index.js';
 import type { Stat } from '../sys/index.js';
@@ -357,7 +357,7 @@ export class MirrorFilesystem implements Filesystem {
     const d = this.dirs.get(fh);
     if (!d) throw new FuseError(E.EBADF);
     if (offset !== d.offset) {
-      lseekCookie(d.fd, offset, SEEK_SET);
+      lseek(d.fd, offset, SEEK_SET);
       d.len = d.pos = 0;
       d.offset = offset;
     }

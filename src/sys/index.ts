@@ -1,0 +1,8 @@
+/**
+ * fusekit's native boundary: thin, policy-free wrappers over the Linux system
+ * calls Node does not expose. See libc.ts for conventions.
+ */
+
+export { SysError, errnoName, throwErrno } from './errors.js';
+export * from './constants.js';
+export * from './libc.js';
