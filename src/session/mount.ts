@@ -102,7 +102,7 @@ export async function mount(mountpoint: string, filesystem: Filesystem, config: 
   let info: InitInfo;
   try {
     info = await Promise.race([
-      session.ready,
+      session.ready.catch((err: Error) => { throw new MountError(`INIT failed: ${err.message}`); }),
       ended.then((end) => { throw new MountError(`the connection ended during INIT (${end.reason})`); }),
       new Promise<never>((_, reject) => {
         const t = setTimeout(() => reject(new MountError('the kernel did not complete INIT in time')), config.initTimeoutMs ?? 10_000);

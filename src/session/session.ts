@@ -9,15 +9,16 @@ import {
   encodeEntryOut, encodeAttrOut, encodeOpenOut, encodeWriteOut, encodeStatfsOut, encodeGetxattrOut,
   encodeLkOut, encodeBmapOut, encodeLseekOut, encodeCopyFileRangeOut, encodePollOut, encodeIoctlOut,
   encodeStatxOut, encodeInitOut, encodeDirent, encodeDirentplus, direntSize, direntplusSize,
-  InitFlag, INIT_FLAG_SINCE_MINOR, KERNEL_VERSION, KERNEL_MINOR_VERSION, MIN_SUPPORTED_MINOR, opcodeName,
+  InitFlag, KERNEL_MINOR_VERSION, opcodeName,
 } from '../abi/index.js';
 import type {
-  EntryOut, FuseRequest, InHeader, InitRequest, NodeId, DecodeOptions,
+  EntryOut, FuseRequest, InHeader, InitOut, InitRequest, NodeId, DecodeOptions,
 } from '../abi/index.js';
 import type { ChannelEnd, FuseChannel, RequestBuffer } from '../transport/channel.js';
 import { errnoFromError, errnoName } from '../fs/errors.js';
 import type { CreateReply, DirentPlusSink, DirentSink, Filesystem, InitInfo, OpenReply, RequestContext } from '../fs/filesystem.js';
 import { SessionStats } from './stats.js';
+import { negotiateInit } from './negotiate.js';
 import { constants as osConstants } from 'node:os';
 
 const E = osConstants.errno;
@@ -41,12 +42,6 @@ export interface SessionOptions {
   /** Errors worth an operator's attention (each distinct cause once). */
   log?: (line: string) => void;
 }
-
-/** Capabilities asked for unless refused; each is granted only if the kernel offers it. */
-const DEFAULT_WANT =
-  InitFlag.ASYNC_READ | InitFlag.ATOMIC_O_TRUNC | InitFlag.BIG_WRITES | InitFlag.AUTO_INVAL_DATA |
-  InitFlag.ASYNC_DIO | InitFlag.PARALLEL_DIROPS | InitFlag.MAX_PAGES | InitFlag.SETXATTR_EXT |
-  InitFlag.INIT_EXT | InitFlag.DIRECT_IO_ALLOW_MMAP;
 
 interface Pending {
   controller: AbortController | undefined;
@@ -86,6 +81,7 @@ export class Session {
   private readonly loggedCauses = new Set<string>();
   private endResolve!: (end: ChannelEnd) => void;
   private readyResolve!: (info: InitInfo) => void;
+  private readyReject!: (err: Error) => void;
   /** Resolves once INIT has been answered. */
   readonly ready: Promise<InitInfo>;
   /** Resolves when the connection is gone (unmount, abort, or close). */
@@ -98,7 +94,12 @@ export class Session {
       throw new RangeError(`channel read buffers (${channel.readBufferSize}) are smaller than maxWrite + 4096`);
     }
     this.ended = new Promise((resolve) => { this.endResolve = resolve; });
-    this.ready = new Promise((resolve) => { this.readyResolve = resolve; });
+    this.ready = new Promise((resolve, reject) => {
+      this.readyResolve = resolve;
+      this.readyReject = reject;
+    });
+    // Nobody need be waiting for INIT; a failure is also logged.
+    this.ready.catch(() => undefined);
   }
 
   start(): void {
@@ -216,66 +217,48 @@ export class Session {
   // ---- INIT ----
 
   private async handleInit(req: InitRequest): Promise<void> {
-    const k = req.init;
     const h = req.header;
-    if (k.major > KERNEL_VERSION) {
-      // Ask the kernel to retry INIT with our major.
-      this.writeInit(h, { major: KERNEL_VERSION, minor: KERNEL_MINOR_VERSION, flags: 0n }, 8);
-      return;
-    }
-    const minor = Math.min(k.minor, KERNEL_MINOR_VERSION);
-    if (k.major < KERNEL_VERSION || minor < MIN_SUPPORTED_MINOR) {
-      this.log(`fusekit: kernel FUSE protocol ${k.major}.${k.minor} is older than the minimum 7.${MIN_SUPPORTED_MINOR}`);
-      this.replyError(h, E.EPROTO);
-      return;
-    }
-    let want = DEFAULT_WANT | (this.options.wantFlags ?? 0n);
+    let want = this.options.wantFlags ?? 0n;
     if (this.fs.readdirplus) want |= InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO;
     if (this.fs.getlk && this.fs.setlk) want |= InitFlag.POSIX_LOCKS;
-    want &= ~(this.options.refuseFlags ?? 0n);
-    let enabled = want & k.flags;
-    for (const [name, bit] of Object.entries(InitFlag)) {
-      if ((enabled & bit) !== 0n && INIT_FLAG_SINCE_MINOR[name as keyof typeof InitFlag] > minor) enabled &= ~bit;
+    const n = negotiateInit(req.init, {
+      want,
+      refuse: this.options.refuseFlags ?? 0n,
+      maxWrite: this.maxWrite,
+      maxReadahead: this.options.maxReadahead,
+      maxBackground: this.options.maxBackground ?? 64,
+      maxStackDepth: this.options.maxStackDepth ?? 1,
+    });
+    if (n.kind === 'retry') {
+      this.writeInit(h, n.reply, n.replySize);
+      return;
     }
-    const maxReadahead = Math.min(k.maxReadahead, this.options.maxReadahead ?? k.maxReadahead);
-    const maxBackground = this.options.maxBackground ?? 64;
-    const info: InitInfo = { minor, offered: k.flags, enabled, maxWrite: this.maxWrite, maxReadahead };
-    this.decode = { minor, setxattrExt: (enabled & InitFlag.SETXATTR_EXT) !== 0n };
+    if (n.kind === 'refuse') {
+      this.log(`fusekit: ${n.reason}`);
+      this.replyError(h, E.EPROTO);
+      this.readyReject(new Error(n.reason));
+      return;
+    }
+    const info: InitInfo = { minor: n.minor, offered: req.init.flags, enabled: n.enabled, maxWrite: this.maxWrite, maxReadahead: n.reply.maxReadahead };
+    this.decode = { minor: n.minor, setxattrExt: (n.enabled & InitFlag.SETXATTR_EXT) !== 0n };
     try {
       await this.fs.init?.(info);
     } catch (err) {
       this.logOnce('init', err);
       this.replyError(h, errnoFromError(err) ?? E.EIO);
+      this.readyReject(new Error(`the filesystem's init failed: ${(err as Error)?.message ?? err}`));
       return;
     }
     this.info = info;
     this.initialized = true;
-    this.writeInit(h, {
-      major: KERNEL_VERSION,
-      minor,
-      flags: enabled,
-      maxReadahead,
-      maxBackground,
-      congestionThreshold: Math.floor((maxBackground * 3) / 4),
-      maxWrite: this.maxWrite,
-      timeGran: 1,
-      maxPages: Math.ceil(this.maxWrite / PAGE),
-      maxStackDepth: (enabled & InitFlag.PASSTHROUGH) !== 0n ? (this.options.maxStackDepth ?? 1) : 0,
-    });
+    this.writeInit(h, n.reply);
     this.readyResolve(info);
   }
 
-  private writeInit(h: InHeader, o: { major: number; minor: number; flags: bigint } & Partial<Record<string, number | bigint>>, forceLen?: number): void {
+  private writeInit(h: InHeader, reply: InitOut, forceLen?: number): void {
     const buf = this.channel.replyScratch;
-    let len = encodeInitOut(buf, OUT_HEADER, {
-      major: o.major, minor: o.minor, flags: o.flags,
-      maxReadahead: Number(o.maxReadahead ?? 0), maxBackground: Number(o.maxBackground ?? 0),
-      congestionThreshold: Number(o.congestionThreshold ?? 0), maxWrite: Number(o.maxWrite ?? 0),
-      timeGran: Number(o.timeGran ?? 0), maxPages: Number(o.maxPages ?? 0), mapAlignment: 0,
-      maxStackDepth: Number(o.maxStackDepth ?? 0), requestTimeout: 0,
-    });
-    if (forceLen !== undefined) len = forceLen;
-    this.send(h, buf, OUT_HEADER + len);
+    const len = encodeInitOut(buf, OUT_HEADER, reply);
+    this.send(h, buf, OUT_HEADER + (forceLen ?? len));
   }
 
   // ---- dispatch ----

@@ -1,0 +1,70 @@
+/**
+ * INIT negotiation as a pure function: what the kernel offered plus what the
+ * filesystem wants gives the reply. Kept apart from the session so every
+ * protocol minor can be tested without a mount.
+ */
+import { InitFlag, INIT_FLAG_SINCE_MINOR, KERNEL_VERSION, KERNEL_MINOR_VERSION, MIN_SUPPORTED_MINOR } from '../abi/constants.js';
+import type { InitIn, InitOut } from '../abi/types.js';
+
+const PAGE = 4096;
+
+/** Capabilities asked for unless refused; each is granted only if the kernel offers it. */
+export const DEFAULT_WANT =
+  InitFlag.ASYNC_READ | InitFlag.ATOMIC_O_TRUNC | InitFlag.BIG_WRITES | InitFlag.AUTO_INVAL_DATA |
+  InitFlag.ASYNC_DIO | InitFlag.PARALLEL_DIROPS | InitFlag.MAX_PAGES | InitFlag.SETXATTR_EXT |
+  InitFlag.INIT_EXT | InitFlag.DIRECT_IO_ALLOW_MMAP;
+
+export interface NegotiationWishes {
+  /** Capabilities wanted beyond DEFAULT_WANT (e.g. READDIRPLUS when the filesystem lists with attributes). */
+  want: bigint;
+  refuse: bigint;
+  maxWrite: number;
+  maxReadahead?: number;
+  maxBackground: number;
+  /** Announced only when PASSTHROUGH is granted (1 or 2). */
+  maxStackDepth: number;
+}
+
+export type Negotiation =
+  /** Reply with just our major; the kernel sends INIT again. */
+  | { kind: 'retry'; reply: InitOut; replySize: 8 }
+  | { kind: 'refuse'; reason: string }
+  | { kind: 'accept'; minor: number; enabled: bigint; reply: InitOut };
+
+function emptyReply(major: number, minor: number): InitOut {
+  return {
+    major, minor, maxReadahead: 0, flags: 0n, maxBackground: 0, congestionThreshold: 0, maxWrite: 0,
+    timeGran: 0, maxPages: 0, mapAlignment: 0, maxStackDepth: 0, requestTimeout: 0,
+  };
+}
+
+export function negotiateInit(k: InitIn, w: NegotiationWishes): Negotiation {
+  if (k.major > KERNEL_VERSION) return { kind: 'retry', reply: emptyReply(KERNEL_VERSION, KERNEL_MINOR_VERSION), replySize: 8 };
+  const minor = Math.min(k.minor, KERNEL_MINOR_VERSION);
+  if (k.major < KERNEL_VERSION || minor < MIN_SUPPORTED_MINOR) {
+    return { kind: 'refuse', reason: `kernel FUSE protocol ${k.major}.${k.minor} is older than the minimum 7.${MIN_SUPPORTED_MINOR}` };
+  }
+  let enabled = (DEFAULT_WANT | w.want) & ~w.refuse & k.flags;
+  // A bit the kernel offers but that postdates the negotiated minor would be misread: drop it.
+  for (const [name, bit] of Object.entries(InitFlag)) {
+    if ((enabled & bit) !== 0n && INIT_FLAG_SINCE_MINOR[name as keyof typeof InitFlag] > minor) enabled &= ~bit;
+  }
+  // Writeback caching switches passthrough off for the whole connection: passthrough wins.
+  if ((enabled & InitFlag.PASSTHROUGH) !== 0n) enabled &= ~InitFlag.WRITEBACK_CACHE;
+  const maxBackground = Math.min(w.maxBackground, 0xffff);
+  const reply: InitOut = {
+    major: KERNEL_VERSION,
+    minor,
+    flags: enabled,
+    maxReadahead: Math.min(k.maxReadahead, w.maxReadahead ?? k.maxReadahead),
+    maxBackground,
+    congestionThreshold: Math.floor((maxBackground * 3) / 4),
+    maxWrite: w.maxWrite,
+    timeGran: 1,
+    maxPages: (enabled & InitFlag.MAX_PAGES) !== 0n ? Math.ceil(w.maxWrite / PAGE) : 0,
+    mapAlignment: 0,
+    maxStackDepth: (enabled & InitFlag.PASSTHROUGH) !== 0n ? w.maxStackDepth : 0,
+    requestTimeout: 0,
+  };
+  return { kind: 'accept', minor, enabled, reply };
+}

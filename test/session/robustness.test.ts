@@ -1,0 +1,163 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fsp from 'node:fs/promises';
+import { withInProcessMount } from '../helpers/inprocess.js';
+import { run, describeRun, sleep } from '../helpers/mount.js';
+import { FuseError, Fopen, ROOT_ID, S_IFDIR, S_IFREG, DT_REG } from '../../src/index.js';
+import type { Attr, Filesystem, NodeId, ReadRequest, RequestContext } from '../../src/index.js';
+
+function attr(ino: number, mode: number, size: number): Attr {
+  return {
+    ino, mode, size, nlink: 1, uid: 0, gid: 0, rdev: 0, blksize: 4096, blocks: 0,
+    atimeSec: 0, atimeNsec: 0, mtimeSec: 0, mtimeNsec: 0, ctimeSec: 0, ctimeNsec: 0,
+  };
+}
+
+/** A flat directory of files whose read behaviour is chosen per file. */
+function flatFs(files: Record<string, (req: ReadRequest, ctx: RequestContext) => unknown>, extra: Partial<Filesystem> = {}): Filesystem {
+  const names = Object.keys(files);
+  const idOf = (name: string) => names.indexOf(name) + 2;
+  return {
+    lookup: ({ name }, ctx) => {
+      if (ctx.nodeid !== ROOT_ID || !names.includes(name)) throw new FuseError('ENOENT');
+      const id = idOf(name);
+      return { nodeid: id as NodeId, generation: 0, entryTimeout: 0, attrTimeout: 0, attr: attr(id, S_IFREG | 0o644, 1 << 20) };
+    },
+    getattr: (_req, ctx) => ({ attrTimeout: 0, attr: ctx.nodeid === ROOT_ID ? attr(1, S_IFDIR | 0o755, 0) : attr(ctx.nodeid, S_IFREG | 0o644, 1 << 20) }),
+    open: () => ({ fh: 0 }),
+    read: (req, ctx) => files[names[ctx.nodeid - 2]](req, ctx) as never,
+    readdir: (req, _ctx, out) => {
+      for (let i = Number(req.offset); i < names.length; i++) if (!out.add(names[i], i + 2, DT_REG, BigInt(i + 1))) return;
+    },
+    ...extra,
+  };
+}
+
+const cat = (file: string, timeoutMs = 10_000) => run('head', ['-c', '16', file], { timeoutMs });
+
+test('a throwing handler answers EIO, is logged once per cause, and the server keeps serving', { timeout: 60_000 }, async () => {
+  const filesystem = flatFs({
+    ok: () => Buffer.from('fine'),
+    boom: () => { throw new Error('handler exploded'); },
+    reject: async () => { throw new TypeError('async handler exploded'); },
+    denied: () => { throw new FuseError('EACCES'); },
+    nodeerr: () => { throw Object.assign(new Error('like node'), { code: 'ENOTDIR' }); },
+    wrongShape: () => 'not a buffer',
+  });
+  await withInProcessMount(filesystem, async ({ mnt, logs, m }) => {
+    for (let i = 0; i < 3; i++) {
+      const r = await cat(`${mnt}/boom`);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /Input\/output error/, describeRun(r));
+    }
+    assert.match((await cat(`${mnt}/reject`)).stderr, /Input\/output error/);
+    assert.match((await cat(`${mnt}/denied`)).stderr, /Permission denied/);
+    assert.match((await cat(`${mnt}/nodeerr`)).stderr, /Not a directory/);
+    assert.match((await cat(`${mnt}/wrongShape`)).stderr, /Input\/output error/);
+    const ok = await cat(`${mnt}/ok`);
+    assert.equal(ok.stdout, 'fine', describeRun(ok));
+    const boomLines = logs.filter((l) => l.includes('Error: handler exploded'));
+    assert.equal(boomLines.length, 1, logs.join('\n'));
+    assert.equal(logs.filter((l) => l.includes('async handler exploded')).length, 1);
+    assert.ok(!logs.some((l) => l.includes('EACCES') || l.includes('like node')), 'errno-carrying errors are not logged');
+    assert.ok((m.session.stats.errors.EIO ?? 0) >= 5);
+  });
+});
+
+test('unimplemented operations answer ENOSYS', { timeout: 30_000 }, async () => {
+  await withInProcessMount(flatFs({ a: () => Buffer.from('a') }), async ({ mnt }) => {
+    const r = await run('mkdir', [`${mnt}/newdir`], { timeoutMs: 10_000 });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Function not implemented/, describeRun(r));
+  });
+});
+
+test('a handler that never answers does not stall other requests', { timeout: 60_000 }, async () => {
+  const filesystem = flatFs({
+    never: () => new Promise(() => {}),
+    ok: () => Buffer.from('still here'),
+  });
+  await withInProcessMount(filesystem, async ({ mnt, m }) => {
+    const stuck = run('head', ['-c', '16', `${mnt}/never`], { timeoutMs: 30_000 });
+    await sleep(300);
+    for (let i = 0; i < 5; i++) {
+      const r = await cat(`${mnt}/ok`, 5000);
+      assert.equal(r.stdout, 'still here', describeRun(r));
+    }
+    const ls = await run('ls', [mnt], { timeoutMs: 5000 });
+    assert.equal(ls.code, 0);
+    assert.ok(m.session.inFlight >= 1);
+    // The abort at the end of withInProcessMount releases the stuck reader.
+    void stuck;
+  });
+});
+
+test('INTERRUPT reaches the handler as an aborted AbortSignal', { timeout: 60_000 }, async () => {
+  let sawAbort = false;
+  let started!: () => void;
+  const startedP = new Promise<void>((r) => { started = r; });
+  const filesystem = flatFs({
+    slow: (_req, ctx) => new Promise((_resolve, reject) => {
+      started();
+      ctx.signal.addEventListener('abort', () => {
+        sawAbort = true;
+        reject(ctx.signal.reason);
+      });
+    }),
+  }, {
+    // Direct I/O makes the read a request the caller waits for (readahead is never interrupted).
+    open: () => ({ fh: 0, openFlags: Fopen.DIRECT_IO }),
+  });
+  await withInProcessMount(filesystem, async ({ mnt }) => {
+    const child = run('head', ['-c', '16', `${mnt}/slow`], { timeoutMs: 20_000 });
+    await startedP;
+    // Any signal to a process waiting on FUSE makes the kernel send INTERRUPT.
+    await run('pkill', ['-TERM', '-f', `head -c 16 ${mnt}/slow`], { timeoutMs: 5000 });
+    const r = await child;
+    assert.ok(r.signal === 'SIGTERM' || r.code !== 0, describeRun(r));
+    const deadline = Date.now() + 5000;
+    while (!sawAbort && Date.now() < deadline) await sleep(20);
+    assert.ok(sawAbort, 'the handler saw the interrupt');
+  });
+});
+
+test('64 requests in flight at once, while handlers use fs.promises', { timeout: 90_000 }, async () => {
+  const N = 64;
+  const names = Array.from({ length: N }, (_, i) => `f${i}`);
+  let waiting: (() => void)[] = [];
+  let peak = 0;
+  const files: Record<string, (req: ReadRequest) => unknown> = {};
+  for (const name of names) {
+    files[name] = async (req) => {
+      // Every handler uses the thread pool while the others are parked.
+      await fsp.stat('/');
+      if (req.offset > 0) return Buffer.alloc(0);
+      await new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        peak = Math.max(peak, waiting.length);
+        if (waiting.length >= N) {
+          const all = waiting;
+          waiting = [];
+          for (const w of all) w();
+        }
+      });
+      return Buffer.from(`content of ${name}`);
+    };
+  }
+  await withInProcessMount(flatFs(files), async ({ mnt, m }) => {
+    const script = `
+      const fsp = require('node:fs/promises');
+      const names = ${JSON.stringify(names)};
+      Promise.all(names.map((n) => fsp.readFile(${JSON.stringify(mnt)} + '/' + n, 'utf8')))
+        .then((all) => { console.log(JSON.stringify(all)); });`;
+    const r = await run(process.execPath, ['-e', script], {
+      timeoutMs: 30_000,
+      env: { ...process.env, UV_THREADPOOL_SIZE: '128', NODE_TEST_CONTEXT: '' },
+    });
+    // If the server could not hold 64 requests at once, the barrier never opens and the reader times out.
+    assert.equal(r.code, 0, describeRun(r));
+    assert.deepEqual(JSON.parse(r.stdout), names.map((n) => `content of ${n}`));
+    assert.equal(peak, N);
+    assert.ok(m.session.stats.inFlightMax >= N);
+  });
+});
