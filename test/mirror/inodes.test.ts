@@ -1,0 +1,275 @@
+/**
+ * Inode identity and lifetime: inodes held as O_PATH descriptors survive
+ * renames behind the mirror's back, are released when the kernel forgets
+ * them, symlinks are never followed by the server (nothing outside SRC is
+ * touched), and a blocked FIFO open doesn't stall the server.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import {
+  describeRun,
+  dropCaches,
+  fdCount,
+  havePython,
+  lstatBig,
+  python,
+  run,
+  sleep,
+  withMirror,
+  withTimeout,
+} from '../helpers/mount.js';
+
+const T = { timeout: 60_000 };
+
+test('an fd opened through MNT survives a rename in SRC; the new name resolves through MNT', T, async () => {
+  await withMirror(
+    async ({ src, mnt }) => {
+      const fh = await fs.promises.open(path.join(mnt, 'dir1', 'file'), 'r+');
+      try {
+        const before = await fs.promises.lstat(path.join(mnt, 'dir1', 'file'), { bigint: true });
+        fs.renameSync(path.join(src, 'dir1', 'file'), path.join(src, 'dir2', 'moved'));
+
+        const buf = Buffer.alloc(100);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+        assert.equal(buf.subarray(0, bytesRead).toString(), 'original content');
+        assert.equal((await fh.stat()).size, 'original content'.length);
+
+        // Writes through the open fd land in the renamed file.
+        await fh.write('ORIGINAL', 0);
+        await fh.sync();
+        assert.equal(fs.readFileSync(path.join(src, 'dir2', 'moved'), 'utf8'), 'ORIGINAL content');
+
+        const after = await fs.promises.lstat(path.join(mnt, 'dir2', 'moved'), { bigint: true });
+        assert.ok(after.isFile());
+        assert.equal(after.ino, before.ino, 'the new name is a different inode through MNT');
+        assert.equal(await fs.promises.readFile(path.join(mnt, 'dir2', 'moved'), 'utf8'), 'ORIGINAL content');
+      } finally {
+        await fh.close();
+      }
+    },
+    {
+      prepare: ({ src }) => {
+        fs.mkdirSync(path.join(src, 'dir1'));
+        fs.mkdirSync(path.join(src, 'dir2'));
+        fs.writeFileSync(path.join(src, 'dir1', 'file'), 'original content');
+      },
+    },
+  );
+});
+
+test('a cached directory inode follows its directory when renamed in SRC', T, async () => {
+  await withMirror(
+    async ({ src, mnt }) => {
+      // Look the tree up through MNT so the kernel holds the inodes.
+      assert.equal(await fs.promises.readFile(path.join(mnt, 'a', 'b', 'f'), 'utf8'), 'deep');
+      fs.renameSync(path.join(src, 'a'), path.join(src, 'z'));
+      assert.equal(await fs.promises.readFile(path.join(mnt, 'z', 'b', 'f'), 'utf8'), 'deep');
+      await fs.promises.writeFile(path.join(mnt, 'z', 'b', 'g'), 'new');
+      assert.equal(fs.readFileSync(path.join(src, 'z', 'b', 'g'), 'utf8'), 'new');
+    },
+    {
+      prepare: ({ src }) => {
+        fs.mkdirSync(path.join(src, 'a', 'b'), { recursive: true });
+        fs.writeFileSync(path.join(src, 'a', 'b', 'f'), 'deep');
+      },
+    },
+  );
+});
+
+test('a directory fd held through MNT keeps working after the directory is renamed in SRC', T, async (t) => {
+  if (!(await havePython())) {
+    t.skip('python3 not available');
+    return;
+  }
+  await withMirror(
+    async ({ src, mnt }) => {
+      const code = `
+import os, sys
+mnt_d1, src_d1, src_d2 = sys.argv[1:4]
+dfd = os.open(mnt_d1, os.O_RDONLY | os.O_DIRECTORY)
+os.rename(src_d1, src_d2)
+fd = os.open('existing', os.O_RDONLY, dir_fd=dfd)
+print(os.read(fd, 100).decode()); os.close(fd)
+fd = os.open('created', os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=dfd)
+os.write(fd, b'via dirfd'); os.close(fd)
+os.mkdir('subdir', dir_fd=dfd)
+print(' '.join(sorted(os.listdir(dfd))))
+`;
+      const r = await python(code, [path.join(mnt, 'd1'), path.join(src, 'd1'), path.join(src, 'd2')]);
+      assert.equal(r.code, 0, describeRun(r));
+      assert.deepEqual(r.stdout.trim().split('\n'), ['old content', 'created existing subdir']);
+      assert.equal(fs.readFileSync(path.join(src, 'd2', 'created'), 'utf8'), 'via dirfd');
+      assert.ok(fs.statSync(path.join(src, 'd2', 'subdir')).isDirectory());
+      assert.equal(fs.existsSync(path.join(src, 'd1')), false, 'something recreated the old path');
+    },
+    {
+      prepare: ({ src }) => {
+        fs.mkdirSync(path.join(src, 'd1'));
+        fs.writeFileSync(path.join(src, 'd1', 'existing'), 'old content');
+      },
+    },
+  );
+});
+
+test('an fd opened through MNT survives unlink in SRC', T, async () => {
+  await withMirror(
+    async ({ src, mnt }) => {
+      const fh = await fs.promises.open(path.join(mnt, 'f'), 'r+');
+      try {
+        fs.unlinkSync(path.join(src, 'f'));
+        const buf = Buffer.alloc(64);
+        const { bytesRead } = await fh.read(buf, 0, 64, 0);
+        assert.equal(buf.subarray(0, bytesRead).toString(), 'still here');
+        await fh.write('STILL', 0);
+        const again = Buffer.alloc(64);
+        const r2 = await fh.read(again, 0, 64, 0);
+        assert.equal(again.subarray(0, r2.bytesRead).toString(), 'STILL here');
+      } finally {
+        await fh.close();
+      }
+      assert.deepEqual(fs.readdirSync(src), []);
+    },
+    { prepare: ({ src }) => fs.writeFileSync(path.join(src, 'f'), 'still here') },
+  );
+});
+
+test('symlinks pointing outside SRC are returned as symlinks, never followed by the server', T, async () => {
+  await withMirror(
+    async ({ src, mnt, root }) => {
+      const secret = path.join(root, 'outside', 'secret');
+      // readlink/lstat report the link itself.
+      assert.equal(await fs.promises.readlink(path.join(mnt, 'hostlink')), '/etc/hostname');
+      assert.ok((await fs.promises.lstat(path.join(mnt, 'hostlink'))).isSymbolicLink());
+      assert.equal(await fs.promises.readlink(path.join(mnt, 'uplink')), '../..');
+      assert.ok((await fs.promises.lstat(path.join(mnt, 'etclink'))).isSymbolicLink());
+      // The kernel (not the server) resolves them, in the caller's namespace.
+      assert.equal(await fs.promises.realpath(path.join(mnt, 'hostlink')), fs.realpathSync('/etc/hostname'));
+      assert.deepEqual(await fs.promises.readFile(path.join(mnt, 'hostlink')), fs.readFileSync('/etc/hostname'));
+
+      // MNT/.. is the parent of MNT as the kernel sees it.
+      const up = await fs.promises.stat(mnt + '/..', { bigint: true });
+      const parent = fs.statSync(path.dirname(mnt), { bigint: true });
+      assert.equal(up.ino, parent.ino);
+      assert.equal(up.dev, parent.dev);
+      assert.deepEqual((await fs.promises.readdir(mnt + '/..')).sort(), fs.readdirSync(root).sort());
+
+      const secretBefore = await lstatBig(secret);
+      // touch -h / lchown act on the link in SRC, not on the file outside.
+      const r = await run('touch', ['-h', '-d', '@500000000.5', path.join(mnt, 'outlink')], { timeoutMs: 10_000 });
+      assert.equal(r.code, 0, describeRun(r));
+      assert.equal((await lstatBig(path.join(src, 'outlink'))).mtimeNs, 500000000500000000n);
+      await fs.promises.lchown(path.join(mnt, 'outlink'), 2222, 3333);
+      assert.equal(fs.lstatSync(path.join(src, 'outlink')).uid, 2222);
+      // A hard link of a symlink links the symlink, not its target.
+      await fs.promises.link(path.join(mnt, 'outlink'), path.join(mnt, 'outlink-hl'));
+      assert.ok(fs.lstatSync(path.join(src, 'outlink-hl')).isSymbolicLink(), 'hard link made to the target');
+      assert.equal(fs.readlinkSync(path.join(src, 'outlink-hl')), secret);
+      // Renaming a symlink keeps it a symlink.
+      await fs.promises.rename(path.join(mnt, 'outlink-hl'), path.join(mnt, 'outlink-moved'));
+      assert.ok(fs.lstatSync(path.join(src, 'outlink-moved')).isSymbolicLink());
+      // Unlinking a symlink removes the link only.
+      await fs.promises.unlink(path.join(mnt, 'outlink-moved'));
+
+      const secretAfter = await lstatBig(secret);
+      assert.equal(secretAfter.mtimeNs, secretBefore.mtimeNs, 'file outside SRC had its mtime changed');
+      assert.equal(secretAfter.uid, secretBefore.uid, 'file outside SRC was chowned');
+      assert.equal(secretAfter.nlink, 1n, 'file outside SRC got a hard link');
+      assert.equal(fs.readFileSync(secret, 'utf8'), 'do not touch');
+      assert.deepEqual(fs.readdirSync(path.join(root, 'outside')), ['secret']);
+    },
+    {
+      prepare: ({ src, root }) => {
+        fs.mkdirSync(path.join(root, 'outside'));
+        fs.writeFileSync(path.join(root, 'outside', 'secret'), 'do not touch');
+        fs.symlinkSync('/etc/hostname', path.join(src, 'hostlink'));
+        fs.symlinkSync('/etc', path.join(src, 'etclink'));
+        fs.symlinkSync('../..', path.join(src, 'uplink'));
+        fs.symlinkSync(path.join(root, 'outside', 'secret'), path.join(src, 'outlink'));
+      },
+    },
+  );
+});
+
+test('inode lifetime: O_PATH fds are released after the kernel forgets the inodes', { timeout: 120_000 }, async (t) => {
+  const DIRS = 30;
+  const PER = 100;
+  await withMirror(
+    async ({ mnt, proc }) => {
+      await fs.promises.stat(mnt);
+      await sleep(300);
+      const baseline = fdCount(proc.pid);
+
+      // Stat every entry (-printf %s forces a lookup of each one).
+      const f = await run('find', [mnt, '-printf', '%i %s %p\\n'], { timeoutMs: 60_000 });
+      assert.equal(f.code, 0, describeRun(f));
+      const count = f.stdout.split('\n').filter((l) => l !== '').length;
+      assert.equal(count, 1 + DIRS + DIRS * PER);
+      const peak = fdCount(proc.pid);
+      t.diagnostic(`server fds: baseline ${baseline}, after find ${peak}`);
+
+      let now = peak;
+      const end = Date.now() + 10_000;
+      let lastDrop = 0;
+      while (Date.now() < end) {
+        if (Date.now() - lastDrop >= 2000) {
+          await dropCaches(2);
+          lastDrop = Date.now();
+        }
+        now = fdCount(proc.pid);
+        if (now <= baseline + 5) break;
+        await sleep(200);
+      }
+      t.diagnostic(`server fds after drop_caches: ${now}`);
+      assert.ok(now <= baseline + 5, `server still holds ${now} fds (baseline ${baseline}, peak ${peak}) 10 s after drop_caches`);
+      // And the mirror still works afterwards (inodes are looked up afresh).
+      const again = await run('find', [mnt, '-printf', '%s\\n'], { timeoutMs: 60_000 });
+      assert.equal(again.code, 0, describeRun(again));
+      assert.equal(again.stdout.split('\n').filter((l) => l !== '').length, 1 + DIRS + DIRS * PER);
+    },
+    {
+      prepare: ({ src }) => {
+        for (let d = 0; d < DIRS; d++) {
+          const dir = path.join(src, `d${d}`);
+          fs.mkdirSync(dir);
+          for (let i = 0; i < PER; i++) fs.writeFileSync(path.join(dir, `f${i}`), `${d}/${i}`);
+        }
+      },
+      watchdogMs: 110_000,
+    },
+  );
+});
+
+test('a reader blocked opening a FIFO through MNT does not stall the mirror', T, async () => {
+  await withMirror(
+    async ({ mnt }) => {
+      const fifo = path.join(mnt, 'fifo');
+      const reader = run('cat', [fifo], { timeoutMs: 30_000 });
+      await sleep(500);
+
+      const ls = await run('ls', ['-la', path.join(mnt, 'other')], { timeoutMs: 5000 });
+      assert.equal(ls.timedOut, false, 'ls did not answer within 5 s while a FIFO reader was blocked');
+      assert.equal(ls.code, 0, describeRun(ls));
+      assert.match(ls.stdout, /f0/);
+      assert.equal(await withTimeout(fs.promises.readFile(path.join(mnt, 'other', 'f3'), 'utf8'), 5000, 'readFile'), 'content 3');
+      await withTimeout(fs.promises.writeFile(path.join(mnt, 'other', 'new'), 'x'), 5000, 'writeFile');
+
+      // A writer releases the reader.
+      const w = await run('/bin/sh', ['-c', 'printf hello > "$1"', 'sh', fifo], { timeoutMs: 10_000 });
+      assert.equal(w.code, 0, describeRun(w));
+      const r = await reader;
+      assert.equal(r.timedOut, false, 'reader never finished');
+      assert.equal(r.code, 0, describeRun(r));
+      assert.equal(r.stdout, 'hello');
+    },
+    {
+      prepare: async ({ src }) => {
+        const r = await run('mkfifo', [path.join(src, 'fifo')], { timeoutMs: 10_000 });
+        assert.equal(r.code, 0, describeRun(r));
+        fs.mkdirSync(path.join(src, 'other'));
+        for (let i = 0; i < 10; i++) fs.writeFileSync(path.join(src, 'other', `f${i}`), `content ${i}`);
+      },
+    },
+  );
+});
