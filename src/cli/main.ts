@@ -100,6 +100,7 @@ async function runMirror(a: MirrorArgs): Promise<number> {
       ...a.mount,
       source: src,
       subtype: 'fusekit',
+      passthrough: a.passthrough,
       debug: a.debug ? (line) => process.stderr.write(line + '\n') : undefined,
     });
   } catch (err) {
@@ -107,11 +108,17 @@ async function runMirror(a: MirrorArgs): Promise<number> {
     if (err instanceof MountError) return fail(err.message);
     return fail(`mount failed: ${(err as Error).message}`);
   }
-  process.stderr.write(`fusekit: mirroring ${src} at ${mnt} (FUSE 7.${m.info.minor})\n`);
+  const pt = m.session.passthrough;
+  process.stderr.write(`fusekit: mirroring ${src} at ${mnt} (FUSE 7.${m.info.minor}, passthrough ${pt?.active ? pt.policy : 'off'})\n`);
 
   const writeStats = () => {
     if (!a.statsFile) return;
-    const body = JSON.stringify({ ...m.session.stats.toJSON(), nodes: filesystem.inodes.size - 1, openHandles: filesystem.openHandles }, null, 1);
+    const body = JSON.stringify({
+      ...m.session.stats.toJSON(),
+      nodes: filesystem.inodes.size - 1,
+      openHandles: filesystem.openHandles,
+      passthrough: m.session.passthroughStats(),
+    }, null, 1);
     const tmp = `${a.statsFile}.tmp${process.pid}`;
     try {
       fs.writeFileSync(tmp, body);

@@ -1,6 +1,7 @@
 /** Argument parsing for `fusekit mirror`: every -o option is listed here with its default. */
 import type { MountConfig } from '../session/mount.js';
 import type { MirrorOptions } from '../mirror/mirror.js';
+import type { PassthroughConfig, PassthroughPolicy } from '../passthrough/manager.js';
 
 export class UsageError extends Error {}
 
@@ -20,6 +21,16 @@ mirror options (-o, comma separated):
   entry_timeout=S      seconds names stay cached (default 1)
   attr_timeout=S       seconds attributes stay cached (default 1)
   negative_timeout=S   seconds "no such file" stays cached (default 0)
+  max_stack_depth=N    1 (default): backing files on ordinary filesystems; 2: also on
+                       overlayfs or another passthrough FUSE mount (the mirror then
+                       cannot itself be stacked under one)
+  --passthrough P      kernel passthrough policy: auto (default: wherever the kernel
+                       allows), always (as auto, but fail at mount if the kernel or
+                       process cannot do passthrough), readonly (read-only opens only;
+                       writes reach the server), never
+  --writable-conflict W  with --passthrough readonly, a writable open of a file that
+                       is already in passthrough: share (default; its writes bypass
+                       the server) or refuse (the open fails with EBUSY)
   --stats-file FILE    write request/error counters as JSON every second and at exit
   --debug              log every request and reply on stderr
 `;
@@ -31,7 +42,10 @@ export interface MirrorArgs {
   debug: boolean;
   mount: Pick<MountConfig, 'nonEmpty' | 'readOnly' | 'allowOther' | 'defaultPermissions'>;
   mirror: MirrorOptions;
+  passthrough: PassthroughConfig;
 }
+
+const POLICIES: PassthroughPolicy[] = ['auto', 'always', 'readonly', 'never'];
 
 function seconds(name: string, value: string | undefined): number {
   const n = Number(value);
@@ -55,12 +69,21 @@ function applyOption(a: MirrorArgs, opt: string): void {
     case 'entry_timeout': a.mirror.entryTimeout = seconds(key, value); return;
     case 'attr_timeout': a.mirror.attrTimeout = seconds(key, value); return;
     case 'negative_timeout': a.mirror.negativeTimeout = seconds(key, value); return;
+    case 'max_stack_depth':
+      if (value !== '1' && value !== '2') throw new UsageError('-o max_stack_depth must be 1 or 2');
+      a.passthrough.maxStackDepth = Number(value) as 1 | 2;
+      return;
     default: throw new UsageError(`unknown option -o ${opt}`);
   }
 }
 
 export function parseMirrorArgs(args: string[]): MirrorArgs {
-  const a: MirrorArgs = { source: '', mountpoint: '', debug: false, mount: {}, mirror: {} };
+  const a: MirrorArgs = { source: '', mountpoint: '', debug: false, mount: {}, mirror: {}, passthrough: {} };
+  const valueOf = (i: number, flag: string): string => {
+    const v = args[i];
+    if (v === undefined || v.startsWith('-')) throw new UsageError(`${flag} needs a value`);
+    return v;
+  };
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -76,6 +99,14 @@ export function parseMirrorArgs(args: string[]): MirrorArgs {
       a.statsFile = v;
     } else if (arg.startsWith('--stats-file=')) {
       a.statsFile = arg.slice('--stats-file='.length);
+    } else if (arg === '--passthrough' || arg.startsWith('--passthrough=')) {
+      const v = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : valueOf(++i, arg);
+      if (!POLICIES.includes(v as PassthroughPolicy)) throw new UsageError(`--passthrough must be one of ${POLICIES.join(', ')}`);
+      a.passthrough.policy = v as PassthroughPolicy;
+    } else if (arg === '--writable-conflict' || arg.startsWith('--writable-conflict=')) {
+      const v = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : valueOf(++i, arg);
+      if (v !== 'share' && v !== 'refuse') throw new UsageError('--writable-conflict must be share or refuse');
+      a.passthrough.writableConflict = v;
     } else if (arg === '--debug' || arg === '-d') {
       a.debug = true;
     } else if (arg === '--') {

@@ -84,9 +84,23 @@ export interface RequestContext {
   signal: AbortSignal;
 }
 
+/** How an open file's data moves: through the page cache, straight to the server, or straight to a backing file. */
+export type IoMode = 'cached' | 'direct' | 'passthrough';
+
 /** What an open returns. Flags are FOPEN_* bits (`Fopen` in the abi layer). */
 export interface OpenReply {
   fh: FileHandle | number;
+  /**
+   * A backing file for kernel passthrough: a descriptor of a regular file
+   * (O_PATH is enough; fusekit does not close it) or its path. With passthrough the kernel
+   * reads, writes and maps that file itself and READ/WRITE never reach you.
+   * Whether it is granted depends on the mount's passthrough policy and on the
+   * inode's other opens (the kernel keeps one mode per inode); you are told
+   * nothing and need do nothing either way: serve READ/WRITE as usual.
+   */
+  backing?: { fd: number } | { path: string };
+  /** Overrides the policy for this open. Default: the policy decides (passthrough if a backing file is offered). */
+  ioMode?: IoMode;
   /**
    * FOPEN_DIRECT_IO (no page cache for this open), KEEP_CACHE (keep cached pages
    * from earlier opens), NONSEEKABLE, CACHE_DIR (opendir: cache the listing),

@@ -35,7 +35,7 @@ import {
 import type { Stat } from '../sys/index.js';
 import {
   O_PATH, O_NOFOLLOW, O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_DIRECT, O_CREAT, AT_EMPTY_PATH,
-  AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, UTIME_NOW, UTIME_OMIT, S_IFMT, S_IFDIR, S_IFLNK, S_ISGID, SEEK_SET,
+  AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, UTIME_NOW, UTIME_OMIT, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, SEEK_SET,
 } from '../sys/constants.js';
 import { InodeTable, MirrorInode } from './inodes.js';
 
@@ -256,7 +256,8 @@ export class MirrorFilesystem implements Filesystem {
     const { sysFlags, openFlags } = this.openFlagsFor(req.flags);
     const fd = sysOpen(procPath(inode.fd), sysFlags, 0);
     this.files.add(fd);
-    return { fh: fd, openFlags };
+    // The inode's own O_PATH descriptor names the source file for passthrough; the session decides if it is used.
+    return { fh: fd, openFlags, backing: inode.type === S_IFREG ? { fd: inode.fd } : undefined };
   }
 
   create(req: CreateRequest, ctx: RequestContext): CreateReply {
@@ -267,7 +268,8 @@ export class MirrorFilesystem implements Filesystem {
       this.giveToCaller(parent, req.nameBytes, ctx);
       const entry = this.lookupIn(parent, req.nameBytes);
       this.files.add(fd);
-      return { entry, open: { fh: fd, openFlags } };
+      const inode = this.inodes.get(entry.nodeid)!;
+      return { entry, open: { fh: fd, openFlags, backing: inode.type === S_IFREG ? { fd: inode.fd } : undefined } };
     } catch (err) {
       tryClose(fd);
       throw err;

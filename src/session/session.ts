@@ -9,7 +9,7 @@ import {
   encodeEntryOut, encodeAttrOut, encodeOpenOut, encodeWriteOut, encodeStatfsOut, encodeGetxattrOut,
   encodeLkOut, encodeBmapOut, encodeLseekOut, encodeCopyFileRangeOut, encodePollOut, encodeIoctlOut,
   encodeStatxOut, encodeInitOut, encodeDirent, encodeDirentplus, direntSize, direntplusSize,
-  InitFlag, KERNEL_MINOR_VERSION, opcodeName,
+  Fopen, InitFlag, KERNEL_MINOR_VERSION, opcodeName,
 } from '../abi/index.js';
 import type {
   EntryOut, FuseRequest, InHeader, InitOut, InitRequest, NodeId, DecodeOptions,
@@ -19,6 +19,10 @@ import { errnoFromError, errnoName } from '../fs/errors.js';
 import type { CreateReply, DirentPlusSink, DirentSink, Filesystem, InitInfo, OpenReply, RequestContext } from '../fs/filesystem.js';
 import { SessionStats } from './stats.js';
 import { negotiateInit } from './negotiate.js';
+import { PassthroughManager } from '../passthrough/manager.js';
+import type { PassthroughConfig, PassthroughStats } from '../passthrough/manager.js';
+import { open as sysOpen, tryClose } from '../sys/index.js';
+import { O_PATH, O_DIRECTORY, O_CLOEXEC } from '../sys/constants.js';
 import { constants as osConstants } from 'node:os';
 
 const E = osConstants.errno;
@@ -37,6 +41,8 @@ export interface SessionOptions {
   refuseFlags?: bigint;
   /** Passthrough stack depth to announce when PASSTHROUGH is asked for (1 or 2). */
   maxStackDepth?: number;
+  /** Kernel passthrough (Linux 6.9+): on when given, with the policy for which opens use it. */
+  passthrough?: PassthroughConfig;
   /** One line per request and per reply. */
   debug?: (line: string) => void;
   /** Errors worth an operator's attention (each distinct cause once). */
@@ -87,6 +93,8 @@ export class Session {
   /** Resolves when the connection is gone (unmount, abort, or close). */
   readonly ended: Promise<ChannelEnd>;
   info: InitInfo | undefined;
+  /** Present when the session was asked to use passthrough (whatever the kernel then allowed). */
+  readonly passthrough: PassthroughManager | undefined;
 
   constructor(readonly fs: Filesystem, readonly channel: FuseChannel, readonly options: SessionOptions = {}) {
     this.maxWrite = options.maxWrite ?? 1 << 20;
@@ -94,6 +102,7 @@ export class Session {
       throw new RangeError(`channel read buffers (${channel.readBufferSize}) are smaller than maxWrite + 4096`);
     }
     this.ended = new Promise((resolve) => { this.endResolve = resolve; });
+    this.passthrough = options.passthrough ? new PassthroughManager(channel, options.passthrough, (l) => this.log(l)) : undefined;
     this.ready = new Promise((resolve, reject) => {
       this.readyResolve = resolve;
       this.readyReject = reject;
@@ -120,6 +129,7 @@ export class Session {
   }
 
   private async onEnd(end: ChannelEnd): Promise<void> {
+    this.passthrough?.shutdown();
     if (!this.destroyed) {
       this.destroyed = true;
       try {
@@ -221,13 +231,15 @@ export class Session {
     let want = this.options.wantFlags ?? 0n;
     if (this.fs.readdirplus) want |= InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO;
     if (this.fs.getlk && this.fs.setlk) want |= InitFlag.POSIX_LOCKS;
+    const pt = this.passthrough;
+    if (pt?.wanted) want |= InitFlag.PASSTHROUGH;
     const n = negotiateInit(req.init, {
       want,
       refuse: this.options.refuseFlags ?? 0n,
       maxWrite: this.maxWrite,
       maxReadahead: this.options.maxReadahead,
       maxBackground: this.options.maxBackground ?? 64,
-      maxStackDepth: this.options.maxStackDepth ?? 1,
+      maxStackDepth: this.options.passthrough?.maxStackDepth ?? 1,
     });
     if (n.kind === 'retry') {
       this.writeInit(h, n.reply, n.replySize);
@@ -238,6 +250,16 @@ export class Session {
       this.replyError(h, E.EPROTO);
       this.readyReject(new Error(n.reason));
       return;
+    }
+    if (pt?.wanted && (n.enabled & InitFlag.PASSTHROUGH) === 0n) {
+      const offered = (req.init.flags & InitFlag.PASSTHROUGH) !== 0n;
+      const why = offered ? 'passthrough conflicts with a requested capability' : 'the kernel does not offer passthrough (it needs Linux 6.9+ built with FUSE passthrough)';
+      if (pt.policy === 'always') {
+        this.replyError(h, E.EOPNOTSUPP);
+        this.readyReject(new Error(`passthrough is required (policy always) but ${why}`));
+        return;
+      }
+      pt.disable('kernel-without-passthrough', why);
     }
     const info: InitInfo = { minor: n.minor, offered: req.init.flags, enabled: n.enabled, maxWrite: this.maxWrite, maxReadahead: n.reply.maxReadahead };
     this.decode = { minor: n.minor, setxattrExt: (n.enabled & InitFlag.SETXATTR_EXT) !== 0n };
@@ -252,7 +274,39 @@ export class Session {
     this.info = info;
     this.initialized = true;
     this.writeInit(h, n.reply);
+    if (pt?.active) {
+      const failure = this.probeBackingPermission();
+      if (failure) {
+        if (pt.policy === 'always') {
+          this.readyReject(new Error(`passthrough is required (policy always) but ${failure}`));
+          return;
+        }
+        pt.disable('no-permission', failure);
+      }
+    }
     this.readyResolve(info);
+  }
+
+  /**
+   * Registering a directory fails with EISDIR only after the kernel has checked
+   * CAP_SYS_ADMIN (EPERM): a harmless probe that tells, before any open, whether
+   * this process may use passthrough at all. Returns why not, or undefined.
+   */
+  private probeBackingPermission(): string | undefined {
+    let fd = -1;
+    try {
+      fd = sysOpen('/', O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+      const id = this.channel.backingOpen(fd);
+      this.channel.backingClose(id);
+      return undefined;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'EISDIR') return undefined;
+      if (code === 'EPERM') return 'this process may not register backing files (it needs CAP_SYS_ADMIN in the initial user namespace)';
+      return `registering a backing file fails: ${(err as Error).message}`;
+    } finally {
+      if (fd >= 0) tryClose(fd);
+    }
   }
 
   private writeInit(h: InHeader, reply: InitOut, forceLen?: number): void {
@@ -332,19 +386,20 @@ export class Session {
         case 'OPEN':
           if (!fs.open) return this.enosys(h, rb);
           result = fs.open(req, ctx);
-          reply = (v) => this.replyOpen(h, v as OpenReply);
+          reply = (v) => this.replyOpen(h, req.flags, v as OpenReply, true);
           break;
         case 'OPENDIR':
           if (!fs.opendir) return this.enosys(h, rb);
           result = fs.opendir(req, ctx);
-          reply = (v) => this.replyOpen(h, v as OpenReply);
+          reply = (v) => this.replyOpen(h, req.flags, v as OpenReply, false);
           break;
         case 'CREATE':
         case 'TMPFILE': {
           const m = req.op === 'CREATE' ? fs.create : fs.tmpfile;
           if (!m) return this.enosys(h, rb);
           result = m.call(fs, req as never, ctx);
-          reply = (v) => this.replyCreate(h, v as CreateReply);
+          const flags = req.flags;
+          reply = (v) => this.replyCreate(h, flags, v as CreateReply);
           break;
         }
         case 'READ': {
@@ -367,6 +422,8 @@ export class Session {
           reply = (v) => this.replyWith(h, (b, o) => encodeStatfsOut(b, o, v as never));
           break;
         case 'RELEASE':
+          // The kernel has already left the file's I/O mode when RELEASE arrives.
+          this.passthrough?.release(h.nodeid, req.fh);
           result = fs.release?.(req, ctx);
           reply = () => this.replyEmpty(h);
           break;
@@ -598,16 +655,40 @@ export class Session {
     }
   }
 
-  private replyOpen(h: InHeader, o: OpenReply): void {
-    this.replyWith(h, (b, off) => encodeOpenOut(b, off, { fh: o.fh as never, openFlags: o.openFlags ?? 0, backingId: 0 }));
+  /** Final FOPEN flags and backing id of an open: the passthrough manager's decision when there is one. */
+  private resolveOpen(nodeid: NodeId, requestFlags: number, o: OpenReply, regularFile: boolean) {
+    if (this.passthrough && regularFile) return this.passthrough.resolveOpen(nodeid, o.fh as number, requestFlags, o);
+    return { openFlags: (o.openFlags ?? 0) & ~Fopen.PASSTHROUGH, backingId: 0 };
   }
 
-  private replyCreate(h: InHeader, c: CreateReply): void {
-    const r = this.replyWith(h, (b, o) => {
+  private replyOpen(h: InHeader, requestFlags: number, o: OpenReply, regularFile: boolean): void {
+    const r = this.resolveOpen(h.nodeid, requestFlags, o, regularFile);
+    const w = this.replyWith(h, (b, off) => encodeOpenOut(b, off, { fh: o.fh as never, openFlags: r.openFlags, backingId: r.backingId }));
+    if (w !== 0) this.undoOpen(h, h.nodeid, o.fh as number, regularFile);
+  }
+
+  private replyCreate(h: InHeader, requestFlags: number, c: CreateReply): void {
+    const r = this.resolveOpen(c.entry.nodeid, requestFlags, c.open, true);
+    const w = this.replyWith(h, (b, o) => {
       const n = encodeEntryOut(b, o, c.entry);
-      return n + encodeOpenOut(b, o + n, { fh: c.open.fh as never, openFlags: c.open.openFlags ?? 0, backingId: 0 });
+      return n + encodeOpenOut(b, o + n, { fh: c.open.fh as never, openFlags: r.openFlags, backingId: r.backingId });
     });
-    this.settleEntry(c.entry.nodeid, r);
+    this.settleEntry(c.entry.nodeid, w);
+    if (w !== 0) this.undoOpen(h, c.entry.nodeid, c.open.fh as number, true);
+  }
+
+  /** An open whose reply never reached the kernel gets no RELEASE: release it here so nothing leaks. */
+  private undoOpen(h: InHeader, nodeid: NodeId, fh: number, regularFile: boolean): void {
+    if (regularFile) this.passthrough?.undoOpen(nodeid, fh);
+    const release = { op: regularFile ? 'RELEASE' : 'RELEASEDIR', header: { ...h, nodeid }, fh, flags: 0, releaseFlags: 0, lockOwner: 0n } as const;
+    const ctx = new Context(release.header, { controller: undefined });
+    Promise.resolve()
+      .then(() => (regularFile ? this.fs.release?.(release as never, ctx) : this.fs.releasedir?.(release as never, ctx)))
+      .catch((err) => this.logOnce('release of an undelivered open', err));
+  }
+
+  passthroughStats(): PassthroughStats | undefined {
+    return this.passthrough?.stats();
   }
 
   private replyRead(h: InHeader, buf: Buffer, dest: Buffer, v: number | Uint8Array): void {

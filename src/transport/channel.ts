@@ -13,7 +13,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { constants as osConstants } from 'node:os';
-import { open, tryRead, tryWrite, tryClose } from '../sys/index.js';
+import { open, tryRead, tryWrite, tryClose, fuseBackingOpen, fuseBackingClose } from '../sys/index.js';
 import { O_RDWR, O_CLOEXEC, O_NONBLOCK } from '../sys/constants.js';
 import { DoorbellState } from './doorbell.js';
 
@@ -134,6 +134,20 @@ export class FuseChannel {
     if (this.ended) return -E.ENODEV;
     const n = tryWrite(this.fd, buf, 0, len);
     return n < 0 ? n : 0;
+  }
+
+  /**
+   * Registers a passthrough backing file (FUSE_DEV_IOC_BACKING_OPEN) and returns its id.
+   * Throws SysError: EPERM (passthrough not negotiated, or no CAP_SYS_ADMIN), ELOOP (backing
+   * file's filesystem too deep in the stack), EISDIR/EINVAL (not a regular file).
+   */
+  backingOpen(fd: number): number {
+    return fuseBackingOpen(this.fd, fd);
+  }
+
+  /** Drops a backing id (FUSE_DEV_IOC_BACKING_CLOSE); files already open on it keep working. */
+  backingClose(id: number): void {
+    fuseBackingClose(this.fd, id);
   }
 
   private drain(): void {
