@@ -197,6 +197,9 @@ function childEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 // ---------------------------------------------------------------------------
 // Mount table
+//
+// Parsed here rather than with src/transport/mount.ts on purpose: the cleanup
+// that guarantees no mount outlives a test must not depend on the code under test.
 
 export interface MountEntry {
   mountId: number;
