@@ -49,3 +49,14 @@ export function errnoFromError(err: unknown): number | undefined {
   }
   return undefined;
 }
+
+const QUICK: { readonly errno: number; readonly code: string }[] = [];
+
+/**
+ * A throwable errno without a stack trace, for failures that are routine (a
+ * lookup of a name that does not exist): building an Error costs several
+ * microseconds, more than the request itself.
+ */
+export function quickErrno(errno: number): { readonly errno: number; readonly code: string } {
+  return (QUICK[errno] ??= Object.freeze({ errno, code: errnoName(errno) }));
+}

@@ -25,12 +25,12 @@ import { Fattr, Fopen } from '../abi/constants.js';
 import type {
   AttrOut, CreateReply, DirentPlusSink, DirentSink, EntryOut, Filesystem, NodeId, OpenReply, RequestContext, StatfsOut,
 } from '../fs/filesystem.js';
-import { FuseError } from '../fs/errors.js';
+import { FuseError, quickErrno } from '../fs/errors.js';
 import {
   open as sysOpen, openat, tryClose, close, fstatat, fchownat, fchmod, fchmodat, truncate, ftruncate,
   utimensat, futimens, readlinkat, mkdirat, mknodat, symlinkat, unlinkat, renameat2, linkat, fstatfs,
   getdents64, parseDirents, getxattr, setxattr, listxattr, removexattr, fallocate,
-  copyFileRange, lseek, geteuid, getegid,
+  copyFileRange, lseek, geteuid, getegid, tryFstatat, emptyStat,
 } from '../sys/index.js';
 import type { Stat } from '../sys/index.js';
 import {
@@ -79,6 +79,8 @@ export class MirrorFilesystem implements Filesystem {
   private readonly serverUid = geteuid();
   private readonly serverGid = getegid();
   private readonly xattrScratch = Buffer.allocUnsafeSlow(64 * 1024);
+  /** Filled by each lookup; handlers are synchronous, so the reply is encoded before the next lookup reuses it. */
+  private readonly lookupStat = emptyStat();
 
   constructor(readonly source: string, options: MirrorOptions = {}) {
     this.entryTimeout = options.entryTimeout ?? 1;
@@ -120,7 +122,10 @@ export class MirrorFilesystem implements Filesystem {
 
   /** Resolves `name` in `parent`, taking one kernel reference on the result. */
   private lookupIn(parent: MirrorInode, name: Buffer): EntryOut {
-    let st = fstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW);
+    // A missing name is routine (cp, compilers and shells probe constantly): fail it without building an Error.
+    const r = tryFstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW, this.lookupStat);
+    if (r < 0) throw quickErrno(-r);
+    let st: Stat = this.lookupStat;
     let inode = this.inodes.find(st.dev, st.ino);
     if (inode) {
       inode.nlookup++;
