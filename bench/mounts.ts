@@ -1,0 +1,253 @@
+/**
+ * The mirror servers under test, and the guarantees that no mount outlives the
+ * benchmark: servers are stopped with SIGTERM; if one doesn't go in time its
+ * connection is aborted through fusectl and the mountpoint detached with
+ * `umount -l`. Nothing here touches a mount from this process except through
+ * /proc/self/mountinfo, so a hung server can never hang the harness.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { activeChildren, sleep } from './proc.js';
+
+export interface MountEntry {
+  major: number;
+  minor: number;
+  mountPoint: string;
+  fstype: string;
+}
+
+function unescapeMountinfo(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+export function mountEntries(): MountEntry[] {
+  const entries: MountEntry[] = [];
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    const sep = f.indexOf('-', 6);
+    if (sep < 0 || f.length < sep + 3) continue;
+    const [major, minor] = (f[2] ?? '0:0').split(':').map(Number);
+    entries.push({ major: major ?? 0, minor: minor ?? 0, mountPoint: unescapeMountinfo(f[4] ?? ''), fstype: f[sep + 1] ?? '' });
+  }
+  return entries;
+}
+
+function isFuse(fstype: string): boolean {
+  return fstype === 'fuse' || fstype.startsWith('fuse.') || fstype === 'fuseblk' || fstype.startsWith('fuseblk.');
+}
+
+/** Every FUSE mount point in the table. */
+export function fuseMountPoints(): string[] {
+  return mountEntries()
+    .filter((e) => isFuse(e.fstype))
+    .map((e) => e.mountPoint);
+}
+
+/** The top-most mount at `mnt`, if any. */
+export function mountAt(mnt: string): MountEntry | undefined {
+  const all = mountEntries().filter((e) => e.mountPoint === mnt);
+  return all[all.length - 1];
+}
+
+/** Mount points at or below `dir`, deepest first. */
+export function mountsUnder(dir: string): string[] {
+  return mountEntries()
+    .map((e) => e.mountPoint)
+    .filter((m) => m === dir || m.startsWith(dir + '/'))
+    .sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Aborts the FUSE connection at `mnt` (every pending and future request fails,
+ * the server's device reads fail) and detaches the mount. Never throws.
+ */
+export function forceUnmount(mnt: string): void {
+  for (let i = 0; i < 5; i++) {
+    let top: MountEntry | undefined;
+    try {
+      top = mountAt(mnt);
+    } catch {
+      return;
+    }
+    if (!top) return;
+    if (isFuse(top.fstype)) {
+      try {
+        fs.writeFileSync(`/sys/fs/fuse/connections/${top.minor}/abort`, '1');
+      } catch {
+        /* fusectl not mounted, or the connection is gone already */
+      }
+    }
+    // -c: never stat the mountpoint; -i: no umount.<type> helper.
+    spawnSync('umount', ['-l', '-c', '-i', mnt], { stdio: 'ignore', timeout: 10_000 });
+  }
+}
+
+export type StartResult =
+  | { ok: true; mirror: Mirror }
+  | { ok: false; unknownOption: boolean; message: string };
+
+/** One `fusekit mirror` server process. */
+export class Mirror {
+  private stderrText = '';
+  private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  readonly exited: Promise<void>;
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly mnt: string,
+    readonly statsFile: string,
+  ) {
+    this.exited = new Promise((resolve) => {
+      child.once('close', (code, signal) => {
+        this.exitInfo = { code, signal };
+        activeChildren.delete(child);
+        resolve();
+      });
+    });
+    child.stderr?.on('data', (b: Buffer) => {
+      if (this.stderrText.length < 64 * 1024) this.stderrText += b.toString('utf8');
+    });
+    child.stdout?.on('data', () => {});
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  stderr(): string {
+    return this.stderrText;
+  }
+
+  isRunning(): boolean {
+    return this.exitInfo === undefined;
+  }
+
+  /** Whether the server is alive and its mount is in the table (checked before every step). */
+  healthy(): boolean {
+    const top = mountAt(this.mnt);
+    return this.isRunning() && top !== undefined && top.fstype === 'fuse.fusekit';
+  }
+
+  /**
+   * Starts `fusekit mirror SRC MNT --stats-file F [extra...]` and waits for the
+   * mount to appear in /proc/self/mountinfo. On failure nothing is left mounted.
+   */
+  static async start(cli: string, src: string, mnt: string, statsFile: string, extra: string[], timeoutMs = 15_000): Promise<StartResult> {
+    const args = [cli, 'mirror', src, mnt, '--stats-file', statsFile, ...extra];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    activeChildren.add(child);
+    const m = new Mirror(child, mnt, statsFile);
+    const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+    let error: Error | undefined;
+    void spawnError.then((e) => (error = e));
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (error) return { ok: false, unknownOption: false, message: `cannot run ${process.execPath}: ${error.message}` };
+      if (!m.isRunning()) {
+        const text = m.stderr().trim();
+        const unknown = m.exitInfo?.code === 2 && /unknown option/i.test(text);
+        forceUnmount(mnt);
+        return { ok: false, unknownOption: unknown, message: `fusekit mirror exited (code ${m.exitInfo?.code}, signal ${m.exitInfo?.signal}): ${text.split('\n').slice(0, 3).join(' | ')}` };
+      }
+      if (m.healthy()) return { ok: true, mirror: m };
+      await sleep(25);
+    }
+    await m.stop();
+    return { ok: false, unknownOption: false, message: `mount did not appear at ${mnt} within ${timeoutMs / 1000} s; stderr: ${m.stderr().trim()}` };
+  }
+
+  /** Peak resident set size of the server in KiB (VmHWM), if it is still running. */
+  peakRssKiB(): number | undefined {
+    try {
+      const status = fs.readFileSync(`/proc/${this.pid}/status`, 'utf8');
+      const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
+      return m ? Number(m[1]) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * SIGTERM, wait; if the server is still there after `graceMs`, SIGKILL it and
+   * abort/detach the mount. Returns how it went. Never throws.
+   */
+  async stop(graceMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; forced: boolean }> {
+    let forced = false;
+    if (this.isRunning()) {
+      try {
+        this.child.kill('SIGTERM');
+      } catch {
+        /* gone */
+      }
+      const done = await Promise.race([this.exited.then(() => true), sleep(graceMs).then(() => false)]);
+      if (!done) {
+        forced = true;
+        forceUnmount(this.mnt);
+        try {
+          this.child.kill('SIGKILL');
+        } catch {
+          /* gone */
+        }
+        await Promise.race([this.exited, sleep(5000)]);
+      }
+    }
+    if (mountAt(this.mnt)) {
+      forced = true;
+      forceUnmount(this.mnt);
+    }
+    return { code: this.exitInfo?.code ?? null, signal: this.exitInfo?.signal ?? null, forced };
+  }
+
+  /** Synchronous last resort for process exit: kill and detach. */
+  killNow(): void {
+    try {
+      if (this.isRunning()) this.child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+    forceUnmount(this.mnt);
+  }
+}
+
+export interface StatsSnapshot {
+  requests: Record<string, number>;
+  uptimeSeconds: number;
+}
+
+/**
+ * The server's stats file as written after `afterMs` (epoch ms): the server
+ * rewrites it at least once a second, so this waits for a write newer than the
+ * moment of interest. Undefined if none arrives within `timeoutMs`.
+ */
+export async function statsAfter(file: string, afterMs: number, timeoutMs = 5000): Promise<StatsSnapshot | undefined> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    try {
+      const st = fs.statSync(file);
+      if (st.mtimeMs > afterMs) {
+        const j = JSON.parse(fs.readFileSync(file, 'utf8')) as { requests?: Record<string, number>; uptimeSeconds?: number };
+        return { requests: j.requests ?? {}, uptimeSeconds: j.uptimeSeconds ?? 0 };
+      }
+    } catch {
+      /* not written yet, or mid-rename */
+    }
+    await sleep(50);
+  }
+  return undefined;
+}
+
+/** Per-opcode difference b - a. */
+export function statsDelta(a: StatsSnapshot | undefined, b: StatsSnapshot | undefined): Record<string, number> | undefined {
+  if (!a || !b) return undefined;
+  const d: Record<string, number> = {};
+  for (const [k, v] of Object.entries(b.requests)) {
+    const diff = v - (a.requests[k] ?? 0);
+    if (diff) d[k] = diff;
+  }
+  return d;
+}
+
+export function resolveCli(repoRoot: string): string {
+  return path.join(repoRoot, 'bin', 'fusekit');
+}
