@@ -43,6 +43,12 @@ export interface ChannelOptions {
 const SMALL_REQUEST = 8192;
 /** Requests handled per drain before yielding to the event loop. */
 const DRAIN_BATCH = 128;
+/**
+ * After answering, keep reading for this long before going back to sleep in
+ * poll: a client's next request usually follows its reply within tens of
+ * microseconds, and catching it here saves the poll thread's wake-up hop.
+ */
+const SPIN_MS = 0.05;
 
 class BufferPool {
   private readonly free: Buffer[] = [];
@@ -154,6 +160,7 @@ export class FuseChannel {
     if (this.ended || this.draining) return;
     this.draining = true;
     try {
+      let spinUntil = 0;
       for (let handled = 0; handled < DRAIN_BATCH; handled++) {
         const big = this.large.take();
         if (!big) {
@@ -165,6 +172,14 @@ export class FuseChannel {
         if (n < 0) {
           this.large.give(big);
           if (n === -E.EAGAIN) {
+            if (handled > 0) {
+              const now = performance.now();
+              if (spinUntil === 0) spinUntil = now + SPIN_MS;
+              if (now < spinUntil) {
+                handled--;
+                continue;
+              }
+            }
             this.rearm();
             return;
           }
@@ -174,6 +189,7 @@ export class FuseChannel {
           return this.finish({ reason: 'error', error: new Error(`read /dev/fuse failed with errno ${-n}`) });
         }
         this.deliver(big, n);
+        spinUntil = 0;
       }
       // Yield so handler continuations and timers run, then keep draining.
       setImmediate(() => this.drain());
