@@ -703,3 +703,13 @@ export function statFields(s: fs.BigIntStats): Record<string, string> {
 export async function lstatBig(p: string): Promise<fs.BigIntStats> {
   return fs.promises.lstat(p, { bigint: true });
 }
+
+/** The errno code a promise rejects with, or undefined when it resolves. */
+export async function errCode(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+    return undefined;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code;
+  }
+}

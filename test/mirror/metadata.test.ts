@@ -16,8 +16,7 @@ import {
   renameat2,
   run,
   statFields,
-  withMirror,
-} from '../helpers/mount.js';
+  withMirror, errCode } from '../helpers/mount.js';
 
 const T = { timeout: 60_000 };
 
@@ -39,14 +38,6 @@ async function assertSameStat(mntPath: string, srcPath: string): Promise<void> {
   }
 }
 
-async function errCode(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code;
-  }
-}
 
 test('rename: plain, across directories, over an existing file, directories', T, async () => {
   await withMirror(async ({ src, mnt }) => {

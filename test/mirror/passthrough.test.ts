@@ -8,18 +8,10 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { describeRun, havePython, python, run, sha256, withMirror } from '../helpers/mount.js';
+import { describeRun, havePython, python, run, sha256, withMirror, errCode } from '../helpers/mount.js';
 
 const T = { timeout: 60_000 };
 
-async function errCode(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code;
-  }
-}
 
 test('shared writable mmap through MNT reaches SRC; private mmap reads the content', T, async (t) => {
   if (!(await havePython())) return t.skip('python3 not available');

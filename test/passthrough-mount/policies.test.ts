@@ -10,20 +10,12 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { describeRun, havePython, pollUntil, python, run, sha256, withMirror } from '../helpers/mount.js';
+import { describeRun, havePython, pollUntil, python, run, sha256, withMirror, errCode } from '../helpers/mount.js';
 import { cmp, dropFileCaches, freshStats, pt, req, statsLine, withMirrorStack, type StatsJson } from './common.js';
 
 const T = { timeout: 60_000 };
 const MiB = 1024 * 1024;
 
-async function errCode(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code;
-  }
-}
 
 /** `--stats-file ROOT/stats.json` after `policy`; the path is handed to `keep`. */
 function argsWithStats(policy: readonly string[], keep: (file: string) => void) {

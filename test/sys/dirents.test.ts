@@ -1,26 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as sys from '../../src/sys/index.js';
+import { withTempDir } from './tempdir.js';
 
 interface Entry {
   ino: number;
   off: bigint;
   type: number;
   name: Buffer;
-}
-
-function withTempDir(fn: (dir: string) => void): () => void {
-  return () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fusekit-sys-'));
-    try {
-      fn(dir);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  };
 }
 
 function listAll(fd: number, bufSize: number): Entry[] {

@@ -4,19 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as sys from '../../src/sys/index.js';
+import { withTempDir } from './tempdir.js';
 
 const { EAGAIN, ENXIO, ENOENT, EEXIST } = os.constants.errno;
-
-function withTempDir(fn: (dir: string) => void): () => void {
-  return () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fusekit-sys-'));
-    try {
-      fn(dir);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  };
-}
 
 test('open/openat, write, read, pread, pwrite, lseek, close', withTempDir((dir) => {
   const dirfd = sys.open(dir, sys.O_RDONLY | sys.O_DIRECTORY | sys.O_CLOEXEC);

@@ -4,17 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as sys from '../../src/sys/index.js';
-
-function withTempDir(fn: (dir: string) => void): () => void {
-  return () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fusekit-sys-'));
-    try {
-      fn(dir);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  };
-}
+import { withTempDir } from './tempdir.js';
 
 function ns(sec: number, nsec: number): bigint {
   return BigInt(sec) * 1_000_000_000n + BigInt(nsec);
