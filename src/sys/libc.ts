@@ -17,6 +17,7 @@
 import os from 'node:os';
 import koffi from 'koffi';
 import { SysError, throwErrno } from './errors.js';
+import type { Statx } from '../abi/types.js';
 import {
   AT_FDCWD,
   AT_SYMLINK_NOFOLLOW,
@@ -54,27 +55,8 @@ export interface Stat {
   ctimeNsec: number;
 }
 
-/** `struct statx`. Fields not reported in `mask` are zero. */
-export interface StatxResult {
-  mask: number;
-  blksize: number;
-  attributes: bigint;
-  nlink: number;
-  uid: number;
-  gid: number;
-  mode: number;
-  ino: number;
-  size: number;
-  blocks: number;
-  attributesMask: bigint;
-  atime: Timespec;
-  btime: Timespec;
-  ctime: Timespec;
-  mtime: Timespec;
-  rdevMajor: number;
-  rdevMinor: number;
-  devMajor: number;
-  devMinor: number;
+/** `struct statx` (the same layout FUSE carries as `fuse_statx`), plus the fields FUSE has no room for. Fields not reported in `mask` are zero. */
+export interface StatxResult extends Statx {
   mntId: bigint;
   dioMemAlign: number;
   dioOffsetAlign: number;
