@@ -157,6 +157,16 @@ type R<T> = T | Promise<T>;
  * fail a request; anything else fails it with EIO and is logged once per cause.
  */
 export interface Filesystem {
+  /**
+   * INIT capabilities this filesystem implements beyond what fusekit asks for
+   * by default (`InitFlag` bits), each granted only if the kernel offers it.
+   * For example HANDLE_KILLPRIV_V2: the kernel stops checking
+   * security.capability on every write (a GETXATTR round trip each time) and
+   * instead flags WRITE (WriteFlag.KILL_SUIDGID), SETATTR (Fattr.KILL_SUIDGID)
+   * and OPEN/CREATE with O_TRUNC (OPEN_KILL_SUIDGID) when the filesystem must
+   * clear set-user-ID and set-group-ID bits itself.
+   */
+  readonly initFlags?: bigint;
   /** After INIT is negotiated, before any other request. */
   init?(info: InitInfo): R<void>;
   /** The session is ending (unmount or DESTROY). */

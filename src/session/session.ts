@@ -228,7 +228,7 @@ export class Session {
 
   private async handleInit(req: InitRequest): Promise<void> {
     const h = req.header;
-    let want = this.options.wantFlags ?? 0n;
+    let want = (this.options.wantFlags ?? 0n) | (this.fs.initFlags ?? 0n);
     if (this.fs.readdirplus) want |= InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO;
     if (this.fs.getlk && this.fs.setlk) want |= InitFlag.POSIX_LOCKS;
     const pt = this.passthrough;

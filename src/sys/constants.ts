@@ -105,6 +105,7 @@ export const S_IFIFO = 0o010000;
 export const S_ISUID = 0o4000;
 export const S_ISGID = 0o2000;
 export const S_ISVTX = 0o1000;
+export const S_IXGRP = 0o010;
 
 // d_type (linux_dirent64)
 export const DT_UNKNOWN = 0;
