@@ -113,6 +113,23 @@ test('umount(8) from outside ends the server with exit 0', T, async () => {
   });
 });
 
+test('a SIGKILLed server leaves ENOTCONN; mirror over it says what to do; fusekit umount clears it', T, async () => {
+  await withMirror(async ({ src, mnt, proc }) => {
+    await fs.promises.readdir(mnt);
+    proc.kill();
+    await proc.waitExit(10_000);
+    await assert.rejects(fs.promises.readdir(mnt), { code: 'ENOTCONN' });
+    const again = await runCli(['mirror', src, mnt], { timeoutMs: 10_000 });
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /dead FUSE mount.*fusekit umount/, describeRun(again));
+    assert.equal(lines(again.stderr).length, 1, 'one line of explanation');
+    const r = await runCli(['umount', mnt], { timeoutMs: 10_000 });
+    assert.equal(r.code, 0, describeRun(r));
+    assert.equal(isMounted(mnt), false);
+    assert.deepEqual(await fs.promises.readdir(mnt), []);
+  });
+});
+
 test('aborting the connection through fusectl ends the server within 10 s', T, async () => {
   await withMirror(async ({ mnt, proc }) => {
     await fs.promises.readdir(mnt);
