@@ -17,7 +17,9 @@ mirror options (-o, comma separated):
   nonempty             allow mounting over a non-empty MNT
   ro                   read-only mount
   allow_other          let users other than the mount's owner in
-  default_permissions  let the kernel check permissions from mode/uid/gid
+  default_permissions  accepted for compatibility: the mirror always lets the kernel
+                       check permissions from mode, owner, group and the caller's
+                       supplementary groups, as on a local filesystem
   entry_timeout=S      seconds names stay cached (default 1)
   attr_timeout=S       seconds attributes stay cached (default 1)
   negative_timeout=S   seconds "no such file" stays cached (default 0)
@@ -78,7 +80,9 @@ function applyOption(a: MirrorArgs, opt: string): void {
 }
 
 export function parseMirrorArgs(args: string[]): MirrorArgs {
-  const a: MirrorArgs = { source: '', mountpoint: '', debug: false, mount: {}, mirror: {}, passthrough: {} };
+  // The server runs as root: without kernel permission checks any user let in by
+  // allow_other could read and write what the source denies them.
+  const a: MirrorArgs = { source: '', mountpoint: '', debug: false, mount: { defaultPermissions: true }, mirror: {}, passthrough: {} };
   const valueOf = (i: number, flag: string): string => {
     const v = args[i];
     if (v === undefined || v.startsWith('-')) throw new UsageError(`${flag} needs a value`);
