@@ -21,9 +21,9 @@ import type {
   ReleasedirRequest, RemovexattrRequest, RenameRequest, RmdirRequest, SetattrRequest, SetxattrRequest,
   SymlinkRequest, UnlinkRequest, WriteRequest, FsyncdirRequest,
 } from '../abi/types.js';
-import { Fattr, Fopen, InitFlag, OPEN_KILL_SUIDGID, WriteFlag } from '../abi/constants.js';
+import { Fattr, Fopen, InitFlag, OPEN_KILL_SUIDGID, SETXATTR_ACL_KILL_SGID, WriteFlag } from '../abi/constants.js';
 import type {
-  AttrOut, CreateReply, DirentPlusSink, DirentSink, EntryOut, Filesystem, NodeId, OpenReply, RequestContext, StatfsOut,
+  AttrOut, CreateReply, DirentPlusSink, DirentSink, EntryOut, Filesystem, InitInfo, NodeId, OpenReply, RequestContext, StatfsOut,
 } from '../fs/filesystem.js';
 import { FuseError, quickErrno } from '../fs/errors.js';
 import {
@@ -71,11 +71,19 @@ function isDot(b: Buffer): boolean {
 
 export class MirrorFilesystem implements Filesystem {
   /**
-   * The mirror clears set-user-ID/set-group-ID bits itself where the kernel
-   * flags it, so the kernel can skip its per-write security.capability probe
-   * (one GETXATTR round trip per write(2), which cost passthrough writes ~40%).
+   * - HANDLE_KILLPRIV_V2: the mirror clears set-user-ID/set-group-ID bits itself
+   *   where the kernel flags it, so the kernel can skip its per-write
+   *   security.capability probe (one GETXATTR round trip per write(2), which
+   *   cost passthrough writes ~40%).
+   * - POSIX_ACL: the kernel enforces the source's ACLs (system.posix_acl_*,
+   *   passed through as xattrs); without it a named-user entry that denies
+   *   access would be ignored and the "other" bits would let that user in.
+   * - DONT_MASK: the caller's umask reaches the mirror unapplied and the source
+   *   filesystem applies it, or ignores it under a default ACL, as it would
+   *   for a local caller.
    */
-  readonly initFlags = InitFlag.HANDLE_KILLPRIV_V2;
+  readonly initFlags = InitFlag.HANDLE_KILLPRIV_V2 | InitFlag.POSIX_ACL | InitFlag.DONT_MASK;
+
   readonly inodes: InodeTable;
   private readonly entryTimeout: number;
   private readonly attrTimeout: number;
@@ -102,9 +110,24 @@ export class MirrorFilesystem implements Filesystem {
     return this.files.size + this.dirs.size;
   }
 
-  init(): void {
-    // The kernel has already applied the caller's umask; ours must not apply again.
+  init(info: InitInfo): void {
+    // The caller's umask is applied once: by the kernel, or (DONT_MASK) by the
+    // source filesystem under the umask we set around each create.
+    this.umaskInServer = (info.enabled & InitFlag.DONT_MASK) !== 0n;
     process.umask(0);
+  }
+
+  private umaskInServer = false;
+
+  /** Runs a creating system call under the caller's umask, so the source applies it (or a default ACL overrides it). */
+  private withCallerUmask<T>(umask: number, create: () => T): T {
+    if (!this.umaskInServer) return create();
+    process.umask(umask & 0o777);
+    try {
+      return create();
+    } finally {
+      process.umask(0);
+    }
   }
 
   destroy(): void {
@@ -229,14 +252,14 @@ export class MirrorFilesystem implements Filesystem {
 
   mknod(req: MknodRequest, ctx: RequestContext): EntryOut {
     const parent = this.node(ctx.nodeid);
-    mknodat(parent.fd, req.nameBytes, req.mode, req.rdev);
+    this.withCallerUmask(req.umask, () => mknodat(parent.fd, req.nameBytes, req.mode, req.rdev));
     this.giveToCaller(parent, req.nameBytes, ctx);
     return this.lookupIn(parent, req.nameBytes);
   }
 
   mkdir(req: MkdirRequest, ctx: RequestContext): EntryOut {
     const parent = this.node(ctx.nodeid);
-    mkdirat(parent.fd, req.nameBytes, req.mode);
+    this.withCallerUmask(req.umask, () => mkdirat(parent.fd, req.nameBytes, req.mode));
     this.giveToCaller(parent, req.nameBytes, ctx);
     return this.lookupIn(parent, req.nameBytes);
   }
@@ -301,7 +324,7 @@ export class MirrorFilesystem implements Filesystem {
   create(req: CreateRequest, ctx: RequestContext): CreateReply {
     const parent = this.node(ctx.nodeid);
     const { sysFlags, openFlags } = this.openFlagsFor(req.flags);
-    const fd = openat(parent.fd, req.nameBytes, sysFlags | O_CREAT | O_NOFOLLOW, req.mode);
+    const fd = this.withCallerUmask(req.umask, () => openat(parent.fd, req.nameBytes, sysFlags | O_CREAT | O_NOFOLLOW, req.mode));
     try {
       this.giveToCaller(parent, req.nameBytes, ctx);
       const entry = this.lookupIn(parent, req.nameBytes);
@@ -480,6 +503,12 @@ export class MirrorFilesystem implements Filesystem {
     const inode = this.node(ctx.nodeid);
     if (inode.type === S_IFLNK) throw new FuseError(E.EPERM);
     setxattr(procPath(inode.fd), req.name, req.value, req.flags);
+    // Setting an access ACL as a caller outside the file's group drops set-group-ID;
+    // the server, as root, would keep it, so the kernel asks us to.
+    if (req.setxattrFlags & SETXATTR_ACL_KILL_SGID) {
+      const mode = fstatat(inode.fd, EMPTY, STAT_SELF).mode;
+      if (mode & S_ISGID) fchmodat(AT_FDCWD, procPath(inode.fd), mode & 0o7777 & ~S_ISGID, 0);
+    }
   }
 
   removexattr(req: RemovexattrRequest, ctx: RequestContext): void {

@@ -8,6 +8,20 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { run, withMirror } from '../helpers/mount.js';
+import { setxattr } from '../../src/sys/index.js';
+
+/** A POSIX ACL in the kernel's xattr format: version 2, then (tag, perm, id) entries in tag order. */
+function acl(entries: [tag: 'u' | 'U' | 'g' | 'G' | 'm' | 'o', perm: number, id?: number][]): Buffer {
+  const TAG = { u: 1, U: 2, g: 4, G: 8, m: 0x10, o: 0x20 };
+  const b = Buffer.alloc(4 + 8 * entries.length);
+  b.writeUInt32LE(2, 0);
+  entries.forEach(([tag, perm, id], i) => {
+    b.writeUInt16LE(TAG[tag], 4 + 8 * i);
+    b.writeUInt16LE(perm, 6 + 8 * i);
+    b.writeUInt32LE(id ?? 0xffffffff, 8 + 8 * i);
+  });
+  return b;
+}
 
 const T = { timeout: 90_000 };
 const ALICE = { uid: 1101, gid: 1101, groups: [] as number[] };
@@ -41,6 +55,14 @@ function makeTree(root: string): void {
   mk('shared-sgid', 0o2777, 0, 2100, true);
   mk('sticky', 0o1777, 0, 0, true);
   mk('sticky/alice-file', 0o666, ALICE.uid, ALICE.gid);
+  // ACLs: a named entry that denies one user the "other" access, one that grants
+  // a user what the mode alone would not, and a default ACL that overrides the umask.
+  mk('acl-denies-bob', 0o644, 0, 0);
+  setxattr(path.join(root, 'acl-denies-bob'), 'system.posix_acl_access', acl([['u', 6], ['U', 0, BOB.uid], ['g', 4], ['m', 4], ['o', 4]]), 0);
+  mk('acl-grants-carol', 0o600, 0, 0);
+  setxattr(path.join(root, 'acl-grants-carol'), 'system.posix_acl_access', acl([['u', 6], ['U', 4, CAROL.uid], ['g', 0], ['m', 4], ['o', 0]]), 0);
+  mk('acl-default', 0o777, 0, 0, true);
+  setxattr(path.join(root, 'acl-default'), 'system.posix_acl_default', acl([['u', 7], ['g', 7], ['m', 7], ['o', 5]]), 0);
 }
 
 const CASES: [string, User, string][] = [
@@ -59,6 +81,11 @@ const CASES: [string, User, string][] = [
   ['owner chmods her file', ALICE, 'chmod 640 alice-private && stat -c %a alice-private'],
   ['no utimes on another user\'s file', BOB, 'touch -d @1000000000 alice-private'],
   ['new files get the caller\'s ids and umask', CAROL, 'cd sticky && umask 027 && touch c && mkdir cd && stat -c "%u %g %a" c cd'],
+  ['an ACL entry denies a user the other bits', BOB, 'cat acl-denies-bob'],
+  ['others still read it', CAROL, 'cat acl-denies-bob'],
+  ['an ACL entry grants a user read', CAROL, 'cat acl-grants-carol'],
+  ['but nobody else', ALICE, 'cat acl-grants-carol'],
+  ['a default ACL overrides the umask', ALICE, 'umask 077 && touch acl-default/f && mkdir acl-default/d && stat -c "%a" acl-default/f acl-default/d'],
 ];
 
 test('users and groups get the same answers through the mirror as on the source', T, async () => {
