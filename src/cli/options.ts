@@ -17,9 +17,9 @@ mirror options (-o, comma separated):
   nonempty             allow mounting over a non-empty MNT
   ro                   read-only mount
   allow_other          let users other than the mount's owner in
-  default_permissions  accepted for compatibility: the mirror always lets the kernel
-                       check permissions from mode, owner, group and the caller's
-                       supplementary groups, as on a local filesystem
+  default_permissions  let the kernel check permissions from mode, owner, group,
+                       supplementary groups and POSIX ACLs, as on a local
+                       filesystem; always on with allow_other
   entry_timeout=S      seconds names stay cached (default 1)
   attr_timeout=S       seconds attributes stay cached (default 1)
   negative_timeout=S   seconds "no such file" stays cached (default 0)
@@ -80,9 +80,7 @@ function applyOption(a: MirrorArgs, opt: string): void {
 }
 
 export function parseMirrorArgs(args: string[]): MirrorArgs {
-  // The server runs as root: without kernel permission checks any user let in by
-  // allow_other could read and write what the source denies them.
-  const a: MirrorArgs = { source: '', mountpoint: '', debug: false, mount: { defaultPermissions: true }, mirror: {}, passthrough: {} };
+  const a: MirrorArgs = { source: '', mountpoint: '', debug: false, mount: {}, mirror: {}, passthrough: {} };
   const valueOf = (i: number, flag: string): string => {
     const v = args[i];
     if (v === undefined || v.startsWith('-')) throw new UsageError(`${flag} needs a value`);
@@ -123,6 +121,11 @@ export function parseMirrorArgs(args: string[]): MirrorArgs {
     }
   }
   if (positional.length !== 2) throw new UsageError('mirror needs SRC and MNT');
+  // The server runs as root: without kernel permission checks any user let in by
+  // allow_other could read and write what the source denies them. Without
+  // allow_other only root gets in, and the checks would only cost round trips.
+  if (a.mount.allowOther) a.mount.defaultPermissions = true;
+  a.mirror.enforcePermissions = a.mount.defaultPermissions ?? false;
   [a.source, a.mountpoint] = positional;
   return a;
 }

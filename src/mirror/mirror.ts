@@ -49,6 +49,12 @@ export interface MirrorOptions {
   attrTimeout?: number;
   /** Seconds to cache "no such file" (default 0). */
   negativeTimeout?: number;
+  /**
+   * The mount checks permissions in the kernel (default_permissions): then also
+   * enforce the source's POSIX ACLs. Costs a GETATTR of the parent per create
+   * and unlink, so it is for mounts other users can reach.
+   */
+  enforcePermissions?: boolean;
 }
 
 interface OpenDir {
@@ -75,14 +81,15 @@ export class MirrorFilesystem implements Filesystem {
    *   where the kernel flags it, so the kernel can skip its per-write
    *   security.capability probe (one GETXATTR round trip per write(2), which
    *   cost passthrough writes ~40%).
-   * - POSIX_ACL: the kernel enforces the source's ACLs (system.posix_acl_*,
-   *   passed through as xattrs); without it a named-user entry that denies
-   *   access would be ignored and the "other" bits would let that user in.
+   * - POSIX_ACL (with enforcePermissions): the kernel enforces the source's
+   *   ACLs (system.posix_acl_*, passed through as xattrs); without it a
+   *   named-user entry that denies access would be ignored and the "other"
+   *   bits would let that user in.
    * - DONT_MASK: the caller's umask reaches the mirror unapplied and the source
    *   filesystem applies it, or ignores it under a default ACL, as it would
    *   for a local caller.
    */
-  readonly initFlags = InitFlag.HANDLE_KILLPRIV_V2 | InitFlag.POSIX_ACL | InitFlag.DONT_MASK;
+  readonly initFlags: bigint;
 
   readonly inodes: InodeTable;
   private readonly entryTimeout: number;
@@ -100,6 +107,7 @@ export class MirrorFilesystem implements Filesystem {
     this.entryTimeout = options.entryTimeout ?? 1;
     this.attrTimeout = options.attrTimeout ?? 1;
     this.negativeTimeout = options.negativeTimeout ?? 0;
+    this.initFlags = InitFlag.HANDLE_KILLPRIV_V2 | InitFlag.DONT_MASK | (options.enforcePermissions ? InitFlag.POSIX_ACL : 0n);
     const fd = sysOpen(source, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     const st = fstatat(fd, EMPTY, STAT_SELF);
     this.inodes = new InodeTable(new MirrorInode(1 as NodeId, fd, st.dev, st.ino, S_IFDIR));
