@@ -19,7 +19,7 @@ import type {
   GetxattrRequest, LinkRequest, ListxattrRequest, LookupRequest, LseekRequest, MkdirRequest, MknodRequest,
   OpenRequest, OpendirRequest, ReadRequest, ReaddirRequest, ReaddirplusRequest, ReleaseRequest,
   ReleasedirRequest, RemovexattrRequest, RenameRequest, RmdirRequest, SetattrRequest, SetxattrRequest,
-  SymlinkRequest, UnlinkRequest, WriteRequest, FsyncdirRequest,
+  SymlinkRequest, TmpfileRequest, UnlinkRequest, WriteRequest, FsyncdirRequest,
 } from '../abi/types.js';
 import { Fattr, Fopen, InitFlag, OPEN_KILL_SUIDGID, SETXATTR_ACL_KILL_SGID, WriteFlag } from '../abi/constants.js';
 import type {
@@ -30,11 +30,11 @@ import {
   open as sysOpen, openat, tryClose, close, fstatat, fchownat, fchmod, fchmodat, truncate, ftruncate,
   utimensat, futimens, readlinkat, mkdirat, mknodat, symlinkat, unlinkat, renameat2, linkat, fstatfs,
   getdents64, parseDirents, getxattr, setxattr, listxattr, removexattr, fallocate,
-  copyFileRange, lseek, geteuid, getegid, tryFstatat, emptyStat, fstat,
+  copyFileRange, lseek, geteuid, getegid, tryFstatat, emptyStat, fstat, fchown,
 } from '../sys/index.js';
 import type { Stat } from '../sys/index.js';
 import {
-  O_PATH, O_NOFOLLOW, O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_DIRECT, O_CREAT, AT_EMPTY_PATH,
+  O_PATH, O_NOFOLLOW, O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_DIRECT, O_CREAT, O_TMPFILE, AT_EMPTY_PATH,
   AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, UTIME_NOW, UTIME_OMIT, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID, S_IXGRP, SEEK_SET,
 } from '../sys/constants.js';
 import { InodeTable, MirrorInode } from './inodes.js';
@@ -341,6 +341,29 @@ export class MirrorFilesystem implements Filesystem {
       if (req.openFlags & OPEN_KILL_SUIDGID) this.killSuidgid(inode);
       return { entry, open: { fh: fd, openFlags, backing: this.backingFor(inode, fd) } };
     } catch (err) {
+      tryClose(fd);
+      throw err;
+    }
+  }
+
+  /** open(O_TMPFILE): a nameless file in the source directory, linkable later through LINK. */
+  tmpfile(req: TmpfileRequest, ctx: RequestContext): CreateReply {
+    const parent = this.node(ctx.nodeid);
+    const { sysFlags, openFlags } = this.openFlagsFor(req.flags);
+    const fd = this.withCallerUmask(req.umask, () => openat(parent.fd, '.', (sysFlags & ~O_DIRECTORY) | O_TMPFILE, req.mode));
+    let pathFd = -1;
+    try {
+      if (ctx.uid !== this.serverUid || ctx.gid !== this.serverGid) {
+        const parentMode = fstatat(parent.fd, EMPTY, STAT_SELF).mode;
+        fchown(fd, ctx.uid, parentMode & S_ISGID ? -1 : ctx.gid);
+      }
+      const st = fstat(fd);
+      pathFd = sysOpen(procPath(fd), O_PATH | O_CLOEXEC, 0);
+      const inode = this.inodes.add(pathFd, st.dev, st.ino, S_IFREG);
+      this.files.add(fd);
+      return { entry: this.entry(inode, st), open: { fh: fd, openFlags, backing: this.backingFor(inode, fd) } };
+    } catch (err) {
+      if (pathFd >= 0) tryClose(pathFd);
       tryClose(fd);
       throw err;
     }
