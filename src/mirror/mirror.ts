@@ -19,23 +19,23 @@ import type {
   GetxattrRequest, LinkRequest, ListxattrRequest, LookupRequest, LseekRequest, MkdirRequest, MknodRequest,
   OpenRequest, OpendirRequest, ReadRequest, ReaddirRequest, ReaddirplusRequest, ReleaseRequest,
   ReleasedirRequest, RemovexattrRequest, RenameRequest, RmdirRequest, SetattrRequest, SetxattrRequest,
-  SymlinkRequest, TmpfileRequest, UnlinkRequest, WriteRequest, FsyncdirRequest,
+  StatxRequest, SymlinkRequest, TmpfileRequest, UnlinkRequest, WriteRequest, FsyncdirRequest,
 } from '../abi/types.js';
 import { Fattr, Fopen, InitFlag, OPEN_KILL_SUIDGID, SETXATTR_ACL_KILL_SGID, WriteFlag } from '../abi/constants.js';
 import type {
-  AttrOut, CreateReply, DirentPlusSink, DirentSink, EntryOut, Filesystem, InitInfo, NodeId, OpenReply, RequestContext, StatfsOut,
+  AttrOut, CreateReply, DirentPlusSink, DirentSink, EntryOut, Filesystem, InitInfo, NodeId, OpenReply, RequestContext, StatfsOut, StatxOut,
 } from '../fs/filesystem.js';
 import { FuseError, quickErrno } from '../fs/errors.js';
 import {
   open as sysOpen, openat, tryClose, close, fstatat, fchownat, fchmod, fchmodat, truncate, ftruncate,
   utimensat, futimens, readlinkat, mkdirat, mknodat, symlinkat, unlinkat, renameat2, linkat, fstatfs,
   getdents64, parseDirents, getxattr, setxattr, listxattr, removexattr, fallocate,
-  copyFileRange, lseek, geteuid, getegid, tryFstatat, emptyStat, fstat, fchown,
+  copyFileRange, lseek, geteuid, getegid, tryFstatat, emptyStat, fstat, fchown, statx,
 } from '../sys/index.js';
 import type { Stat } from '../sys/index.js';
 import {
   O_PATH, O_NOFOLLOW, O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_DIRECT, O_CREAT, O_TMPFILE, AT_EMPTY_PATH,
-  AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, UTIME_NOW, UTIME_OMIT, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID, S_IXGRP, SEEK_SET,
+  AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, AT_STATX_FORCE_SYNC, AT_STATX_DONT_SYNC, STATX_BASIC_STATS, UTIME_NOW, UTIME_OMIT, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID, S_IXGRP, SEEK_SET,
 } from '../sys/constants.js';
 import { InodeTable, MirrorInode } from './inodes.js';
 
@@ -204,6 +204,14 @@ export class MirrorFilesystem implements Filesystem {
 
   getattr(_req: GetattrRequest, ctx: RequestContext): AttrOut {
     return { attrTimeout: this.attrTimeout, attr: fstatat(this.node(ctx.nodeid).fd, EMPTY, STAT_SELF) };
+  }
+
+  /** statx(2) beyond GETATTR's fields (birth time, mount id…), straight from the source. */
+  statx(req: StatxRequest, ctx: RequestContext): StatxOut {
+    // Only the sync-type bits of the caller's flags mean anything for the source.
+    const sync = req.sxFlags & (AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC);
+    const stat = statx(this.node(ctx.nodeid).fd, EMPTY, STAT_SELF | sync, req.sxMask | STATX_BASIC_STATS);
+    return { attrTimeout: this.attrTimeout, flags: 0, stat };
   }
 
   setattr(req: SetattrRequest, ctx: RequestContext): AttrOut {
