@@ -9,6 +9,7 @@ import type { FuseMount } from '../session/mount.js';
 import { unmount, isMounted, connectionIdOf, abortConnection } from '../transport/mount.js';
 import { MirrorFilesystem } from '../mirror/mirror.js';
 import { parseMirrorArgs, UsageError, USAGE } from './options.js';
+import { getNofileLimit, setNofileLimit } from '../sys/index.js';
 import type { MirrorArgs } from './options.js';
 
 function version(): string {
@@ -68,6 +69,32 @@ function runUmount(args: string[]): number {
   return 0;
 }
 
+/**
+ * The mirror holds one descriptor per inode the kernel knows, and the kernel may
+ * keep hundreds of thousands cached: raise the limit as far as the system allows
+ * (fs.nr_open) so a large tree never fails with EMFILE.
+ */
+function raiseDescriptorLimit(): void {
+  let want = 1 << 20;
+  try {
+    want = Number(fs.readFileSync('/proc/sys/fs/nr_open', 'utf8').trim()) || want;
+  } catch {
+    // keep the default
+  }
+  try {
+    const { soft, hard } = getNofileLimit();
+    if (soft >= want) return;
+    try {
+      setNofileLimit(want, Math.max(want, hard));
+    } catch {
+      // Without CAP_SYS_RESOURCE the hard limit is the ceiling.
+      if (soft < hard) setNofileLimit(hard, hard);
+    }
+  } catch (err) {
+    process.stderr.write(`fusekit: cannot raise the descriptor limit: ${(err as Error).message}\n`);
+  }
+}
+
 function checkSource(src: string): string | undefined {
   let st: fs.Stats;
   try {
@@ -85,6 +112,7 @@ async function runMirror(a: MirrorArgs): Promise<number> {
   if (bad) return fail(bad);
   if (src === mnt) return fail('source and mountpoint must differ');
 
+  raiseDescriptorLimit();
   let filesystem: MirrorFilesystem;
   try {
     filesystem = new MirrorFilesystem(src, a.mirror);

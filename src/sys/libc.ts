@@ -210,6 +210,8 @@ const c_geteuid = bind<() => number>('uint32_t geteuid()');
 const c_getgid = bind<() => number>('uint32_t getgid()');
 const c_getegid = bind<() => number>('uint32_t getegid()');
 const c_getpid = bind<() => number>('int getpid()');
+const c_getrlimit = bind<(resource: number, rlim: Ptr) => number>('int getrlimit(int, void *)');
+const c_setrlimit = bind<(resource: number, rlim: Ptr) => number>('int setrlimit(int, const void *)');
 const SYS_gettid = 186;
 const c_sys0 = bind<(nr: number) => number>('long syscall(long)');
 
@@ -1129,4 +1131,21 @@ export function getpid(): number {
 /** The calling thread's kernel id (differs from getpid() in worker threads). */
 export function gettid(): number {
   return c_sys0(SYS_gettid);
+}
+
+const RLIMIT_NOFILE = 7;
+
+/** The process's open-descriptor limit: { soft, hard }. */
+export function getNofileLimit(): { soft: number; hard: number } {
+  const b = Buffer.alloc(16);
+  if (c_getrlimit(RLIMIT_NOFILE, b) !== 0) throwErrno('getrlimit');
+  return { soft: Number(b.readBigUInt64LE(0)), hard: Number(b.readBigUInt64LE(8)) };
+}
+
+/** Sets both the soft and hard descriptor limit (raising the hard one needs CAP_SYS_RESOURCE). */
+export function setNofileLimit(soft: number, hard: number): void {
+  const b = Buffer.alloc(16);
+  b.writeBigUInt64LE(BigInt(soft), 0);
+  b.writeBigUInt64LE(BigInt(hard), 8);
+  if (c_setrlimit(RLIMIT_NOFILE, b) !== 0) throwErrno('setrlimit');
 }
