@@ -139,6 +139,23 @@ export interface DirentPlusSink {
   add(name: string | Buffer, entry: EntryOut, nextOffset: bigint): boolean;
 }
 
+/**
+ * Messages a filesystem may send the kernel unasked. Each returns 0 or a
+ * negative errno (ENOENT: the kernel does not have that node or name cached,
+ * which is not an error for an invalidation). Safe to call from a handler.
+ */
+export interface Notifier {
+  /** Drop cached attributes and, from `offset` for `length` bytes (length 0 = to the end), cached data of a node. */
+  invalInode(nodeid: NodeId | number, offset?: number, length?: number): number;
+  /** Forget the cached name `name` in directory `parent`. */
+  invalEntry(parent: NodeId | number, name: string | Buffer): number;
+  /**
+   * Ask the kernel to drop these nodes if nothing uses them (protocol 7.45);
+   * it answers with FORGET for those it drops. ENOSYS on older kernels.
+   */
+  prune(nodeids: readonly number[]): number;
+}
+
 export interface InitInfo {
   /** Negotiated protocol minor (7.31 … 7.45). */
   minor: number;
@@ -167,8 +184,8 @@ export interface Filesystem {
    * clear set-user-ID and set-group-ID bits itself.
    */
   readonly initFlags?: bigint;
-  /** After INIT is negotiated, before any other request. */
-  init?(info: InitInfo): R<void>;
+  /** After INIT is negotiated, before any other request. `notify` stays valid for the session's life. */
+  init?(info: InitInfo, notify: Notifier): R<void>;
   /** The session is ending (unmount or DESTROY). */
   destroy?(): R<void>;
 

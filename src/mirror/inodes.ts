@@ -38,6 +38,22 @@ export class InodeTable {
     return this.byDev.get(dev)?.get(ino);
   }
 
+  /** Marks `inode` as just used: the table iterates least recently used first. */
+  touch(inode: MirrorInode): void {
+    this.byId.delete(inode.nodeid);
+    this.byId.set(inode.nodeid, inode);
+  }
+
+  /** Up to `n` node ids, least recently used first (never the root). */
+  leastRecentlyUsed(n: number): number[] {
+    const out: number[] = [];
+    for (const id of this.byId.keys()) {
+      if (out.length >= n) break;
+      if (id !== this.root.nodeid) out.push(id);
+    }
+    return out;
+  }
+
   /** Adopts `fd` as a new inode with one kernel reference. */
   add(fd: number, dev: number, ino: number, type: number): MirrorInode {
     const inode = new MirrorInode(this.nextId++ as NodeId, fd, dev, ino, type);

@@ -23,14 +23,14 @@ import type {
 } from '../abi/types.js';
 import { Fattr, Fopen, InitFlag, OPEN_KILL_SUIDGID, SETXATTR_ACL_KILL_SGID, WriteFlag } from '../abi/constants.js';
 import type {
-  AttrOut, CreateReply, DirentPlusSink, DirentSink, EntryOut, Filesystem, InitInfo, NodeId, OpenReply, RequestContext, StatfsOut, StatxOut,
+  AttrOut, CreateReply, DirentPlusSink, DirentSink, EntryOut, Filesystem, InitInfo, NodeId, Notifier, OpenReply, RequestContext, StatfsOut, StatxOut,
 } from '../fs/filesystem.js';
 import { FuseError, quickErrno } from '../fs/errors.js';
 import {
   open as sysOpen, openat, tryClose, close, fstatat, fchownat, fchmod, fchmodat, truncate, ftruncate,
   utimensat, futimens, readlinkat, mkdirat, mknodat, symlinkat, unlinkat, renameat2, linkat, fstatfs,
   getdents64, parseDirents, getxattr, setxattr, listxattr, removexattr, fallocate,
-  copyFileRange, lseek, geteuid, getegid, tryFstatat, emptyStat, fstat, fchown, statx,
+  copyFileRange, lseek, geteuid, getegid, tryFstatat, emptyStat, fstat, fchown, statx, getNofileLimit,
 } from '../sys/index.js';
 import type { Stat } from '../sys/index.js';
 import {
@@ -118,7 +118,37 @@ export class MirrorFilesystem implements Filesystem {
     return this.files.size + this.dirs.size;
   }
 
-  init(info: InitInfo): void {
+  /**
+   * Every inode the kernel knows costs a descriptor, and the kernel keeps
+   * inodes cached until memory runs short: a walk over a large tree would run
+   * the process out of descriptors (EMFILE). Past 85% of the limit, ask the
+   * kernel to drop the least recently used unused nodes (NOTIFY_PRUNE, 7.45);
+   * it answers with FORGETs, which close their descriptors.
+   */
+  private relieveDescriptorPressure(): void {
+    const inUse = this.inodes.size + this.files.size + this.dirs.size;
+    if (!this.notify || inUse < this.fdHighWater) return;
+    const now = performance.now();
+    if (now - this.lastPrune < 100) return;
+    this.lastPrune = now;
+    const r = this.notify.prune(this.inodes.leastRecentlyUsed(Math.max(1024, inUse - this.fdLowWater)));
+    if (r < 0 && !this.pruneRefused) {
+      this.pruneRefused = true;
+      process.stderr.write(`fusekit: ${inUse} inodes held and the kernel cannot prune (errno ${-r}); lookups may fail with EMFILE near ${this.fdHighWater / 0.85} descriptors\n`);
+    }
+  }
+
+  private notify: Notifier | undefined;
+  private fdHighWater = Infinity;
+  private fdLowWater = 0;
+  private lastPrune = 0;
+  private pruneRefused = false;
+
+  init(info: InitInfo, notify: Notifier): void {
+    this.notify = notify;
+    const limit = getNofileLimit().soft;
+    this.fdHighWater = Math.floor(limit * 0.85);
+    this.fdLowWater = Math.floor(limit * 0.6);
     // The caller's umask is applied once: by the kernel, or (DONT_MASK) by the
     // source filesystem under the umask we set around each create.
     this.umaskInServer = (info.enabled & InitFlag.DONT_MASK) !== 0n;
@@ -166,6 +196,7 @@ export class MirrorFilesystem implements Filesystem {
     let inode = this.inodes.find(st.dev, st.ino);
     if (inode) {
       inode.nlookup++;
+      this.inodes.touch(inode);
       return this.entry(inode, st);
     }
     const fd = openat(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
@@ -182,6 +213,7 @@ export class MirrorFilesystem implements Filesystem {
       inode.nlookup++;
     } else {
       inode = this.inodes.add(fd, st.dev, st.ino, st.mode & S_IFMT);
+      this.relieveDescriptorPressure();
     }
     return this.entry(inode, st);
   }

@@ -9,6 +9,7 @@ import {
   encodeEntryOut, encodeAttrOut, encodeOpenOut, encodeWriteOut, encodeStatfsOut, encodeGetxattrOut,
   encodeLkOut, encodeBmapOut, encodeLseekOut, encodeCopyFileRangeOut, encodePollOut, encodeIoctlOut,
   encodeStatxOut, encodeInitOut, encodeDirent, encodeDirentplus, direntSize, direntplusSize,
+  encodeNotifyInvalInode, encodeNotifyInvalEntry, encodeNotifyPrune,
   Fopen, InitFlag, KERNEL_MINOR_VERSION, opcodeName,
 } from '../abi/index.js';
 import type {
@@ -16,7 +17,7 @@ import type {
 } from '../abi/index.js';
 import type { ChannelEnd, FuseChannel, RequestBuffer } from '../transport/channel.js';
 import { errnoFromError, errnoName } from '../fs/errors.js';
-import type { CreateReply, DirentPlusSink, DirentSink, Filesystem, InitInfo, OpenReply, RequestContext } from '../fs/filesystem.js';
+import type { CreateReply, DirentPlusSink, DirentSink, Filesystem, InitInfo, Notifier, OpenReply, RequestContext } from '../fs/filesystem.js';
 import { SessionStats } from './stats.js';
 import { negotiateInit } from './negotiate.js';
 import { PassthroughManager } from '../passthrough/manager.js';
@@ -264,7 +265,7 @@ export class Session {
     const info: InitInfo = { minor: n.minor, offered: req.init.flags, enabled: n.enabled, maxWrite: this.maxWrite, maxReadahead: n.reply.maxReadahead };
     this.decode = { minor: n.minor, setxattrExt: (n.enabled & InitFlag.SETXATTR_EXT) !== 0n };
     try {
-      await this.fs.init?.(info);
+      await this.fs.init?.(info, this.notifier);
     } catch (err) {
       this.logOnce('init', err);
       this.replyError(h, errnoFromError(err) ?? E.EIO);
@@ -707,6 +708,28 @@ export class Session {
     if (r === 0) for (const id of sink.referenced) this.addLookup(id);
     else for (const id of sink.referenced) this.undoLookup(id as NodeId);
   }
+
+  // ---- notifications ----
+
+  private readonly notifyBuf = Buffer.allocUnsafeSlow(64 * 1024);
+
+  /** Unsolicited messages to the kernel; written at once, like replies. */
+  readonly notifier: Notifier = {
+    invalInode: (nodeid, offset = 0, length = 0) => this.channel.write(this.notifyBuf, encodeNotifyInvalInode(this.notifyBuf, nodeid, offset, length)),
+    invalEntry: (parent, name) => {
+      const bytes = typeof name === 'string' ? Buffer.from(name) : name;
+      return this.channel.write(this.notifyBuf, encodeNotifyInvalEntry(this.notifyBuf, parent, bytes, 0));
+    },
+    prune: (nodeids) => {
+      if ((this.info?.minor ?? 0) < 45) return -E.ENOSYS;
+      // Batches that fit the buffer: 32 bytes of headers plus 8 per node.
+      for (let i = 0; i < nodeids.length; i += 4096) {
+        const r = this.channel.write(this.notifyBuf, encodeNotifyPrune(this.notifyBuf, nodeids.slice(i, i + 4096)));
+        if (r < 0) return r;
+      }
+      return 0;
+    },
+  };
 
   // ---- logging ----
 

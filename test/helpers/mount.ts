@@ -380,6 +380,8 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   /** Run the server under this umask (via /bin/sh; the test's own umask is unchanged). */
   umask?: number;
+  /** Run the server with this descriptor limit, soft and hard (via /bin/sh's ulimit). */
+  nofile?: number;
   /** Don't wait for the mount: resolve as soon as the process is spawned. */
   noWait?: boolean;
 }
@@ -435,13 +437,13 @@ export async function spawnMirror(
   opts: SpawnOptions = {},
 ): Promise<MirrorProcess> {
   const argv = [CLI, 'mirror', src, mnt, ...args];
-  const child =
-    opts.umask === undefined
-      ? spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(opts.env) })
-      : spawn('/bin/sh', ['-c', `umask ${opts.umask.toString(8).padStart(3, '0')}; exec "$0" "$@"`, process.execPath, ...argv], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-          env: childEnv(opts.env),
-        });
+  const setup = [
+    opts.umask === undefined ? '' : `umask ${opts.umask.toString(8).padStart(3, '0')}; `,
+    opts.nofile === undefined ? '' : `ulimit -n ${opts.nofile}; `,
+  ].join('');
+  const child = setup
+    ? spawn('/bin/sh', ['-c', `${setup}exec "$0" "$@"`, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(opts.env) })
+    : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(opts.env) });
 
   const errChunks: Buffer[] = [];
   const outChunks: Buffer[] = [];
