@@ -17,7 +17,7 @@
 import os from 'node:os';
 import koffi from 'koffi';
 import { SysError, throwErrno } from './errors.js';
-import type { Statx } from '../abi/types.js';
+import type { Attr, Statx } from '../abi/types.js';
 import {
   AT_FDCWD,
   AT_SYMLINK_NOFOLLOW,
@@ -35,24 +35,9 @@ export interface Timespec {
   nsec: number;
 }
 
-/** `struct stat`. 64-bit fields are JS numbers (exact below 2^53). */
-export interface Stat {
+/** `struct stat` (64-bit fields are JS numbers, exact below 2^53): the FUSE attribute fields, so a Stat answers GETATTR as it is, plus the device. */
+export interface Stat extends Omit<Attr, 'flags'> {
   dev: number;
-  ino: number;
-  mode: number;
-  nlink: number;
-  uid: number;
-  gid: number;
-  rdev: number;
-  size: number;
-  blksize: number;
-  blocks: number;
-  atimeSec: number;
-  atimeNsec: number;
-  mtimeSec: number;
-  mtimeNsec: number;
-  ctimeSec: number;
-  ctimeNsec: number;
 }
 
 /** `struct statx` (the same layout FUSE carries as `fuse_statx`), plus the fields FUSE has no room for. Fields not reported in `mask` are zero. */
