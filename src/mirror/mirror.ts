@@ -268,7 +268,11 @@ export class MirrorFilesystem implements Filesystem {
       if (fh >= 0) futimens(fh, atime, mtime);
       else utimensat(inode.fd, EMPTY, atime, mtime, STAT_SELF);
     }
-    if (v & Fattr.KILL_SUIDGID && !(v & Fattr.MODE)) this.killSuidgid(inode);
+    // An empty SETATTR is what the kernel sends when it wants set-ID bits gone but
+    // leaves it to us (HANDLE_KILLPRIV_V2): a passthrough write by a caller without
+    // CAP_FSETID, which the server never sees.
+    const onlyHandles = (v & ~(Fattr.FH | Fattr.LOCKOWNER)) === 0;
+    if ((v & Fattr.KILL_SUIDGID && !(v & Fattr.MODE)) || onlyHandles) this.killSuidgid(inode);
     return { attrTimeout: this.attrTimeout, attr: fstatat(inode.fd, EMPTY, STAT_SELF) };
   }
 
@@ -588,8 +592,10 @@ export class MirrorFilesystem implements Filesystem {
     removexattr(procPath(inode.fd), req.name);
   }
 
-  fallocate(req: FallocateRequest): void {
+  fallocate(req: FallocateRequest, ctx: RequestContext): void {
     fallocate(req.fh as number, req.mode, req.offset, req.length);
+    // FALLOCATE carries no kill flag; the VFS would clear set-ID bits for a caller without CAP_FSETID.
+    if (ctx.uid !== 0) this.killSuidgid(this.node(ctx.nodeid));
   }
 
   lseek(req: LseekRequest): number {
