@@ -16,6 +16,7 @@ export const USAGE = `usage:
 mirror options (-o, comma separated):
   nonempty             allow mounting over a non-empty MNT
   ro                   read-only mount
+  suid, dev            honour set-user-ID bits and device nodes (default: nosuid,nodev)
   allow_other          let users other than the mount's owner in
   default_permissions  let the kernel check permissions from mode, owner, group,
                        supplementary groups and POSIX ACLs, as on a local
@@ -42,7 +43,7 @@ export interface MirrorArgs {
   mountpoint: string;
   statsFile?: string;
   debug: boolean;
-  mount: Pick<MountConfig, 'nonEmpty' | 'readOnly' | 'allowOther' | 'defaultPermissions'>;
+  mount: Pick<MountConfig, 'nonEmpty' | 'readOnly' | 'allowOther' | 'defaultPermissions' | 'suid' | 'dev'>;
   mirror: MirrorOptions;
   passthrough: PassthroughConfig;
 }
@@ -66,6 +67,10 @@ function applyOption(a: MirrorArgs, opt: string): void {
     case 'nonempty': flag(); a.mount.nonEmpty = true; return;
     case 'ro': flag(); a.mount.readOnly = true; return;
     case 'rw': flag(); a.mount.readOnly = false; return;
+    case 'suid': flag(); a.mount.suid = true; return;
+    case 'nosuid': flag(); a.mount.suid = false; return;
+    case 'dev': flag(); a.mount.dev = true; return;
+    case 'nodev': flag(); a.mount.dev = false; return;
     case 'allow_other': flag(); a.mount.allowOther = true; return;
     case 'default_permissions': flag(); a.mount.defaultPermissions = true; return;
     case 'entry_timeout': a.mirror.entryTimeout = seconds(key, value); return;

@@ -87,6 +87,8 @@ export async function mount(mountpoint: string, filesystem: Filesystem, config: 
       readOnly: config.readOnly,
       maxRead: config.maxRead,
       flags: config.flags,
+      suid: config.suid,
+      dev: config.dev,
     });
   } catch (err) {
     channel.close();

@@ -23,8 +23,11 @@ export interface MountOptions {
   readOnly?: boolean;
   /** Limit for READ request size in bytes. */
   maxRead?: number;
-  /** Extra MS_* flags (MS_NOSUID and MS_NODEV are always set). */
+  /** Extra MS_* flags. */
   flags?: number;
+  /** Honour set-user-ID bits and device nodes (default off: MS_NOSUID and MS_NODEV, as libfuse does). */
+  suid?: boolean;
+  dev?: boolean;
 }
 
 export function mountOptionsString(fd: number, o: MountOptions): string {
@@ -42,7 +45,7 @@ export function mountOptionsString(fd: number, o: MountOptions): string {
 
 /** Mounts the FUSE connection of `fd` at `target`. Throws SysError (EPERM, EINVAL, ENOTDIR…). */
 export function mountFuse(fd: number, target: string, o: MountOptions): void {
-  let flags = MS_NOSUID | MS_NODEV | (o.flags ?? 0);
+  let flags = (o.suid ? 0 : MS_NOSUID) | (o.dev ? 0 : MS_NODEV) | (o.flags ?? 0);
   if (o.readOnly) flags |= MS_RDONLY;
   mount(o.source, target, `fuse.${o.subtype}`, flags, mountOptionsString(fd, o));
 }

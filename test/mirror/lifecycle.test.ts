@@ -245,6 +245,24 @@ test('-o allow_other,default_permissions are passed to the kernel', T, async () 
   );
 });
 
+test('-o dev,suid lifts nodev and nosuid: a device node in SRC opens through MNT', T, async () => {
+  await withMirror(
+    async ({ mnt }) => {
+      const e = mountAt(mnt);
+      assert.ok(e && !/\bnodev\b|\bnosuid\b/.test(e.options), `mount options ${e?.options}`);
+      const fh = await fs.promises.open(path.join(mnt, 'zero'), 'r');
+      try {
+        const { bytesRead, buffer } = await fh.read(Buffer.alloc(4), 0, 4, 0);
+        assert.equal(bytesRead, 4);
+        assert.deepEqual([...buffer], [0, 0, 0, 0]);
+      } finally {
+        await fh.close();
+      }
+    },
+    { args: ['-o', 'dev,suid'], prepare: async ({ src }) => void (await run('mknod', [path.join(src, 'zero'), 'c', '1', '5'], { timeoutMs: 5000 })) },
+  );
+});
+
 test('-o nonempty mounts over a non-empty MNT, which reappears after unmount', T, async () => {
   await withMirror(
     async ({ mnt, proc }) => {
