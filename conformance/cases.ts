@@ -861,6 +861,19 @@ write fd4 1 D
 cat f
 `),
 
+  c('seekdir-telldir', `
+mkdir d 0755
+open d/a O_CREAT|O_WRONLY 0644
+open d/b O_CREAT|O_WRONLY 0644
+open d/c O_CREAT|O_WRONLY 0644
+open d/e O_CREAT|O_WRONLY 0644
+open d/f O_CREAT|O_WRONLY 0644
+open d/g O_CREAT|O_WRONLY 0644
+seekdir_check d
+fsyncdir d
+fsyncdir missing
+`),
+
   // ------------------------------------------------------------------ locks
   c('flock', `
 open f O_CREAT|O_RDWR 0644

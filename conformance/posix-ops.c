@@ -718,6 +718,37 @@ static void run_op(void) {
     char *p = expand(arg(1));
     op_readdir(p);
     free(p);
+  } else if (!strcmp(op, "seekdir_check")) { /* seekdir_check DIR: telldir/seekdir/rewinddir replay the same entries */
+    char *p = expand(arg(1));
+    DIR *d = opendir(p);
+    free(p);
+    if (!d) { fail_errno(); return; }
+    char first[64][256], again[64][256];
+    int n = 0, m = 0, k;
+    long mark = -1;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 64) {
+      if (n == 3) mark = telldir(d);
+      snprintf(first[n++], 256, "%s", e->d_name);
+    }
+    if (mark >= 0) {
+      seekdir(d, mark);
+      while ((e = readdir(d)) && m < 64) snprintf(again[m++], 256, "%s", e->d_name);
+    }
+    int ok = mark >= 0 && m == n - 4;
+    for (k = 0; ok && k < m; k++) ok = !strcmp(again[k], first[k + 4]);
+    rewinddir(d);
+    int r = 0;
+    while ((e = readdir(d))) r++;
+    closedir(d);
+    out("%s entries=%d replayed=%d rewound=%d", ok ? "ok" : "MISMATCH", n, m, r);
+  } else if (!strcmp(op, "fsyncdir")) { /* fsyncdir DIR */
+    char *p = expand(arg(1));
+    int fd = open(p, O_RDONLY | O_DIRECTORY);
+    free(p);
+    if (fd < 0) { fail_errno(); return; }
+    if (fsync(fd) < 0) fail_errno(); else out("OK");
+    close(fd);
   } else if (!strcmp(op, "readdir_churn")) {
     op_readdir_churn(arg(1));
   } else if (!strcmp(op, "mmapwrite")) { /* mmapwrite fdK OFF DATA (shared, msync) */
