@@ -35,7 +35,7 @@ import {
 import type { Stat } from '../sys/index.js';
 import {
   O_PATH, O_NOFOLLOW, O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_DIRECT, O_CREAT, O_TMPFILE, AT_EMPTY_PATH,
-  AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, AT_STATX_FORCE_SYNC, AT_STATX_DONT_SYNC, STATX_BASIC_STATS, UTIME_NOW, UTIME_OMIT, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID, S_IXGRP, SEEK_SET,
+  AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, AT_STATX_FORCE_SYNC, AT_STATX_DONT_SYNC, STATX_BASIC_STATS, UTIME_NOW, UTIME_OMIT, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP, SEEK_SET,
 } from '../sys/constants.js';
 import { InodeTable, MirrorInode } from './inodes.js';
 
@@ -299,7 +299,20 @@ export class MirrorFilesystem implements Filesystem {
     // A set-group-ID directory passes its group on; the kernel-side rule we keep.
     const parentMode = fstatat(parent.fd, EMPTY, STAT_SELF).mode;
     const gid = parentMode & S_ISGID ? -1 : ctx.gid;
+    const before = fstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW);
     fchownat(parent.fd, name, ctx.uid, gid, AT_SYMLINK_NOFOLLOW);
+    // chown clears set-ID bits the caller asked for when creating a file (not a
+    // directory). Put back what a local create keeps: set-user-ID (the caller
+    // owns the file) and set-group-ID unless the file is group-executable in a
+    // group the caller is not in.
+    const setid = before.mode & (S_ISUID | S_ISGID);
+    if (setid && (before.mode & S_IFMT) === S_IFREG) {
+      let keep = setid;
+      const fileGid = gid === -1 ? before.gid : gid;
+      if (keep & S_ISGID && before.mode & S_IXGRP && fileGid !== ctx.gid && !callerInGroup(ctx.pid, fileGid)) keep &= ~S_ISGID;
+      const after = fstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW).mode;
+      if ((after & (S_ISUID | S_ISGID)) !== keep) fchmodat(parent.fd, name, (after & 0o777) | (after & S_ISVTX) | keep, 0);
+    }
   }
 
   mknod(req: MknodRequest, ctx: RequestContext): EntryOut {

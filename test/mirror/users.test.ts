@@ -81,6 +81,8 @@ const CASES: [string, User, string][] = [
   ['owner chmods her file', ALICE, 'chmod 640 alice-private && stat -c %a alice-private'],
   ['no utimes on another user\'s file', BOB, 'touch -d @1000000000 alice-private'],
   ['new files get the caller\'s ids and umask', CAROL, 'cd sticky && umask 027 && touch c && mkdir cd && stat -c "%u %g %a" c cd'],
+  ['set-ID bits asked for at creation are kept as a local create keeps them', ALICE, 'cd alice-dir && umask 0 && python3 -c "import os; [os.close(os.open(n, os.O_CREAT|os.O_WRONLY, m)) for n, m in ((\'u\', 0o4755), (\'g\', 0o2755), (\'gn\', 0o2745))]" && mkdir -m 2775 sd && stat -c "%n %a" u g gn sd'],
+  ['set-group-ID of a group the caller is not in is dropped at creation', BOB, 'cd ../shared-sgid && umask 0 && python3 -c "import os; os.close(os.open(\'bobfile\', os.O_CREAT|os.O_WRONLY, 0o2775))" && stat -c "%n %a %g" bobfile'],
   ['an ACL entry denies a user the other bits', BOB, 'cat acl-denies-bob'],
   ['others still read it', CAROL, 'cat acl-denies-bob'],
   ['an ACL entry grants a user read', CAROL, 'cat acl-grants-carol'],
