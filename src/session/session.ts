@@ -40,8 +40,6 @@ export interface SessionOptions {
   /** INIT capabilities to ask for beyond the defaults, and ones to refuse. */
   wantFlags?: bigint;
   refuseFlags?: bigint;
-  /** Passthrough stack depth to announce when PASSTHROUGH is asked for (1 or 2). */
-  maxStackDepth?: number;
   /** Kernel passthrough (Linux 6.9+): on when given, with the policy for which opens use it. */
   passthrough?: PassthroughConfig;
   /** One line per request and per reply. */

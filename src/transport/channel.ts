@@ -64,9 +64,6 @@ class BufferPool {
   give(b: Buffer): void {
     this.free.push(b);
   }
-  get inUse(): number {
-    return this.created - this.free.length;
-  }
 }
 
 export class FuseChannel {
@@ -245,9 +242,5 @@ export class FuseChannel {
   close(): void {
     if (!this.ended) this.finish({ reason: 'closed' });
     tryClose(this.fd);
-  }
-
-  get stats(): { largeBuffersInUse: number; smallBuffersInUse: number } {
-    return { largeBuffersInUse: this.large.inUse, smallBuffersInUse: this.small.inUse };
   }
 }
