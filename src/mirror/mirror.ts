@@ -102,6 +102,14 @@ export class MirrorFilesystem implements Filesystem {
   private readonly xattrScratch = Buffer.allocUnsafeSlow(64 * 1024);
   /** Filled by each lookup; handlers are synchronous, so the reply is encoded before the next lookup reuses it. */
   private readonly lookupStat = emptyStat();
+  private notify: Notifier | undefined;
+  /** Descriptor counts at which to start pruning, and down to which (from the limit at INIT). */
+  private fdHighWater = Infinity;
+  private fdLowWater = 0;
+  private lastPrune = 0;
+  private pruneRefused = false;
+  /** The kernel hands us the caller's umask (DONT_MASK) instead of applying it. */
+  private umaskInServer = false;
 
   constructor(readonly source: string, options: MirrorOptions = {}) {
     this.entryTimeout = options.entryTimeout ?? 1;
@@ -138,12 +146,6 @@ export class MirrorFilesystem implements Filesystem {
     }
   }
 
-  private notify: Notifier | undefined;
-  private fdHighWater = Infinity;
-  private fdLowWater = 0;
-  private lastPrune = 0;
-  private pruneRefused = false;
-
   init(info: InitInfo, notify: Notifier): void {
     this.notify = notify;
     const limit = getNofileLimit().soft;
@@ -154,8 +156,6 @@ export class MirrorFilesystem implements Filesystem {
     this.umaskInServer = (info.enabled & InitFlag.DONT_MASK) !== 0n;
     process.umask(0);
   }
-
-  private umaskInServer = false;
 
   /** Runs a creating system call under the caller's umask, so the source applies it (or a default ACL overrides it). */
   private withCallerUmask<T>(umask: number, create: () => T): T {
@@ -283,10 +283,14 @@ export class MirrorFilesystem implements Filesystem {
    * root, would not trigger it in the source filesystem.
    */
   private killSuidgid(inode: MirrorInode): void {
-    if (inode.type !== S_IFREG) return;
+    if (inode.type === S_IFREG) this.clearModeBits(inode, (mode) => (mode & S_ISUID) | (mode & S_IXGRP ? mode & S_ISGID : 0));
+  }
+
+  /** Clears the bits `pick` chooses from the inode's current mode, if any. */
+  private clearModeBits(inode: MirrorInode, pick: (mode: number) => number): void {
     const mode = fstatat(inode.fd, EMPTY, STAT_SELF).mode;
-    const kill = (mode & S_ISUID) | ((mode & S_IXGRP) ? mode & S_ISGID : 0);
-    if (kill) fchmodat(AT_FDCWD, procPath(inode.fd), mode & 0o7777 & ~kill, 0);
+    const bits = pick(mode);
+    if (bits) fchmodat(AT_FDCWD, procPath(inode.fd), mode & 0o7777 & ~bits, 0);
   }
 
   readlink(_req: unknown, ctx: RequestContext): Buffer {
@@ -295,10 +299,8 @@ export class MirrorFilesystem implements Filesystem {
 
   /** New files belong to the caller, as on a local filesystem (the server itself runs as root). */
   private giveToCaller(parent: MirrorInode, name: Buffer, ctx: RequestContext): void {
-    if (ctx.uid === this.serverUid && ctx.gid === this.serverGid) return;
-    // A set-group-ID directory passes its group on; the kernel-side rule we keep.
-    const parentMode = fstatat(parent.fd, EMPTY, STAT_SELF).mode;
-    const gid = parentMode & S_ISGID ? -1 : ctx.gid;
+    if (this.isServer(ctx)) return;
+    const gid = this.groupForNew(parent, ctx);
     const before = fstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW);
     fchownat(parent.fd, name, ctx.uid, gid, AT_SYMLINK_NOFOLLOW);
     // chown clears set-ID bits the caller asked for when creating a file (not a
@@ -313,6 +315,15 @@ export class MirrorFilesystem implements Filesystem {
       const after = fstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW).mode;
       if ((after & (S_ISUID | S_ISGID)) !== keep) fchmodat(parent.fd, name, (after & 0o777) | (after & S_ISVTX) | keep, 0);
     }
+  }
+
+  private isServer(ctx: RequestContext): boolean {
+    return ctx.uid === this.serverUid && ctx.gid === this.serverGid;
+  }
+
+  /** The group a new file gets: the caller's, or -1 (keep) when a set-group-ID parent passes its own on. */
+  private groupForNew(parent: MirrorInode, ctx: RequestContext): number {
+    return fstatat(parent.fd, EMPTY, STAT_SELF).mode & S_ISGID ? -1 : ctx.gid;
   }
 
   mknod(req: MknodRequest, ctx: RequestContext): EntryOut {
@@ -410,10 +421,7 @@ export class MirrorFilesystem implements Filesystem {
     const fd = this.withCallerUmask(req.umask, () => openat(parent.fd, '.', (sysFlags & ~O_DIRECTORY) | O_TMPFILE, req.mode));
     let pathFd = -1;
     try {
-      if (ctx.uid !== this.serverUid || ctx.gid !== this.serverGid) {
-        const parentMode = fstatat(parent.fd, EMPTY, STAT_SELF).mode;
-        fchown(fd, ctx.uid, parentMode & S_ISGID ? -1 : ctx.gid);
-      }
+      if (!this.isServer(ctx)) fchown(fd, ctx.uid, this.groupForNew(parent, ctx));
       const st = fstat(fd);
       pathFd = sysOpen(procPath(fd), O_PATH | O_CLOEXEC, 0);
       const inode = this.inodes.add(pathFd, st.dev, st.ino, S_IFREG);
@@ -593,10 +601,7 @@ export class MirrorFilesystem implements Filesystem {
     setxattr(procPath(inode.fd), req.name, req.value, req.flags);
     // Setting an access ACL as a caller outside the file's group drops set-group-ID;
     // the server, as root, would keep it, so the kernel asks us to.
-    if (req.setxattrFlags & SETXATTR_ACL_KILL_SGID) {
-      const mode = fstatat(inode.fd, EMPTY, STAT_SELF).mode;
-      if (mode & S_ISGID) fchmodat(AT_FDCWD, procPath(inode.fd), mode & 0o7777 & ~S_ISGID, 0);
-    }
+    if (req.setxattrFlags & SETXATTR_ACL_KILL_SGID) this.clearModeBits(inode, (mode) => mode & S_ISGID);
   }
 
   removexattr(req: RemovexattrRequest, ctx: RequestContext): void {

@@ -200,7 +200,6 @@ export class PassthroughManager {
   /** The reply of an open never reached the kernel: forget the open as if released. */
   undoOpen(nodeid: NodeId, fh: number): void {
     this.release(nodeid, fh);
-    // Keep the counts of opens actually answered.
   }
 
   /** RELEASE of `fh`: drops the open and closes the inode's backing id after its last passthrough user. */

@@ -48,12 +48,10 @@ export interface SessionOptions {
   log?: (line: string) => void;
 }
 
-interface Pending {
-  controller: AbortController | undefined;
-}
-
+/** A request in flight: what the handler sees, and the abort controller INTERRUPT reaches. */
 class Context implements RequestContext {
-  constructor(private readonly header: InHeader, private readonly pending: Pending) {}
+  controller: AbortController | undefined;
+  constructor(private readonly header: InHeader) {}
   get nodeid(): NodeId { return this.header.nodeid; }
   get uid(): number { return this.header.uid; }
   get gid(): number { return this.header.gid; }
@@ -61,8 +59,8 @@ class Context implements RequestContext {
   get unique(): bigint { return this.header.unique; }
   get signal(): AbortSignal {
     // Created on first use: most handlers never look at it.
-    this.pending.controller ??= new AbortController();
-    return this.pending.controller.signal;
+    this.controller ??= new AbortController();
+    return this.controller.signal;
   }
 }
 
@@ -80,7 +78,7 @@ export class Session {
   private decode: DecodeOptions = { minor: KERNEL_MINOR_VERSION, setxattrExt: false };
   private initialized = false;
   private destroyed = false;
-  private readonly pending = new Map<bigint, Pending>();
+  private readonly pending = new Map<bigint, Context>();
   /** The kernel's lookup references per node id, as fusekit delivered them. */
   private readonly lookups = new Map<number, number>();
   private readonly loggedCauses = new Set<string>();
@@ -318,9 +316,8 @@ export class Session {
 
   private dispatch(req: Exclude<FuseRequest, { op: 'INIT' | 'FORGET' | 'BATCH_FORGET' | 'INTERRUPT' | 'DESTROY' | 'NOTIFY_REPLY' }>, h: InHeader, rb: RequestBuffer): void {
     const fs = this.fs;
-    const pending: Pending = { controller: undefined };
-    const ctx = new Context(h, pending);
-    this.pending.set(h.unique, pending);
+    const ctx = new Context(h);
+    this.pending.set(h.unique, ctx);
     this.stats.observeInFlight(this.pending.size);
     let result: unknown;
     let reply: (v: unknown) => void;
@@ -680,7 +677,7 @@ export class Session {
   private undoOpen(h: InHeader, nodeid: NodeId, fh: number, regularFile: boolean): void {
     if (regularFile) this.passthrough?.undoOpen(nodeid, fh);
     const release = { op: regularFile ? 'RELEASE' : 'RELEASEDIR', header: { ...h, nodeid }, fh, flags: 0, releaseFlags: 0, lockOwner: 0n } as const;
-    const ctx = new Context(release.header, { controller: undefined });
+    const ctx = new Context(release.header);
     Promise.resolve()
       .then(() => (regularFile ? this.fs.release?.(release as never, ctx) : this.fs.releasedir?.(release as never, ctx)))
       .catch((err) => this.logOnce('release of an undelivered open', err));
