@@ -157,8 +157,9 @@ export class FuseChannel {
     if (this.ended || this.draining) return;
     this.draining = true;
     try {
+      let delivered = 0;
       let spinUntil = 0;
-      for (let handled = 0; handled < DRAIN_BATCH; handled++) {
+      while (delivered < DRAIN_BATCH) {
         const big = this.large.take();
         if (!big) {
           // Every full-size buffer is held by a request in flight: let them finish first.
@@ -169,13 +170,10 @@ export class FuseChannel {
         if (n < 0) {
           this.large.give(big);
           if (n === -E.EAGAIN) {
-            if (handled > 0) {
+            if (delivered > 0) {
               const now = performance.now();
-              if (spinUntil === 0) spinUntil = now + SPIN_MS;
-              if (now < spinUntil) {
-                handled--;
-                continue;
-              }
+              spinUntil ||= now + SPIN_MS;
+              if (now < spinUntil) continue;
             }
             this.rearm();
             return;
@@ -186,6 +184,7 @@ export class FuseChannel {
           return this.finish({ reason: 'error', error: new Error(`read /dev/fuse failed with errno ${-n}`) });
         }
         this.deliver(big, n);
+        delivered++;
         spinUntil = 0;
       }
       // Yield so handler continuations and timers run, then keep draining.
