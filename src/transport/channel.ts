@@ -13,8 +13,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { constants as osConstants } from 'node:os';
-import { open, tryRead, tryWrite, tryClose, fuseBackingOpen, fuseBackingClose } from '../sys/index.js';
-import { O_RDWR, O_CLOEXEC, O_NONBLOCK } from '../sys/constants.js';
+import { open, tryRead, tryWrite, tryClose, fuseBackingOpen, fuseBackingClose, pollOne } from '../sys/index.js';
+import { O_RDWR, O_CLOEXEC, O_NONBLOCK, POLLIN } from '../sys/constants.js';
 import { DoorbellState } from './doorbell.js';
 
 const E = osConstants.errno;
@@ -37,6 +37,16 @@ export interface ChannelOptions {
   maxWrite: number;
   /** Upper bound of full-size read buffers held by requests in flight (backpressure beyond). */
   maxLargeBuffers?: number;
+  /**
+   * The calling thread does nothing but serve this channel (as in `fusekit
+   * mirror`): when no request is in flight, wait for the next one in poll(2)
+   * on this thread instead of returning to the event loop and being woken by
+   * the poll thread. That saves a cross-thread wake-up per idle gap, the
+   * dominant cost of a request on a small VM. Timers and signal handlers then
+   * run at most IDLE_POLL_MS late; a request whose handler is still pending
+   * (a promise) switches back to the event loop until it completes.
+   */
+  blockWhenIdle?: boolean;
 }
 
 /** Requests up to this size are copied out of the big read buffer. */
@@ -49,6 +59,8 @@ const DRAIN_BATCH = 128;
  * microseconds, and catching it here saves the poll thread's wake-up hop.
  */
 const SPIN_MS = 0.05;
+/** How long a `blockWhenIdle` channel sleeps in poll(2) before giving timers and signals a turn. */
+const IDLE_POLL_MS = 100;
 
 class BufferPool {
   private readonly free: Buffer[] = [];
@@ -76,6 +88,8 @@ export class FuseChannel {
   private draining = false;
   private stalled = false;
   private ended = false;
+  /** Requests delivered whose buffers are not yet released (handlers still running). */
+  private outstanding = 0;
   /** Reply scratch space for replies encoded and written synchronously. */
   readonly replyScratch: Buffer;
 
@@ -175,6 +189,21 @@ export class FuseChannel {
               spinUntil ||= now + SPIN_MS;
               if (now < spinUntil) continue;
             }
+            if (this.options.blockWhenIdle && this.outstanding === 0) {
+              // Nothing pending on the event loop but timers: sleep right here.
+              let revents: number;
+              try {
+                revents = pollOne(this.fd, POLLIN, IDLE_POLL_MS);
+              } catch (err) {
+                return this.finish({ reason: 'error', error: err as Error });
+              }
+              if (revents !== 0) {
+                spinUntil = 0;
+                continue;
+              }
+              setImmediate(() => this.drain());
+              return;
+            }
             this.rearm();
             return;
           }
@@ -197,14 +226,15 @@ export class FuseChannel {
   private deliver(big: Buffer, n: number): void {
     let req: RequestBuffer;
     const small = n <= SMALL_REQUEST ? this.small.take() : undefined;
+    this.outstanding++;
     if (small) {
       big.copy(small, 0, 0, n);
       this.large.give(big);
       let released = false;
-      req = { buf: small, len: n, release: () => { if (!released) { released = true; this.small.give(small); } } };
+      req = { buf: small, len: n, release: () => { if (!released) { released = true; this.outstanding--; this.small.give(small); } } };
     } else {
       let released = false;
-      req = { buf: big, len: n, release: () => { if (!released) { released = true; this.giveLargeBuffer(big); } } };
+      req = { buf: big, len: n, release: () => { if (!released) { released = true; this.outstanding--; this.giveLargeBuffer(big); } } };
     }
     try {
       this.onRequest!(req);
