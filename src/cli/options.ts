@@ -22,8 +22,16 @@ mirror options (-o, comma separated):
                        supplementary groups and POSIX ACLs, as on a local
                        filesystem; always on with allow_other
   entry_timeout=S      seconds names stay cached (default 1)
-  attr_timeout=S       seconds attributes stay cached (default 1)
+  attr_timeout=S       seconds attributes, and directory listings, stay cached
+                       before the kernel checks them again (default 1)
   negative_timeout=S   seconds "no such file" stays cached (default 0)
+  timeout=S            entry_timeout and attr_timeout at once
+  exclusive            SRC changes only through this mount: cache names,
+                       attributes, listings and "no such file" for a day
+                       (86400 s) unless the timeouts above say otherwise.
+                       Changes made in SRC directly may then stay invisible
+                       at MNT until the kernel drops them (drop_caches, memory
+                       pressure) or the mount is restarted
   max_stack_depth=N    1 (default): backing files on ordinary filesystems; 2: also on
                        overlayfs or another passthrough FUSE mount (the mirror then
                        cannot itself be stacked under one)
@@ -43,10 +51,15 @@ export interface MirrorArgs {
   mountpoint: string;
   statsFile?: string;
   debug: boolean;
+  /** -o exclusive: SRC changes only through this mount. */
+  exclusive?: boolean;
   mount: Pick<MountConfig, 'nonEmpty' | 'readOnly' | 'allowOther' | 'defaultPermissions' | 'suid' | 'dev'>;
   mirror: MirrorOptions;
   passthrough: PassthroughConfig;
 }
+
+/** -o exclusive: how long the kernel may keep what it caches (a day, as long-lived C mirrors use). */
+const EXCLUSIVE_TIMEOUT = 86400;
 
 const POLICIES: PassthroughPolicy[] = ['auto', 'always', 'readonly', 'never'];
 
@@ -76,6 +89,8 @@ function applyOption(a: MirrorArgs, opt: string): void {
     case 'entry_timeout': a.mirror.entryTimeout = seconds(key, value); return;
     case 'attr_timeout': a.mirror.attrTimeout = seconds(key, value); return;
     case 'negative_timeout': a.mirror.negativeTimeout = seconds(key, value); return;
+    case 'timeout': a.mirror.entryTimeout = a.mirror.attrTimeout = seconds(key, value); return;
+    case 'exclusive': flag(); a.exclusive = true; return;
     case 'max_stack_depth':
       if (value !== '1' && value !== '2') throw new UsageError('-o max_stack_depth must be 1 or 2');
       a.passthrough.maxStackDepth = Number(value) as 1 | 2;
@@ -131,6 +146,12 @@ export function parseMirrorArgs(args: string[]): MirrorArgs {
   // allow_other only root gets in, and the checks would only cost round trips.
   if (a.mount.allowOther) a.mount.defaultPermissions = true;
   a.mirror.enforcePermissions = a.mount.defaultPermissions ?? false;
+  if (a.exclusive) {
+    // Nothing else changes SRC: whatever the kernel caches stays true until it changes it itself.
+    a.mirror.entryTimeout ??= EXCLUSIVE_TIMEOUT;
+    a.mirror.attrTimeout ??= EXCLUSIVE_TIMEOUT;
+    a.mirror.negativeTimeout ??= EXCLUSIVE_TIMEOUT;
+  }
   [a.source, a.mountpoint] = positional;
   return a;
 }

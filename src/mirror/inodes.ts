@@ -18,6 +18,12 @@ export class MirrorInode {
     /** S_IFMT bits: the type never changes for a given inode. */
     readonly type: number,
   ) {}
+
+  /** /proc/self/fd/N: how calls that take no O_PATH descriptor (xattrs, chmod) reach the file. */
+  get procPath(): string {
+    return (this.path ??= `/proc/self/fd/${this.fd}`);
+  }
+  private path: string | undefined;
 }
 
 export class InodeTable {

@@ -17,8 +17,8 @@ import { constants as osConstants } from 'node:os';
 import type {
   AccessRequest, CopyFileRangeRequest, CreateRequest, FallocateRequest, FsyncRequest, GetattrRequest,
   GetxattrRequest, LinkRequest, ListxattrRequest, LookupRequest, LseekRequest, MkdirRequest, MknodRequest,
-  OpenRequest, OpendirRequest, ReadRequest, ReaddirRequest, ReaddirplusRequest, ReleaseRequest,
-  ReleasedirRequest, RemovexattrRequest, RenameRequest, RmdirRequest, SetattrRequest, SetxattrRequest,
+  OpenRequest, ReadRequest, ReaddirRequest, ReaddirplusRequest, ReleaseRequest,
+  RemovexattrRequest, RenameRequest, RmdirRequest, SetattrRequest, SetxattrRequest,
   StatxRequest, SymlinkRequest, TmpfileRequest, UnlinkRequest, WriteRequest, FsyncdirRequest,
 } from '../abi/types.js';
 import { Fattr, Fopen, InitFlag, OPEN_KILL_SUIDGID, SETXATTR_ACL_KILL_SGID, WriteFlag } from '../abi/constants.js';
@@ -29,7 +29,7 @@ import { FuseError, quickErrno } from '../fs/errors.js';
 import {
   open as sysOpen, openat, tryClose, close, fstatat, fchownat, fchmod, fchmodat, truncate, ftruncate,
   utimensat, futimens, readlinkat, mkdirat, mknodat, symlinkat, unlinkat, renameat2, linkat, fstatfs,
-  getdents64, parseDirents, getxattr, setxattr, listxattr, removexattr, fallocate,
+  getdents64, parseDirents, getxattr, tryGetxattr, setxattr, listxattr, removexattr, fallocate,
   copyFileRange, lseek, geteuid, getegid, tryFstatat, emptyStat, fstat, fchown, statx, getNofileLimit,
 } from '../sys/index.js';
 import type { Stat } from '../sys/index.js';
@@ -55,16 +55,6 @@ export interface MirrorOptions {
    * and unlink, so it is for mounts other users can reach.
    */
   enforcePermissions?: boolean;
-}
-
-interface OpenDir {
-  fd: number;
-  buf: Buffer;
-  /** Bytes of `buf` filled by the last getdents64, and the next record to hand out. */
-  len: number;
-  pos: number;
-  /** The cookie of the next record: where the kernel resumes if it asks for it. */
-  offset: bigint;
 }
 
 function procPath(fd: number): string {
@@ -95,7 +85,8 @@ export class MirrorFilesystem implements Filesystem {
   private readonly entryTimeout: number;
   private readonly attrTimeout: number;
   private readonly negativeTimeout: number;
-  private readonly dirs = new Map<number, OpenDir>();
+  /** getdents64 scratch: handlers are synchronous, so one buffer serves every listing. */
+  private readonly direntBuf = Buffer.allocUnsafeSlow(32 * 1024);
   private readonly files = new Set<number>();
   private readonly serverUid = geteuid();
   private readonly serverGid = getegid();
@@ -121,9 +112,9 @@ export class MirrorFilesystem implements Filesystem {
     this.inodes = new InodeTable(new MirrorInode(1 as NodeId, fd, st.dev, st.ino, S_IFDIR));
   }
 
-  /** Descriptors the mirror holds for open files and directories (for leak checks). */
+  /** Descriptors the mirror holds for open files (for leak checks; directories hold none between requests). */
   get openHandles(): number {
-    return this.files.size + this.dirs.size;
+    return this.files.size;
   }
 
   /**
@@ -134,7 +125,7 @@ export class MirrorFilesystem implements Filesystem {
    * it answers with FORGETs, which close their descriptors.
    */
   private relieveDescriptorPressure(): void {
-    const inUse = this.inodes.size + this.files.size + this.dirs.size;
+    const inUse = this.inodes.size + this.files.size;
     if (!this.notify || inUse < this.fdHighWater) return;
     const now = performance.now();
     if (now - this.lastPrune < 100) return;
@@ -170,9 +161,7 @@ export class MirrorFilesystem implements Filesystem {
 
   destroy(): void {
     for (const fd of this.files) tryClose(fd);
-    for (const d of this.dirs.values()) tryClose(d.fd);
     this.files.clear();
-    this.dirs.clear();
     this.inodes.clear();
   }
 
@@ -447,10 +436,6 @@ export class MirrorFilesystem implements Filesystem {
     });
   }
 
-  flush(): void {
-    // Nothing is buffered in the server; the source file's own close happens at release.
-  }
-
   release(req: ReleaseRequest): void {
     const fd = req.fh as number;
     if (this.files.delete(fd)) close(fd);
@@ -465,31 +450,29 @@ export class MirrorFilesystem implements Filesystem {
     });
   }
 
-  opendir(_req: OpendirRequest, ctx: RequestContext): OpenReply {
-    const inode = this.node(ctx.nodeid);
-    const fd = openat(inode.fd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-    this.dirs.set(fd, { fd, buf: Buffer.allocUnsafe(32 * 1024), len: 0, pos: 0, offset: 0n });
-    return { fh: fd };
+  // Directories have no open handle: without `opendir` the session declines
+  // OPENDIR (ENOSYS) and the kernel stops sending OPENDIR and RELEASEDIR,
+  // caches listings in its page cache (FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE)
+  // and, with AUTO_INVAL_DATA, drops a listing when the directory's mtime
+  // changes, checked once attributes expire. Each READDIR opens the directory
+  // at the cookie it names.
+
+  fsyncdir(req: FsyncdirRequest, ctx: RequestContext): Promise<void> {
+    const fd = openat(this.node(ctx.nodeid).fd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    return new Promise<void>((resolve, reject) => {
+      const done = (err: Error | null) => (err ? reject(err) : resolve());
+      if (req.fsyncFlags & 1) nodefs.fdatasync(fd, done);
+      else nodefs.fsync(fd, done);
+    }).finally(() => tryClose(fd));
   }
 
-  releasedir(req: ReleasedirRequest): void {
-    const d = this.dirs.get(req.fh as number);
-    if (!d) return;
-    this.dirs.delete(d.fd);
-    close(d.fd);
-  }
-
-  fsyncdir(req: FsyncdirRequest): Promise<void> {
-    return this.fsync(req as unknown as FsyncRequest);
-  }
-
-  readdir(req: ReaddirRequest, _ctx: RequestContext, out: DirentSink): void {
-    this.listDirectory(req.fh as number, req.offset, (name, ino, type, next) => out.add(name, ino, type, next));
+  readdir(req: ReaddirRequest, ctx: RequestContext, out: DirentSink): void {
+    this.listDirectory(this.node(ctx.nodeid), req.offset, req.size, (name, ino, type, next) => out.add(name, ino, type, next));
   }
 
   readdirplus(req: ReaddirplusRequest, ctx: RequestContext, out: DirentPlusSink): void {
     const dir = this.node(ctx.nodeid);
-    this.listDirectory(req.fh as number, req.offset, (name, ino, type, next) => {
+    this.listDirectory(dir, req.offset, req.size, (name, ino, type, next) => {
       if (!out.fits(name.length)) return false;
       if (isDot(name)) {
         const attr = zeroAttr();
@@ -510,35 +493,31 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   /**
-   * Walks the directory from cookie `offset`, handing each record to `emit`
-   * until it returns false. Records fetched but not yet delivered stay in the
-   * handle's buffer for the next call, so no entry is read twice or skipped.
+   * Hands the directory's records from cookie `offset` to `emit` until it
+   * returns false or the directory ends. Records read but not delivered are
+   * read again by the next call, which resumes at the last delivered cookie.
    */
-  private listDirectory(fh: number, offset: bigint, emit: (name: Buffer, ino: number, type: number, next: bigint) => boolean): void {
-    const d = this.dirs.get(fh);
-    if (!d) throw new FuseError(E.EBADF);
-    if (offset !== d.offset) {
-      lseek(d.fd, offset, SEEK_SET);
-      d.len = d.pos = 0;
-      d.offset = offset;
-    }
-    for (;;) {
-      if (d.pos >= d.len) {
-        d.len = getdents64(d.fd, d.buf);
-        d.pos = 0;
-        if (d.len === 0) return;
+  private listDirectory(dir: MirrorInode, offset: bigint, size: number, emit: (name: Buffer, ino: number, type: number, next: bigint) => boolean): void {
+    const fd = openat(dir.fd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    try {
+      if (offset !== 0n) lseek(fd, offset, SEEK_SET);
+      // About as many records as the reply can take; a plain dirent is slightly larger than getdents' own.
+      const buf = this.direntBuf.subarray(0, Math.min(this.direntBuf.length, Math.max(4096, size)));
+      for (;;) {
+        const len = getdents64(fd, buf);
+        if (len === 0) return;
+        let full = false;
+        parseDirents(buf, len, (ino, off, type, name) => {
+          if (!emit(name, ino, type, off)) {
+            full = true;
+            return false;
+          }
+          return true;
+        });
+        if (full) return;
       }
-      let full = false;
-      d.pos = parseDirents(d.buf, d.len, (ino, off, type, name) => {
-        if (!emit(name, ino, type, off)) {
-          full = true;
-          return false;
-        }
-        d.offset = off;
-        return true;
-      }, d.pos);
-      if (full) return;
-      d.pos = d.len;
+    } finally {
+      tryClose(fd);
     }
   }
 
@@ -557,17 +536,15 @@ export class MirrorFilesystem implements Filesystem {
 
   getxattr(req: GetxattrRequest, ctx: RequestContext): Buffer {
     const inode = this.node(ctx.nodeid);
-    if (inode.type === S_IFLNK) throw new FuseError(E.ENODATA);
-    const path = procPath(inode.fd);
+    if (inode.type === S_IFLNK) throw quickErrno(E.ENODATA);
+    const path = inode.procPath;
     let buf = this.xattrScratch;
-    let n: number;
-    try {
-      n = getxattr(path, req.name, buf);
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ERANGE') throw err;
+    let n = tryGetxattr(path, req.name, buf);
+    if (n === -E.ERANGE) {
       buf = Buffer.allocUnsafe(getxattr(path, req.name, null));
       n = getxattr(path, req.name, buf);
     }
+    if (n < 0) throw quickErrno(-n);
     return buf.subarray(0, n);
   }
 

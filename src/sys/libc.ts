@@ -968,6 +968,20 @@ export function getxattr(path: Name, name: Name, buf: Buffer | null): number {
   }
 }
 
+/** getxattr(2) returning -errno instead of throwing: ENODATA is the usual answer (the kernel probes security.capability before writes). */
+export function tryGetxattr(path: Name, name: Name, buf: Buffer | null): number {
+  const p = cname(path);
+  const k = cname2(name);
+  if (p === undefined || k === undefined) return -EINVAL;
+  const b = bufOrNull(buf);
+  for (;;) {
+    const n = c_getxattr(p, k, b, b === null ? 0 : b.length);
+    if (n >= 0) return n;
+    const e = koffi.errno();
+    if (e !== EINTR) return -e;
+  }
+}
+
 /** lgetxattr(2): getxattr without following a final symlink. */
 export function lgetxattr(path: Name, name: Name, buf: Buffer | null): number {
   const p = cname(path) ?? badName('lgetxattr');
