@@ -292,3 +292,42 @@ test('the server keeps serving while idle (no early exit)', T, async () => {
     await fs.promises.readdir(mnt);
   });
 });
+
+test('-o exclusive caches names and "no such file" for a day; changes through MNT show at once', T, async () => {
+  await withMirror(
+    async ({ src, mnt }) => {
+      await assert.rejects(fs.promises.stat(path.join(mnt, 'later')), { code: 'ENOENT' });
+      // Made behind the mirror's back: the cached "no such file" stands (that is the option's promise and its price).
+      fs.writeFileSync(path.join(src, 'later'), 'x');
+      await sleep(1500);
+      await assert.rejects(fs.promises.stat(path.join(mnt, 'later')), { code: 'ENOENT' });
+      // Made through the mount: visible at once, in SRC too.
+      fs.writeFileSync(path.join(mnt, 'made-here'), 'y');
+      assert.equal(fs.readFileSync(path.join(mnt, 'made-here'), 'utf8'), 'y');
+      assert.equal(fs.readFileSync(path.join(src, 'made-here'), 'utf8'), 'y');
+      fs.unlinkSync(path.join(mnt, 'made-here'));
+      await assert.rejects(fs.promises.stat(path.join(mnt, 'made-here')), { code: 'ENOENT' });
+    },
+    { args: ['-o', 'exclusive'] },
+  );
+});
+
+test('a bad -o timeout is a usage error', T, async () => {
+  const r = await runCli(['mirror', '/tmp', '/mnt', '-o', 'timeout=soon'], { timeoutMs: 10_000 });
+  assert.equal(r.code, 2, describeRun(r));
+  assert.match(r.stderr, /timeout needs a number of seconds/);
+});
+
+test('SIGTERM reaches a mirror that has been idle, sleeping in poll', T, async () => {
+  await withMirror(async ({ mnt, proc }) => {
+    await fs.promises.readdir(mnt);
+    await sleep(1500);
+    const t0 = Date.now();
+    proc.child.kill('SIGTERM');
+    const e = await proc.waitExit(10_000);
+    assert.ok(e, 'no exit within 10 s of SIGTERM');
+    assert.equal(e.code, 0);
+    assert.ok(Date.now() - t0 < 2000, `exit took ${Date.now() - t0} ms`);
+    assert.ok(!isMounted(mnt));
+  });
+});

@@ -149,3 +149,64 @@ test('readdir sees entries added and removed between listings', T, async () => {
     }
   });
 });
+
+type Stats = { requests: Record<string, number>; uptimeSeconds: number };
+
+/** The stats file as written after this call (it is rewritten every second). */
+async function statsAfterNow(file: string): Promise<Stats> {
+  const read = (): Stats | undefined => {
+    try {
+      return JSON.parse(fs.readFileSync(file, 'utf8')) as Stats;
+    } catch {
+      return undefined;
+    }
+  };
+  const start = read()?.uptimeSeconds ?? -1;
+  return pollUntil(() => {
+    const s = read();
+    return s && s.uptimeSeconds > start + 0.5 ? s : undefined;
+  }, { timeoutMs: 10_000, intervalMs: 100, what: 'a fresh stats file' });
+}
+
+test('listings are cached by the kernel without directory handles, and refreshed after a change', T, async () => {
+  let statsPath = '';
+  await withMirror(
+    async ({ src, mnt }) => {
+      const dm = path.join(mnt, 'd');
+      const names = Array.from({ length: 300 }, (_, i) => `f${i}`).sort();
+      assert.deepEqual(fs.readdirSync(dm).sort(), names);
+      const before = await statsAfterNow(statsPath);
+      const listings = (s: Stats) => (s.requests['READDIR'] ?? 0) + (s.requests['READDIRPLUS'] ?? 0);
+      assert.ok(listings(before) > 0, 'the first listing reached the server');
+      for (let i = 0; i < 5; i++) assert.deepEqual(fs.readdirSync(dm).sort(), names);
+      const after = await statsAfterNow(statsPath);
+      assert.equal(listings(after), listings(before), 'repeat listings within attr_timeout come from the kernel cache');
+      // OPENDIR is declined once; RELEASEDIR never comes.
+      assert.ok((after.requests['OPENDIR'] ?? 0) <= 1, `OPENDIR x${after.requests['OPENDIR']}`);
+      assert.equal(after.requests['RELEASEDIR'] ?? 0, 0);
+
+      // A change through the mount shows at once; one made in SRC within attr_timeout (1 s).
+      fs.writeFileSync(path.join(dm, 'through-mnt'), '');
+      assert.ok(fs.readdirSync(dm).includes('through-mnt'));
+      fs.unlinkSync(path.join(dm, 'through-mnt'));
+      assert.ok(!fs.readdirSync(dm).includes('through-mnt'));
+      fs.writeFileSync(path.join(src, 'd', 'in-src'), '');
+      const t0 = Date.now();
+      await pollUntil(() => fs.readdirSync(dm).includes('in-src'), { timeoutMs: 5000, intervalMs: 50, what: 'in-src listed at MNT' });
+      assert.ok(Date.now() - t0 < 3000, `listing refreshed after ${Date.now() - t0} ms`);
+      // Another process sees the same listing.
+      const r = await run('python3', ['-c', 'import os,sys; print(len(os.listdir(sys.argv[1])))', dm], { timeoutMs: 10_000 });
+      assert.equal(r.stdout.trim(), String(names.length + 1), describeRun(r));
+    },
+    {
+      prepare: ({ src }) => {
+        fs.mkdirSync(path.join(src, 'd'));
+        for (let i = 0; i < 300; i++) fs.writeFileSync(path.join(src, 'd', `f${i}`), '');
+      },
+      args: ({ root }) => {
+        statsPath = path.join(root, 'stats.json');
+        return ['--stats-file', statsPath];
+      },
+    },
+  );
+});
