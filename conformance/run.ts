@@ -1,7 +1,7 @@
 /**
  * `npm run conformance`: fusekit's POSIX conformance suite for `fusekit mirror`.
  *
- *   npm run conformance -- [--policies auto,always,readonly,never] [--cases SUBSTR]
+ *   npm run conformance -- [--policies auto,always,readonly,never,exclusive] [--cases SUBSTR]
  *                          [--seeds N] [--ops N] [--no-fuzz] [--verbose]
  *
  * Part 1: every script of conformance/cases.ts runs, through the C interpreter
@@ -27,7 +27,14 @@ import { forceUnmount, fuseMounts, makeTempDirs, run, spawnMirror, type MirrorPr
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CONF_SRC = path.resolve(HERE, '../../conformance'); // dist/conformance -> conformance
-const ALL_POLICIES = ['auto', 'always', 'readonly', 'never'] as const;
+/** Mirror targets: a passthrough policy, or `exclusive` (policy auto with `-o exclusive`: everything cached for a day). */
+const ALL_POLICIES = ['auto', 'always', 'readonly', 'never', 'exclusive'] as const;
+
+function mirrorArgs(target: string, statsFile: string): string[] {
+  const policy = target === 'exclusive' ? 'auto' : target;
+  const o = target === 'exclusive' ? 'allow_other,exclusive' : 'allow_other';
+  return ['--passthrough', policy, '-o', o, '--stats-file', statsFile];
+}
 
 interface Options {
   policies: string[];
@@ -298,7 +305,7 @@ async function main(): Promise<number> {
         live.proc?.kill();
       }, 180_000);
       try {
-        const proc = await spawnMirror(dirs.src, dirs.mnt, ['--passthrough', policy, '-o', 'allow_other', '--stats-file', path.join(dirs.root, 'stats.json')], { readyTimeoutMs: 15_000 });
+        const proc = await spawnMirror(dirs.src, dirs.mnt, mirrorArgs(policy, path.join(dirs.root, 'stats.json')), { readyTimeoutMs: 15_000 });
         live.proc = proc;
         for (const c of cases) {
           if (watchdogFired) throw new Error('watchdog fired (180 s): mount aborted');
