@@ -98,6 +98,7 @@ export class MirrorFilesystem implements Filesystem {
   private fdHighWater = Infinity;
   private fdLowWater = 0;
   private lastPrune = 0;
+  private lastPruneLevel = 0;
   private pruneRefused = false;
   /** The kernel hands us the caller's umask (DONT_MASK) instead of applying it. */
   private umaskInServer = false;
@@ -127,14 +128,22 @@ export class MirrorFilesystem implements Filesystem {
   private relieveDescriptorPressure(): void {
     const inUse = this.inodes.size + this.files.size;
     if (!this.notify || inUse < this.fdHighWater) return;
+    // Ask again once the last request's FORGETs had time to arrive, or sooner if
+    // lookups keep outrunning them (a fast walk adds thousands of inodes a second).
     const now = performance.now();
-    if (now - this.lastPrune < 100) return;
+    if (now - this.lastPrune < 10 && inUse < this.lastPruneLevel + 128) return;
     this.lastPrune = now;
+    this.lastPruneLevel = inUse;
     const r = this.notify.prune(this.inodes.leastRecentlyUsed(Math.max(1024, inUse - this.fdLowWater)));
     if (r < 0 && !this.pruneRefused) {
       this.pruneRefused = true;
       process.stderr.write(`fusekit: ${inUse} inodes held and the kernel cannot prune (errno ${-r}); lookups may fail with EMFILE near ${this.fdHighWater / 0.85} descriptors\n`);
     }
+  }
+
+  /** Past the prune threshold: spend no descriptor that is not needed right now. */
+  private descriptorsTight(): boolean {
+    return this.inodes.size + this.files.size >= this.fdHighWater;
   }
 
   init(info: InitInfo, notify: Notifier): void {
@@ -177,7 +186,10 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   /** Resolves `name` in `parent`, taking one kernel reference on the result. */
-  private lookupIn(parent: MirrorInode, name: Buffer): EntryOut {
+  private lookupIn(parent: MirrorInode, name: Buffer): EntryOut;
+  /** With `onlyKnown`: undefined, and no descriptor spent, when the inode is not in the table yet. */
+  private lookupIn(parent: MirrorInode, name: Buffer, onlyKnown: boolean): EntryOut | undefined;
+  private lookupIn(parent: MirrorInode, name: Buffer, onlyKnown = false): EntryOut | undefined {
     // A missing name is routine (cp, compilers and shells probe constantly): fail it without building an Error.
     const r = tryFstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW, this.lookupStat);
     if (r < 0) throw quickErrno(-r);
@@ -188,6 +200,7 @@ export class MirrorFilesystem implements Filesystem {
       this.inodes.touch(inode);
       return this.entry(inode, st);
     }
+    if (onlyKnown) return undefined;
     const fd = openat(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
     try {
       // The name may have been replaced between the two calls: trust the descriptor.
@@ -474,21 +487,19 @@ export class MirrorFilesystem implements Filesystem {
     const dir = this.node(ctx.nodeid);
     this.listDirectory(dir, req.offset, req.size, (name, ino, type, next) => {
       if (!out.fits(name.length)) return false;
-      if (isDot(name)) {
-        const attr = zeroAttr();
-        attr.ino = ino;
-        attr.mode = type << 12;
-        return out.add(name, { nodeid: 0 as NodeId, generation: 0, entryTimeout: 0, attrTimeout: 0, attr }, next);
-      }
-      let entry: EntryOut;
+      if (isDot(name)) return out.add(name, nameOnly(ino, type), next);
+      let entry: EntryOut | undefined;
       try {
-        entry = this.lookupIn(dir, name);
+        entry = this.lookupIn(dir, name, this.descriptorsTight());
       } catch (err) {
         // Deleted since getdents: leave it out rather than fail the listing.
         if ((err as { code?: string }).code === 'ENOENT') return true;
         throw err;
       }
-      return out.add(name, entry, next);
+      // Near the descriptor limit a walk gets names only (node id 0): the kernel
+      // looks up the ones it needs, so a find over millions of entries cannot
+      // run the server out of descriptors faster than pruning frees them.
+      return out.add(name, entry ?? nameOnly(ino, type), next);
     });
   }
 
@@ -600,6 +611,14 @@ export class MirrorFilesystem implements Filesystem {
   copyFileRange(req: CopyFileRangeRequest): number {
     return copyFileRange(req.fhIn as number, req.offIn, req.fhOut as number, req.offOut, req.len, 0);
   }
+}
+
+/** A READDIRPLUS record that carries no inode (node id 0): the kernel lists the name and looks it up only if asked. */
+function nameOnly(ino: number, type: number): EntryOut {
+  const attr = zeroAttr();
+  attr.ino = ino;
+  attr.mode = type << 12;
+  return { nodeid: 0 as NodeId, generation: 0, entryTimeout: 0, attrTimeout: 0, attr };
 }
 
 function zeroAttr(): Stat {

@@ -58,7 +58,7 @@ const DRAIN_BATCH = 128;
  * poll: a client's next request usually follows its reply within tens of
  * microseconds, and catching it here saves the poll thread's wake-up hop.
  */
-const SPIN_MS = Number(process.env.FUSEKIT_SPIN_MS ?? 0.05);
+const SPIN_MS = 0.05;
 /** How long a `blockWhenIdle` channel sleeps in poll(2) before giving timers and signals a turn. */
 const IDLE_POLL_MS = 100;
 

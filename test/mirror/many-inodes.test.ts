@@ -28,3 +28,29 @@ test(`a tree with more entries than the server has descriptors (${LIMIT}) can be
     },
   });
 });
+
+test('find over twenty times more entries than the server has descriptors: every name, with its type', { timeout: 120_000 }, async (t) => {
+  const limit = 1000;
+  await withMirror(async ({ mnt, proc }) => {
+    for (let pass = 0; pass < 2; pass++) {
+      const all = await run('find', [mnt], { timeoutMs: 60_000, maxBuffer: 8 << 20 });
+      assert.equal(all.code, 0, describeRun(all));
+      assert.equal(all.stdout.split('\n').filter(Boolean).length, 1 + 40 + 40 * 500, 'every entry listed');
+      // Names handed out without an inode keep their type, so find needs no lookup to tell files from directories.
+      const files = await run('find', [mnt, '-type', 'f'], { timeoutMs: 60_000, maxBuffer: 8 << 20 });
+      assert.equal(files.code, 0, describeRun(files));
+      assert.equal(files.stdout.split('\n').filter(Boolean).length, 40 * 500);
+    }
+    const fds = fdCount(proc.pid);
+    t.diagnostic(`server descriptors after the walks: ${fds} (limit ${limit})`);
+    assert.ok(fds < limit);
+  }, {
+    spawn: { nofile: limit },
+    prepare: ({ src }) => {
+      for (let d = 0; d < 40; d++) {
+        fs.mkdirSync(path.join(src, `d${d}`));
+        for (let f = 0; f < 500; f++) fs.writeFileSync(path.join(src, `d${d}`, `f${f}`), '');
+      }
+    },
+  });
+});
