@@ -188,6 +188,13 @@ export interface Filesystem {
   init?(info: InitInfo, notify: Notifier): R<void>;
   /** The session is ending (unmount or DESTROY). */
   destroy?(): R<void>;
+  /**
+   * Called on the serving thread while it waits for the next request (the
+   * gap in which the kernel wakes the client with our last reply). Do one
+   * small piece of deferred work (closing a forgotten inode's descriptor, say)
+   * and return true, or return false when nothing is left. Never blocks.
+   */
+  idle?(): boolean;
 
   /** Resolve `name` in directory `ctx.nodeid`. Throw ENOENT, or return nodeid 0 with an entryTimeout for a cached negative entry. Adds a lookup reference. */
   lookup?(req: LookupRequest, ctx: RequestContext): R<EntryOut>;

@@ -30,6 +30,8 @@ export class InodeTable {
   private readonly byId = new Map<number, MirrorInode>();
   private readonly byDev = new Map<number, Map<number, MirrorInode>>();
   private nextId = 2;
+  /** Descriptors of forgotten inodes, closed between requests. */
+  private readonly closing: number[] = [];
 
   constructor(readonly root: MirrorInode) {
     this.byId.set(root.nodeid, root);
@@ -81,7 +83,22 @@ export class InodeTable {
       m.delete(inode.ino);
       if (m.size === 0) this.byDev.delete(inode.dev);
     }
-    tryClose(inode.fd);
+    // Closing may free the source inode (a file unlinked through the mirror is
+    // evicted here, not at UNLINK): done between requests, off the client's path.
+    this.closing.push(inode.fd);
+  }
+
+  /** Closes one descriptor of a forgotten inode; false when none is waiting. */
+  closeOneForgotten(): boolean {
+    const fd = this.closing.pop();
+    if (fd === undefined) return false;
+    tryClose(fd);
+    return true;
+  }
+
+  /** Descriptors held: inodes known plus those forgotten but not closed yet. */
+  get descriptors(): number {
+    return this.byId.size + this.closing.length;
   }
 
   get size(): number {
@@ -90,6 +107,7 @@ export class InodeTable {
 
   /** Closes every descriptor (at shutdown). */
   clear(): void {
+    while (this.closeOneForgotten());
     for (const inode of this.byId.values()) tryClose(inode.fd);
     this.byId.clear();
     this.byDev.clear();

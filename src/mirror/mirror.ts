@@ -126,7 +126,7 @@ export class MirrorFilesystem implements Filesystem {
    * it answers with FORGETs, which close their descriptors.
    */
   private relieveDescriptorPressure(): void {
-    const inUse = this.inodes.size + this.files.size;
+    const inUse = this.inodes.descriptors + this.files.size;
     if (!this.notify || inUse < this.fdHighWater) return;
     // Ask again once the last request's FORGETs had time to arrive, or sooner if
     // lookups keep outrunning them (a fast walk adds thousands of inodes a second).
@@ -143,7 +143,7 @@ export class MirrorFilesystem implements Filesystem {
 
   /** Past the prune threshold: spend no descriptor that is not needed right now. */
   private descriptorsTight(): boolean {
-    return this.inodes.size + this.files.size >= this.fdHighWater;
+    return this.inodes.descriptors + this.files.size >= this.fdHighWater;
   }
 
   init(info: InitInfo, notify: Notifier): void {
@@ -234,6 +234,12 @@ export class MirrorFilesystem implements Filesystem {
 
   forget(nodeid: NodeId, nlookup: number): void {
     this.inodes.forget(nodeid, nlookup);
+    // Never let deferred closes pile up toward the descriptor limit.
+    if (this.inodes.descriptors - this.inodes.size > 256) while (this.inodes.closeOneForgotten());
+  }
+
+  idle(): boolean {
+    return this.inodes.closeOneForgotten();
   }
 
   getattr(_req: GetattrRequest, ctx: RequestContext): AttrOut {

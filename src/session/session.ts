@@ -109,7 +109,8 @@ export class Session {
   }
 
   start(): void {
-    this.channel.start((rb) => this.onRequest(rb), (end) => void this.onEnd(end));
+    const fs = this.fs;
+    this.channel.start((rb) => this.onRequest(rb), (end) => void this.onEnd(end), fs.idle ? () => fs.idle!() : undefined);
   }
 
   /** Lookup references the kernel holds on `nodeid` (0 once forgotten). The root is never counted. */

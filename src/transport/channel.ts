@@ -85,6 +85,7 @@ export class FuseChannel {
   private shared: Int32Array | undefined;
   private onRequest: ((req: RequestBuffer) => void) | undefined;
   private onEnd: ((end: ChannelEnd) => void) | undefined;
+  private onIdle: (() => boolean) | undefined;
   private draining = false;
   private stalled = false;
   private ended = false;
@@ -124,9 +125,14 @@ export class FuseChannel {
     }
   }
 
-  /** Starts reading. `onRequest` runs on the main thread for each request, in kernel order. */
-  start(onRequest: (req: RequestBuffer) => void, onEnd: (end: ChannelEnd) => void): void {
+  /**
+   * Starts reading. `onRequest` runs on the main thread for each request, in
+   * kernel order. `onIdle`, if given, runs while the channel waits for the next
+   * request (one small piece of deferred work per call; false when none is left).
+   */
+  start(onRequest: (req: RequestBuffer) => void, onEnd: (end: ChannelEnd) => void, onIdle?: () => boolean): void {
     this.onRequest = onRequest;
+    this.onIdle = onIdle;
     this.onEnd = onEnd;
     const sab = new SharedArrayBuffer(8);
     this.shared = new Int32Array(sab);
@@ -187,8 +193,14 @@ export class FuseChannel {
             if (delivered > 0) {
               const now = performance.now();
               spinUntil ||= now + SPIN_MS;
-              if (now < spinUntil) continue;
+              if (now < spinUntil) {
+                // The client is being woken with our reply: meanwhile, deferred work.
+                this.idleWork(false);
+                continue;
+              }
             }
+            // About to sleep: finish the deferred work first.
+            this.idleWork(true);
             if (this.options.blockWhenIdle && this.outstanding === 0) {
               // Nothing pending on the event loop but timers: sleep right here.
               let revents: number;
@@ -220,6 +232,15 @@ export class FuseChannel {
       setImmediate(() => this.drain());
     } finally {
       this.draining = false;
+    }
+  }
+
+  private idleWork(all: boolean): void {
+    if (!this.onIdle) return;
+    try {
+      while (this.onIdle() && all);
+    } catch (err) {
+      process.emitWarning(`fusekit: idle work failed: ${(err as Error).stack ?? err}`);
     }
   }
 
