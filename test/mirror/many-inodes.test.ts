@@ -6,6 +6,14 @@ import { run, withMirror, describeRun, fdCount } from '../helpers/mount.js';
 
 const LIMIT = 2000;
 
+/** SRC/d0..d{dirs-1}, each with `files` empty files f0.. */
+function makeTree(src: string, dirs: number, files: number): void {
+  for (let d = 0; d < dirs; d++) {
+    fs.mkdirSync(path.join(src, `d${d}`));
+    for (let f = 0; f < files; f++) fs.writeFileSync(path.join(src, `d${d}`, `f${f}`), '');
+  }
+}
+
 test(`a tree with more entries than the server has descriptors (${LIMIT}) can be walked repeatedly`, { timeout: 90_000 }, async (t) => {
   await withMirror(async ({ mnt, proc }) => {
     let peak = 0;
@@ -20,12 +28,7 @@ test(`a tree with more entries than the server has descriptors (${LIMIT}) can be
     assert.ok(peak < LIMIT);
   }, {
     spawn: { nofile: LIMIT },
-    prepare: ({ src }) => {
-      for (let d = 0; d < 12; d++) {
-        fs.mkdirSync(path.join(src, `d${d}`));
-        for (let f = 0; f < 500; f++) fs.writeFileSync(path.join(src, `d${d}`, `f${f}`), '');
-      }
-    },
+    prepare: ({ src }) => makeTree(src, 12, 500),
   });
 });
 
@@ -46,11 +49,6 @@ test('find over twenty times more entries than the server has descriptors: every
     assert.ok(fds < limit);
   }, {
     spawn: { nofile: limit },
-    prepare: ({ src }) => {
-      for (let d = 0; d < 40; d++) {
-        fs.mkdirSync(path.join(src, `d${d}`));
-        for (let f = 0; f < 500; f++) fs.writeFileSync(path.join(src, `d${d}`, `f${f}`), '');
-      }
-    },
+    prepare: ({ src }) => makeTree(src, 40, 500),
   });
 });
