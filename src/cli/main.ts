@@ -129,8 +129,6 @@ async function runMirror(a: MirrorArgs): Promise<number> {
       source: src,
       subtype: 'fusekit',
       passthrough: a.passthrough,
-      // This process does nothing else: wait for requests in poll(2) here, one wake-up instead of two.
-      blockWhenIdle: true,
       debug: a.debug ? (line) => process.stderr.write(line + '\n') : undefined,
     });
   } catch (err) {

@@ -30,14 +30,6 @@ export interface MountConfig extends SessionOptions, Partial<Omit<MountOptions, 
   devicePath?: string;
   /** How long to wait for the kernel's INIT after mounting (default 10 s). */
   initTimeoutMs?: number;
-  /**
-   * This thread serves the mount and little else (a mount command, a worker):
-   * wait for requests in poll(2) on this thread when idle, instead of on the
-   * event loop. Faster per request; timers and signal handlers run up to
-   * 100 ms late while the mount is idle. Leave it off when the same thread
-   * also uses the mount or does other work.
-   */
-  blockWhenIdle?: boolean;
 }
 
 export interface FuseMount {
@@ -76,7 +68,7 @@ export async function mount(mountpoint: string, filesystem: Filesystem, config: 
   const maxWrite = config.maxWrite ?? 1 << 20;
   let channel: FuseChannel;
   try {
-    channel = FuseChannel.open({ maxWrite, blockWhenIdle: config.blockWhenIdle }, config.devicePath);
+    channel = FuseChannel.open({ maxWrite }, config.devicePath);
   } catch (err) {
     const code = (err as { code?: string }).code;
     const dev = config.devicePath ?? '/dev/fuse';

@@ -482,6 +482,30 @@ export function umount2(target: string, flags: number): void {
   }
 }
 
+/** A descriptor watched by the event loop itself (libuv's poll handle, level-triggered). */
+export interface ReadableWatch {
+  /** Stops calling back until resume(). */
+  pause(): void;
+  resume(): void;
+  /** Stops watching for good. */
+  close(): void;
+}
+
+/**
+ * Calls `onReadable` from the event loop whenever `fd` is readable (or has hung
+ * up), without any helper thread: the loop's own epoll waits on the descriptor.
+ */
+export function watchReadable(fd: number, onReadable: () => void): ReadableWatch {
+  const opts = { readable: true, disconnect: true };
+  const cb = () => onReadable();
+  const handle = koffi.node.poll(fd, opts, cb);
+  return {
+    pause: () => handle.stop(),
+    resume: () => handle.start(opts, cb),
+    close: () => handle.close(),
+  };
+}
+
 /**
  * poll(2) on one fd. Returns revents, or 0 on timeout or EINTR (not retried:
  * the caller's timeout would restart and a signal should get a chance to be seen).

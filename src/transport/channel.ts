@@ -3,19 +3,19 @@
  * and without holding a libuv pool thread, and replies written synchronously
  * (the kernel copies a reply at once, so a write never waits).
  *
- * Reading: the descriptor is non-blocking. A poll thread rings when it is
- * readable; the main thread then drains it until EAGAIN and re-arms the poll.
+ * Reading: the descriptor is non-blocking and the event loop's own epoll
+ * watches it (a libuv poll handle), so a request wakes the serving thread
+ * directly; the thread then drains the device until EAGAIN.
  * Each request is handed to the session in a buffer that stays valid until the
  * session releases it, so handlers may run asynchronously. Large requests
  * (WRITE payloads) keep their full-size read buffer; small ones are copied into
  * a small pooled buffer so the big buffers return to the pool at once. Buffers
  * are pooled and reused, never allocated per request.
  */
-import { Worker } from 'node:worker_threads';
 import { constants as osConstants } from 'node:os';
-import { open, tryRead, tryWrite, tryClose, fuseBackingOpen, fuseBackingClose, pollOne } from '../sys/index.js';
-import { O_RDWR, O_CLOEXEC, O_NONBLOCK, POLLIN } from '../sys/constants.js';
-import { DoorbellState } from './doorbell.js';
+import { open, tryRead, tryWrite, tryClose, fuseBackingOpen, fuseBackingClose, watchReadable } from '../sys/index.js';
+import type { ReadableWatch } from '../sys/index.js';
+import { O_RDWR, O_CLOEXEC, O_NONBLOCK } from '../sys/constants.js';
 
 const E = osConstants.errno;
 
@@ -37,16 +37,6 @@ export interface ChannelOptions {
   maxWrite: number;
   /** Upper bound of full-size read buffers held by requests in flight (backpressure beyond). */
   maxLargeBuffers?: number;
-  /**
-   * The calling thread does nothing but serve this channel (as in `fusekit
-   * mirror`): when no request is in flight, wait for the next one in poll(2)
-   * on this thread instead of returning to the event loop and being woken by
-   * the poll thread. That saves a cross-thread wake-up per idle gap, the
-   * dominant cost of a request on a small VM. Timers and signal handlers then
-   * run at most IDLE_POLL_MS late; a request whose handler is still pending
-   * (a promise) switches back to the event loop until it completes.
-   */
-  blockWhenIdle?: boolean;
 }
 
 /** Requests up to this size are copied out of the big read buffer. */
@@ -59,8 +49,6 @@ const DRAIN_BATCH = 128;
  * microseconds, and catching it here saves the poll thread's wake-up hop.
  */
 const SPIN_MS = 0.05;
-/** How long a `blockWhenIdle` channel sleeps in poll(2) before giving timers and signals a turn. */
-const IDLE_POLL_MS = 100;
 
 class BufferPool {
   private readonly free: Buffer[] = [];
@@ -81,16 +69,13 @@ class BufferPool {
 export class FuseChannel {
   private readonly large: BufferPool;
   private readonly small: BufferPool;
-  private worker: Worker | undefined;
-  private shared: Int32Array | undefined;
+  private watch: ReadableWatch | undefined;
   private onRequest: ((req: RequestBuffer) => void) | undefined;
   private onEnd: ((end: ChannelEnd) => void) | undefined;
   private onIdle: (() => boolean) | undefined;
   private draining = false;
   private stalled = false;
   private ended = false;
-  /** Requests delivered whose buffers are not yet released (handlers still running). */
-  private outstanding = 0;
   /** Reply scratch space for replies encoded and written synchronously. */
   readonly replyScratch: Buffer;
 
@@ -121,6 +106,7 @@ export class FuseChannel {
     this.large.give(b);
     if (this.stalled) {
       this.stalled = false;
+      this.watch?.resume();
       setImmediate(() => this.drain());
     }
   }
@@ -134,20 +120,12 @@ export class FuseChannel {
     this.onRequest = onRequest;
     this.onIdle = onIdle;
     this.onEnd = onEnd;
-    const sab = new SharedArrayBuffer(8);
-    this.shared = new Int32Array(sab);
-    Atomics.store(this.shared, DoorbellState.ARMED, 1);
-    this.worker = new Worker(new URL('./poll-worker.js', import.meta.url), {
-      workerData: { fd: this.fd, shared: sab },
-    });
-    this.worker.on('message', (m: unknown) => {
-      if (typeof m === 'object' && m !== null && 'error' in m) {
-        this.finish({ reason: 'error', error: new Error(`poll on /dev/fuse failed: ${(m as { error: string }).error}`) });
-        return;
-      }
-      this.drain();
-    });
-    this.worker.on('error', (err) => this.finish({ reason: 'error', error: err }));
+    try {
+      this.watch = watchReadable(this.fd, () => this.drain());
+    } catch (err) {
+      this.finish({ reason: 'error', error: new Error(`cannot watch /dev/fuse: ${(err as Error).message}`) });
+      return;
+    }
     // Read whatever is already queued (INIT usually is).
     setImmediate(() => this.drain());
   }
@@ -182,8 +160,10 @@ export class FuseChannel {
       while (delivered < DRAIN_BATCH) {
         const big = this.large.take();
         if (!big) {
-          // Every full-size buffer is held by a request in flight: let them finish first.
+          // Every full-size buffer is held by a request in flight: let them finish
+          // first (the watch would otherwise call back on every loop turn).
           this.stalled = true;
+          this.watch?.pause();
           return;
         }
         const n = tryRead(this.fd, big, 0, big.length);
@@ -201,22 +181,7 @@ export class FuseChannel {
             }
             // About to sleep: finish the deferred work first.
             this.idleWork(true);
-            if (this.options.blockWhenIdle && this.outstanding === 0) {
-              // Nothing pending on the event loop but timers: sleep right here.
-              let revents: number;
-              try {
-                revents = pollOne(this.fd, POLLIN, IDLE_POLL_MS);
-              } catch (err) {
-                return this.finish({ reason: 'error', error: err as Error });
-              }
-              if (revents !== 0) {
-                spinUntil = 0;
-                continue;
-              }
-              setImmediate(() => this.drain());
-              return;
-            }
-            this.rearm();
+            // The event loop's watch calls back when the next request arrives.
             return;
           }
           if (n === -E.EINTR || n === -E.ENOENT) continue;
@@ -247,15 +212,14 @@ export class FuseChannel {
   private deliver(big: Buffer, n: number): void {
     let req: RequestBuffer;
     const small = n <= SMALL_REQUEST ? this.small.take() : undefined;
-    this.outstanding++;
     if (small) {
       big.copy(small, 0, 0, n);
       this.large.give(big);
       let released = false;
-      req = { buf: small, len: n, release: () => { if (!released) { released = true; this.outstanding--; this.small.give(small); } } };
+      req = { buf: small, len: n, release: () => { if (!released) { released = true; this.small.give(small); } } };
     } else {
       let released = false;
-      req = { buf: big, len: n, release: () => { if (!released) { released = true; this.outstanding--; this.giveLargeBuffer(big); } } };
+      req = { buf: big, len: n, release: () => { if (!released) { released = true; this.giveLargeBuffer(big); } } };
     }
     try {
       this.onRequest!(req);
@@ -266,12 +230,6 @@ export class FuseChannel {
     }
   }
 
-  private rearm(): void {
-    if (!this.shared) return;
-    Atomics.store(this.shared, DoorbellState.ARMED, 1);
-    Atomics.notify(this.shared, DoorbellState.ARMED);
-  }
-
   private finish(end: ChannelEnd): void {
     if (this.ended) return;
     this.ended = true;
@@ -280,12 +238,8 @@ export class FuseChannel {
   }
 
   private stopPolling(): void {
-    if (this.shared) {
-      Atomics.store(this.shared, DoorbellState.STOP, 1);
-      Atomics.notify(this.shared, DoorbellState.ARMED);
-    }
-    // The poll thread exits within its poll timeout; unref so it never keeps the process alive.
-    this.worker?.unref();
+    this.watch?.close();
+    this.watch = undefined;
   }
 
   /** Stops reading and closes the descriptor. A mounted filesystem whose descriptor closes is aborted by the kernel. */

@@ -318,7 +318,7 @@ test('a bad -o timeout is a usage error', T, async () => {
   assert.match(r.stderr, /timeout needs a number of seconds/);
 });
 
-test('SIGTERM reaches a mirror that has been idle, sleeping in poll', T, async () => {
+test('SIGTERM reaches a mirror that has been idle', T, async () => {
   await withMirror(async ({ mnt, proc }) => {
     await fs.promises.readdir(mnt);
     await sleep(1500);

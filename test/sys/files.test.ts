@@ -173,3 +173,43 @@ test('faccessat', withTempDir((dir) => {
     assert.throws(() => sys.faccessat(sys.AT_FDCWD, path.join(dir, 'f'), sys.X_OK, 0), { code: 'EACCES' });
   }
 }));
+
+test('watchReadable calls back from the event loop while a descriptor is readable; pause, resume, close', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fusekit-watch-'));
+  const fifo = path.join(dir, 'fifo');
+  sys.mknodat(sys.AT_FDCWD, fifo, sys.S_IFIFO | 0o600, 0);
+  const fd = sys.open(fifo, sys.O_RDWR | sys.O_NONBLOCK | sys.O_CLOEXEC);
+  const buf = Buffer.alloc(64);
+  let calls = 0;
+  let wake: (() => void) | undefined;
+  const watch = sys.watchReadable(fd, () => {
+    calls++;
+    // Level-triggered: drain, or it fires again on the next loop turn.
+    while (sys.tryRead(fd, buf, 0, 64) > 0);
+    wake?.();
+  });
+  const next = () => new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('no callback within 2 s')), 2000);
+    wake = () => { clearTimeout(t); wake = undefined; resolve(); };
+  });
+  try {
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(calls, 0, 'nothing to read, no callback');
+    let p = next();
+    sys.tryWrite(fd, Buffer.from('a'), 0, 1);
+    await p;
+    assert.equal(calls, 1);
+    watch.pause();
+    sys.tryWrite(fd, Buffer.from('b'), 0, 1);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(calls, 1, 'paused: no callback');
+    p = next();
+    watch.resume();
+    await p;
+    assert.equal(calls, 2, 'resumed: the pending byte is seen');
+  } finally {
+    watch.close();
+    sys.close(fd);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
