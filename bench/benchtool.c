@@ -6,7 +6,12 @@
  *   benchtool create   DIR N          creat+close DIR/f0000000 .. N-1 (O_EXCL)
  *   benchtool stat     DIR N          lstat each of them
  *   benchtool unlink   DIR N          unlink each of them
- *   benchtool randread FILE BS SECS   pread BS bytes at random BS-aligned offsets for SECS seconds
+ *   benchtool randread FILE BS SECS [LIMIT]
+ *                                    pread BS bytes at random BS-aligned offsets for SECS seconds
+ *                                    (within the first LIMIT bytes of FILE if given)
+ *   benchtool mktree   DIR NDIRS NFILES
+ *                                    mkdir DIR/d0000 .. NDIRS-1, each with NFILES empty files
+ *                                    f0000000 ..; ops = directories + files made
  *
  * Prints one line of JSON: {"ops":n,"bytes":n,"seconds":s}. The time covers
  * the loop only (not process start-up). Exit status 1 on any failed call.
@@ -54,12 +59,14 @@ static int names(const char *mode, const char *dir, long n) {
   return 0;
 }
 
-static int randread(const char *file, long bs, double secs) {
+static int randread(const char *file, long bs, double secs, long long limit) {
   int fd = open(file, O_RDONLY | O_CLOEXEC);
   if (fd < 0) die("open", file);
   struct stat st;
   if (fstat(fd, &st) < 0) die("fstat", file);
-  long blocks = (long)(st.st_size / bs);
+  long long size = st.st_size;
+  if (limit > 0 && limit < size) size = limit;
+  long blocks = (long)(size / bs);
   if (blocks < 1) {
     fprintf(stderr, "benchtool: %s is smaller than one block\n", file);
     return 1;
@@ -85,10 +92,30 @@ static int randread(const char *file, long bs, double secs) {
   return 0;
 }
 
+static int mktree(const char *dir, long ndirs, long nfiles) {
+  char path[4096];
+  double t0 = now();
+  for (long d = 0; d < ndirs; d++) {
+    snprintf(path, sizeof path, "%s/d%04ld", dir, d);
+    if (mkdir(path, 0755) < 0) die("mkdir", path);
+    for (long i = 0; i < nfiles; i++) {
+      snprintf(path, sizeof path, "%s/d%04ld/f%07ld", dir, d, i);
+      int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+      if (fd < 0) die("open", path);
+      if (close(fd) < 0) die("close", path);
+    }
+  }
+  double t1 = now();
+  printf("{\"ops\":%ld,\"bytes\":0,\"seconds\":%.6f}\n", ndirs * (nfiles + 1), t1 - t0);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc == 4 && (strcmp(argv[1], "create") == 0 || strcmp(argv[1], "stat") == 0 || strcmp(argv[1], "unlink") == 0))
     return names(argv[1], argv[2], atol(argv[3]));
-  if (argc == 5 && strcmp(argv[1], "randread") == 0) return randread(argv[2], atol(argv[3]), atof(argv[4]));
-  fprintf(stderr, "usage: benchtool create|stat|unlink DIR N | randread FILE BS SECONDS\n");
+  if ((argc == 5 || argc == 6) && strcmp(argv[1], "randread") == 0)
+    return randread(argv[2], atol(argv[3]), atof(argv[4]), argc == 6 ? atoll(argv[5]) : 0);
+  if (argc == 5 && strcmp(argv[1], "mktree") == 0) return mktree(argv[2], atol(argv[3]), atol(argv[4]));
+  fprintf(stderr, "usage: benchtool create|stat|unlink DIR N | randread FILE BS SECONDS [LIMIT] | mktree DIR NDIRS NFILES\n");
   return 2;
 }

@@ -213,6 +213,10 @@ export class Mirror {
 export interface StatsSnapshot {
   requests: Record<string, number>;
   uptimeSeconds: number;
+  /** Errors by errno name, the server's node table size and open handles, when the file has them. */
+  errors?: Record<string, number>;
+  nodes?: number;
+  openHandles?: number;
 }
 
 /**
@@ -226,8 +230,14 @@ export async function statsAfter(file: string, afterMs: number, timeoutMs = 5000
     try {
       const st = fs.statSync(file);
       if (st.mtimeMs > afterMs) {
-        const j = JSON.parse(fs.readFileSync(file, 'utf8')) as { requests?: Record<string, number>; uptimeSeconds?: number };
-        return { requests: j.requests ?? {}, uptimeSeconds: j.uptimeSeconds ?? 0 };
+        const j = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+          requests?: Record<string, number>;
+          uptimeSeconds?: number;
+          errors?: Record<string, number>;
+          nodes?: number;
+          openHandles?: number;
+        };
+        return { requests: j.requests ?? {}, uptimeSeconds: j.uptimeSeconds ?? 0, errors: j.errors, nodes: j.nodes, openHandles: j.openHandles };
       }
     } catch {
       /* not written yet, or mid-rename */
