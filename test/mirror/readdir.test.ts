@@ -210,3 +210,18 @@ test('listings are cached by the kernel without directory handles, and refreshed
     },
   );
 });
+
+test('listing a directory that was removed while open gives no entries, as on the source', T, async () => {
+  await withMirror(async ({ src, mnt }) => {
+    fs.mkdirSync(path.join(mnt, 'gone'));
+    const script = [
+      'import os, sys',
+      'fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)',
+      'os.rmdir(sys.argv[2])',
+      'print(len(os.listdir(fd)))',
+    ].join('\n');
+    const r = await run('python3', ['-c', script, path.join(mnt, 'gone'), path.join(src, 'gone')], { timeoutMs: 10_000 });
+    assert.equal(r.code, 0, describeRun(r));
+    assert.equal(r.stdout.trim(), '0');
+  });
+});
