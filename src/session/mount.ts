@@ -30,6 +30,12 @@ export interface MountConfig extends SessionOptions, Partial<Omit<MountOptions, 
   devicePath?: string;
   /** How long to wait for the kernel's INIT after mounting (default 10 s). */
   initTimeoutMs?: number;
+  /**
+   * Full-size read buffers (maxWrite + 4 KiB each) that requests in flight may
+   * hold, which bounds the memory slow WRITE handlers can pin; reading pauses
+   * while all are taken (default 256).
+   */
+  maxLargeBuffers?: number;
 }
 
 export interface FuseMount {
@@ -68,7 +74,7 @@ export async function mount(mountpoint: string, filesystem: Filesystem, config: 
   const maxWrite = config.maxWrite ?? 1 << 20;
   let channel: FuseChannel;
   try {
-    channel = FuseChannel.open({ maxWrite }, config.devicePath);
+    channel = FuseChannel.open({ maxWrite, maxLargeBuffers: config.maxLargeBuffers }, config.devicePath);
   } catch (err) {
     const code = (err as { code?: string }).code;
     const dev = config.devicePath ?? '/dev/fuse';

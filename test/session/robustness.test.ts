@@ -161,3 +161,57 @@ test('64 requests in flight at once, while handlers use fs.promises', { timeout:
     assert.ok(m.session.stats.inFlightMax >= N);
   });
 });
+
+test('with every read buffer held by slow WRITEs, reading pauses and resumes; nothing is lost', { timeout: 60_000 }, async () => {
+  const LIMIT = 2;
+  const WRITERS = 6;
+  const data = new Map<number, Buffer>();
+  let busy = 0;
+  let peak = 0;
+  const fsys = flatFs(Object.fromEntries(Array.from({ length: WRITERS }, (_, i) => [`w${i}`, () => Buffer.alloc(0)])), {
+    open: () => ({ fh: 0, openFlags: Fopen.DIRECT_IO }),
+    setattr: (_req, ctx) => ({ attrTimeout: 0, attr: attr(ctx.nodeid, S_IFREG | 0o644, 0) }),
+    write: async (req, ctx) => {
+      busy++;
+      peak = Math.max(peak, busy);
+      await sleep(100);
+      busy--;
+      const prev = data.get(ctx.nodeid) ?? Buffer.alloc(0);
+      const next = Buffer.alloc(Math.max(prev.length, req.offset + req.data.length));
+      prev.copy(next);
+      req.data.copy(next, req.offset);
+      data.set(ctx.nodeid, next);
+      return req.data.length;
+    },
+  });
+  await withInProcessMount(fsys, async ({ mnt }) => {
+    // Each writer sends 4 WRITEs of 64 KiB (direct I/O: one request per write(2)), all at once.
+    const script = `
+      const fs = require('node:fs');
+      const n = ${WRITERS};
+      let left = n;
+      for (let i = 0; i < n; i++) {
+        const buf = Buffer.alloc(256 * 1024, 65 + i);
+        fs.open(${JSON.stringify(mnt)} + '/w' + i, 'r+', (err, fd) => {
+          if (err) throw err;
+          let off = 0;
+          const next = () => {
+            if (off >= buf.length) {
+              fs.closeSync(fd);
+              // Later, on an idle mount: only the device watch can wake the server now.
+              if (--left === 0) setTimeout(() => { fs.statSync(${JSON.stringify(mnt)} + '/w0'); console.log('done'); }, 300);
+              return;
+            }
+            fs.write(fd, buf, off, 64 * 1024, off, (e) => { if (e) throw e; off += 64 * 1024; next(); });
+          };
+          next();
+        });
+      }`;
+    const r = await run(process.execPath, ['-e', script], { timeoutMs: 20_000, env: { ...process.env, UV_THREADPOOL_SIZE: '16', NODE_TEST_CONTEXT: '' } });
+    assert.equal(r.code, 0, describeRun(r));
+    assert.equal(r.stdout.trim(), 'done');
+  }, { maxLargeBuffers: LIMIT });
+  assert.ok(peak <= LIMIT, `at most ${LIMIT} WRITEs held buffers at once (saw ${peak})`);
+  assert.ok(peak >= 1);
+  for (let i = 0; i < WRITERS; i++) assert.deepEqual(data.get(i + 2), Buffer.alloc(256 * 1024, 65 + i), `file w${i}`);
+});
