@@ -832,47 +832,37 @@ class Bench {
     await this.mark(t, 'setup', 0);
   }
 
-  async seqwrite(t: TargetState, rep: number): Promise<void> {
+  /** One dd row: `prepare` (untimed), then dd with `args`, timed by dd itself. */
+  private async ddRow(t: TargetState, rep: number, id: string, what: string, prepare: () => Promise<unknown>, args: string[]): Promise<void> {
     const { opts } = this.env;
+    await this.step(t, rep, [id], what, async () => {
+      await prepare();
+      this.check(t);
+      const r = await runOk('dd', args, { timeoutMs: timeoutFor(opts.size) });
+      const s = ddSeconds(r);
+      this.record(t, id, rep, opts.size / MiB / s, { seconds: s, wall: r.seconds });
+    });
+    await this.mark(t, id, rep);
+  }
+
+  seqwrite(t: TargetState, rep: number): Promise<void> {
     const f = this.seqFile(t);
-    const mib = opts.size / MiB;
-    await this.step(t, rep, ['seqwrite'], 'seq write', async () => {
+    const mib = this.env.opts.size / MiB;
+    return this.ddRow(t, rep, 'seqwrite', 'seq write', async () => {
       await this.sh(t, 'rm', ['-f', f]);
       await syncAll();
-      this.check(t);
-      const r = await runOk('dd', ['if=/dev/zero', `of=${f}`, 'bs=1M', `count=${mib}`, 'conv=fsync'], { timeoutMs: timeoutFor(opts.size) });
-      const s = ddSeconds(r);
-      this.record(t, 'seqwrite', rep, mib / s, { seconds: s, wall: r.seconds });
-    });
-    await this.mark(t, 'seqwrite', rep);
+    }, ['if=/dev/zero', `of=${f}`, 'bs=1M', `count=${mib}`, 'conv=fsync']);
   }
 
-  async seqreadCold(t: TargetState, rep: number): Promise<void> {
-    const { opts } = this.env;
+  seqreadCold(t: TargetState, rep: number): Promise<void> {
     const f = this.seqFile(t);
-    const mib = opts.size / MiB;
-    await this.step(t, rep, ['seqread_cold'], 'seq read cold', async () => {
-      await dropCaches();
-      this.check(t);
-      const r = await runOk('dd', [`if=${f}`, 'of=/dev/null', 'bs=1M'], { timeoutMs: timeoutFor(opts.size) });
-      const s = ddSeconds(r);
-      this.record(t, 'seqread_cold', rep, mib / s, { seconds: s, wall: r.seconds });
-    });
-    await this.mark(t, 'seqread_cold', rep);
+    return this.ddRow(t, rep, 'seqread_cold', 'seq read cold', () => dropCaches(), [`if=${f}`, 'of=/dev/null', 'bs=1M']);
   }
 
-  async seqreadWarm(t: TargetState, rep: number): Promise<void> {
-    const { opts } = this.env;
+  seqreadWarm(t: TargetState, rep: number): Promise<void> {
     const f = this.seqFile(t);
-    const mib = opts.size / MiB;
-    await this.step(t, rep, ['seqread_warm'], 'seq read warm', async () => {
-      await this.sh(t, 'dd', [`if=${f}`, 'of=/dev/null', 'bs=1M'], timeoutFor(opts.size));
-      this.check(t);
-      const r = await runOk('dd', [`if=${f}`, 'of=/dev/null', 'bs=1M'], { timeoutMs: timeoutFor(opts.size) });
-      const s = ddSeconds(r);
-      this.record(t, 'seqread_warm', rep, mib / s, { seconds: s, wall: r.seconds });
-    });
-    await this.mark(t, 'seqread_warm', rep);
+    const read = [`if=${f}`, 'of=/dev/null', 'bs=1M'];
+    return this.ddRow(t, rep, 'seqread_warm', 'seq read warm', () => this.sh(t, 'dd', read, timeoutFor(this.env.opts.size)), read);
   }
 
   async randreadCold(t: TargetState, rep: number): Promise<void> {
