@@ -44,9 +44,10 @@ const SMALL_REQUEST = 8192;
 /** Requests handled per drain before yielding to the event loop. */
 const DRAIN_BATCH = 128;
 /**
- * After answering, keep reading for this long before going back to sleep in
- * poll: a client's next request usually follows its reply within tens of
- * microseconds, and catching it here saves the poll thread's wake-up hop.
+ * After answering, keep reading for this long before going back to the event
+ * loop: a client's next request usually follows its reply within tens of
+ * microseconds, and catching it here saves waking this thread (on a VM, a
+ * halted virtual CPU) for it.
  */
 const SPIN_MS = 0.05;
 
