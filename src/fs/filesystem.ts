@@ -240,7 +240,13 @@ export interface Filesystem {
   removexattr?(req: RemovexattrRequest, ctx: RequestContext): R<void>;
   /** Every close(2) of a descriptor (several per open after dup). ENOSYS: closes succeed without a request. */
   flush?(req: FlushRequest, ctx: RequestContext): R<void>;
-  /** ENOSYS: later opendirs succeed without a request; readdir then gets fh 0. */
+  /**
+   * Missing or ENOSYS: later opendirs succeed without a request, RELEASEDIR is
+   * never sent, readdir gets fh 0, and the kernel keeps listings in its page
+   * cache (as FOPEN_CACHE_DIR|KEEP_CACHE), dropping one when the directory's
+   * mtime changes (checked once attributes expire, with AUTO_INVAL_DATA) or
+   * when a change goes through the mount.
+   */
   opendir?(req: OpendirRequest, ctx: RequestContext): R<OpenReply>;
   /** Add records from cookie `req.offset` (0 = start) until `out.add` returns false or the directory ends. */
   readdir?(req: ReaddirRequest, ctx: RequestContext, out: DirentSink): R<void>;
