@@ -531,6 +531,25 @@ function ddSeconds(r: RunResult): number {
   return Number.isFinite(s) && s > 0 ? s : r.seconds;
 }
 
+/**
+ * How an idle CPU waits matters more than anything in the server: on a KVM
+ * guest whose haltpoll driver does not poll, every FUSE round trip pays two
+ * wake-ups of a halted virtual CPU. Printed so a table can be read with it.
+ */
+function cpuIdleSetting(): string | undefined {
+  const read = (f: string) => {
+    try {
+      return fs.readFileSync(f, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const driver = read('/sys/devices/system/cpu/cpuidle/current_driver');
+  if (!driver) return undefined;
+  const pollNs = read('/sys/module/haltpoll/parameters/guest_halt_poll_ns');
+  return pollNs === undefined ? `driver ${driver}` : `driver ${driver}, guest_halt_poll_ns=${pollNs}${pollNs === '0' ? ' (idle vCPUs halt at once: every round trip pays host wake-ups)' : ''}`;
+}
+
 function median(xs: number[]): number | undefined {
   if (xs.length === 0) return undefined;
   const s = [...xs].sort((a, b) => a - b);
@@ -1341,6 +1360,8 @@ function render(x: RenderInput): string {
     `fusekit bench: Linux ${os.release()}, ${os.cpus().length} CPUs, Node ${process.version}; baseline ${path.dirname(src.root)} ` +
       `(${src.root} for the source, ${backings.slice(0, -1).join(', ')} and ${backings[backings.length - 1]} behind the mirrors)`,
   );
+  const idle = cpuIdleSetting();
+  if (idle) lines.push(`cpu idle: ${idle}`);
   lines.push(
     `file ${fmtNum(opts.size / MiB)} MiB, ${fmtNum(opts.files)} files, tree ${tree.from}${tree.capped ? ` CAPPED at ${fmtNum((opts.treeCap ?? 0) / MiB)} MiB (--tree-mb)` : ' (all of it)'}: ` +
       `${fmtNum(tree.entries)} entries (${fmtNum(tree.files)} files, ${fmtNum(tree.symlinks)} symlinks, ${fmtNum(tree.dirs)} dirs), ${fmtNum(tree.bytes / MiB)} MiB of data${opts.quick ? ' [--quick]' : ''}`,
