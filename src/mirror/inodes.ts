@@ -7,6 +7,14 @@
 import type { NodeId } from '../fs/filesystem.js';
 import { tryClose } from '../sys/index.js';
 
+/** The path through which a descriptor's file can be named again. */
+export function procPath(fd: number): string {
+  return `/proc/self/fd/${fd}`;
+}
+
+/** Forgotten descriptors waiting to be closed between requests, at most. */
+const MAX_PENDING_CLOSES = 256;
+
 export class MirrorInode {
   /** The kernel's references (lookups minus forgets). */
   nlookup = 0;
@@ -19,9 +27,9 @@ export class MirrorInode {
     readonly type: number,
   ) {}
 
-  /** /proc/self/fd/N: how calls that take no O_PATH descriptor (xattrs, chmod) reach the file. */
+  /** /proc/self/fd/N: how calls that take no O_PATH descriptor (xattrs, chmod, reopening) reach the file. */
   get procPath(): string {
-    return (this.path ??= `/proc/self/fd/${this.fd}`);
+    return (this.path ??= procPath(this.fd));
   }
   private path: string | undefined;
 }
@@ -84,8 +92,10 @@ export class InodeTable {
       if (m.size === 0) this.byDev.delete(inode.dev);
     }
     // Closing may free the source inode (a file unlinked through the mirror is
-    // evicted here, not at UNLINK): done between requests, off the client's path.
+    // evicted here, not at UNLINK): done between requests, off the client's
+    // path, unless so many wait that they would crowd the descriptor limit.
     this.closing.push(inode.fd);
+    if (this.closing.length > MAX_PENDING_CLOSES) while (this.closeOneForgotten());
   }
 
   /** Closes one descriptor of a forgotten inode; false when none is waiting. */

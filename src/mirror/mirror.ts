@@ -37,7 +37,7 @@ import {
   O_PATH, O_NOFOLLOW, O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_DIRECT, O_CREAT, O_TMPFILE, AT_EMPTY_PATH,
   AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, AT_STATX_FORCE_SYNC, AT_STATX_DONT_SYNC, STATX_BASIC_STATS, UTIME_NOW, UTIME_OMIT, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP, SEEK_SET,
 } from '../sys/constants.js';
-import { InodeTable, MirrorInode } from './inodes.js';
+import { InodeTable, MirrorInode, procPath } from './inodes.js';
 
 const E = osConstants.errno;
 const EMPTY = '';
@@ -55,10 +55,6 @@ export interface MirrorOptions {
    * and unlink, so it is for mounts other users can reach.
    */
   enforcePermissions?: boolean;
-}
-
-function procPath(fd: number): string {
-  return `/proc/self/fd/${fd}`;
 }
 
 function isDot(b: Buffer): boolean {
@@ -126,7 +122,7 @@ export class MirrorFilesystem implements Filesystem {
    * it answers with FORGETs, which close their descriptors.
    */
   private relieveDescriptorPressure(): void {
-    const inUse = this.inodes.descriptors + this.files.size;
+    const inUse = this.descriptorsHeld;
     if (!this.notify || inUse < this.fdHighWater) return;
     // Ask again once the last request's FORGETs had time to arrive, or sooner if
     // lookups keep outrunning them (a fast walk adds thousands of inodes a second).
@@ -141,9 +137,14 @@ export class MirrorFilesystem implements Filesystem {
     }
   }
 
+  /** Inodes (known or waiting to be closed) and open files. */
+  private get descriptorsHeld(): number {
+    return this.inodes.descriptors + this.files.size;
+  }
+
   /** Past the prune threshold: spend no descriptor that is not needed right now. */
   private descriptorsTight(): boolean {
-    return this.inodes.descriptors + this.files.size >= this.fdHighWater;
+    return this.descriptorsHeld >= this.fdHighWater;
   }
 
   init(info: InitInfo, notify: Notifier): void {
@@ -234,8 +235,6 @@ export class MirrorFilesystem implements Filesystem {
 
   forget(nodeid: NodeId, nlookup: number): void {
     this.inodes.forget(nodeid, nlookup);
-    // Never let deferred closes pile up toward the descriptor limit.
-    if (this.inodes.descriptors - this.inodes.size > 256) while (this.inodes.closeOneForgotten());
   }
 
   idle(): boolean {
@@ -261,14 +260,14 @@ export class MirrorFilesystem implements Filesystem {
     if (v & Fattr.MODE) {
       if (fh >= 0) fchmod(fh, req.mode);
       else if (inode.type === S_IFLNK) throw new FuseError(E.EOPNOTSUPP);
-      else fchmodat(AT_FDCWD, procPath(inode.fd), req.mode, 0);
+      else fchmodat(AT_FDCWD, inode.procPath, req.mode, 0);
     }
     if (v & (Fattr.UID | Fattr.GID)) {
       fchownat(inode.fd, EMPTY, v & Fattr.UID ? req.uid : -1, v & Fattr.GID ? req.gid : -1, STAT_SELF);
     }
     if (v & Fattr.SIZE) {
       if (fh >= 0) ftruncate(fh, req.size);
-      else truncate(procPath(inode.fd), req.size);
+      else truncate(inode.procPath, req.size);
     }
     if (v & (Fattr.ATIME | Fattr.MTIME | Fattr.ATIME_NOW | Fattr.MTIME_NOW)) {
       const atime = v & Fattr.ATIME_NOW ? { sec: 0, nsec: UTIME_NOW } : v & Fattr.ATIME ? req.atime : { sec: 0, nsec: UTIME_OMIT };
@@ -298,7 +297,7 @@ export class MirrorFilesystem implements Filesystem {
   private clearModeBits(inode: MirrorInode, pick: (mode: number) => number): void {
     const mode = fstatat(inode.fd, EMPTY, STAT_SELF).mode;
     const bits = pick(mode);
-    if (bits) fchmodat(AT_FDCWD, procPath(inode.fd), mode & 0o7777 & ~bits, 0);
+    if (bits) fchmodat(AT_FDCWD, inode.procPath, mode & 0o7777 & ~bits, 0);
   }
 
   readlink(_req: unknown, ctx: RequestContext): Buffer {
@@ -386,7 +385,7 @@ export class MirrorFilesystem implements Filesystem {
   open(req: OpenRequest, ctx: RequestContext): OpenReply {
     const inode = this.node(ctx.nodeid);
     const { sysFlags, openFlags } = this.openFlagsFor(req.flags);
-    const fd = sysOpen(procPath(inode.fd), sysFlags, 0);
+    const fd = sysOpen(inode.procPath, sysFlags, 0);
     this.files.add(fd);
     if (req.openFlags & OPEN_KILL_SUIDGID) this.killSuidgid(inode);
     return { fh: fd, openFlags, backing: this.backingFor(inode, fd) };
@@ -568,7 +567,7 @@ export class MirrorFilesystem implements Filesystem {
   listxattr(_req: ListxattrRequest, ctx: RequestContext): Buffer[] {
     const inode = this.node(ctx.nodeid);
     if (inode.type === S_IFLNK) return [];
-    const path = procPath(inode.fd);
+    const path = inode.procPath;
     let buf = this.xattrScratch;
     let n: number;
     try {
@@ -592,7 +591,7 @@ export class MirrorFilesystem implements Filesystem {
   setxattr(req: SetxattrRequest, ctx: RequestContext): void {
     const inode = this.node(ctx.nodeid);
     if (inode.type === S_IFLNK) throw new FuseError(E.EPERM);
-    setxattr(procPath(inode.fd), req.name, req.value, req.flags);
+    setxattr(inode.procPath, req.name, req.value, req.flags);
     // Setting an access ACL as a caller outside the file's group drops set-group-ID;
     // the server, as root, would keep it, so the kernel asks us to.
     if (req.setxattrFlags & SETXATTR_ACL_KILL_SGID) this.clearModeBits(inode, (mode) => mode & S_ISGID);
@@ -601,7 +600,7 @@ export class MirrorFilesystem implements Filesystem {
   removexattr(req: RemovexattrRequest, ctx: RequestContext): void {
     const inode = this.node(ctx.nodeid);
     if (inode.type === S_IFLNK) throw new FuseError(E.ENODATA);
-    removexattr(procPath(inode.fd), req.name);
+    removexattr(inode.procPath, req.name);
   }
 
   fallocate(req: FallocateRequest, ctx: RequestContext): void {
