@@ -982,14 +982,8 @@ function bufOrNull(buf: Buffer | null): Buffer | null {
 
 /** getxattr(2). Returns the value's size (the size needed if buf is null/empty). */
 export function getxattr(path: Name, name: Name, buf: Buffer | null): number {
-  const p = cname(path) ?? badName('getxattr');
-  const k = cname2(name) ?? badName('getxattr');
-  const b = bufOrNull(buf);
-  for (;;) {
-    const n = c_getxattr(p, k, b, b === null ? 0 : b.length);
-    if (n >= 0) return n;
-    retryOrThrow('getxattr');
-  }
+  const n = tryGetxattr(path, name, buf);
+  return n >= 0 ? n : throwErrno('getxattr', -n);
 }
 
 /** getxattr(2) returning -errno instead of throwing: ENODATA is the usual answer (the kernel probes security.capability before writes). */
