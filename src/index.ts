@@ -9,7 +9,7 @@ export type { FuseMount, MountConfig } from './session/mount.js';
 export { Session } from './session/session.js';
 export type { SessionOptions } from './session/session.js';
 export { SessionStats } from './session/stats.js';
-export { FuseError, errnoName, errnoOf } from './fs/errors.js';
+export { FuseError, Errno, errnoName, errnoOf } from './fs/errors.js';
 export type * from './fs/filesystem.js';
 export { ROOT_ID, Fopen, Fattr, InitFlag, RenameFlag, GETATTR_FH } from './abi/constants.js';
 export type * from './abi/types.js';

@@ -41,7 +41,7 @@ export function errnoOf(code: string): number | undefined {
  * the request fails with EIO and the cause is logged). Aborted requests map to EINTR.
  */
 export function errnoFromError(err: unknown): number | undefined {
-  if (err instanceof FuseError) return err.errno;
+  if (err instanceof FuseError || err instanceof Errno) return err.errno;
   if (typeof err === 'object' && err !== null) {
     const e = err as { code?: unknown; errno?: unknown; name?: unknown };
     if (typeof e.code === 'string' && ERRNO[e.code] !== undefined) return ERRNO[e.code];
@@ -50,13 +50,27 @@ export function errnoFromError(err: unknown): number | undefined {
   return undefined;
 }
 
-const QUICK: { readonly errno: number; readonly code: string }[] = [];
-
 /**
- * A throwable errno without a stack trace, for failures that are routine (a
- * lookup of a name that does not exist): building an Error costs several
- * microseconds, more than the request itself.
+ * A failure a handler returns instead of throwing: `return Errno.of(E.ENOENT)`.
+ * Meant for routine answers (a name that does not exist, an attribute that is
+ * not set): no Error is built (several microseconds with its stack), and V8
+ * keeps optimizing a function that returns, while one that mostly leaves by a
+ * throw stays in the interpreter. It may also be thrown.
  */
-export function quickErrno(errno: number): { readonly errno: number; readonly code: string } {
-  return (QUICK[errno] ??= Object.freeze({ errno, code: errnoName(errno) }));
+export class Errno {
+  private static readonly cache: Errno[] = [];
+
+  private constructor(
+    /** Positive errno, e.g. 2 for ENOENT. */
+    readonly errno: number,
+    readonly code: string,
+  ) {}
+
+  /** The shared instance for `errno` (1…511). */
+  static of(errno: number): Errno {
+    const cached = Errno.cache[errno];
+    if (cached) return cached;
+    if (!Number.isInteger(errno) || errno <= 0 || errno > 511) throw new RangeError(`not an errno: ${errno}`);
+    return (Errno.cache[errno] = Object.freeze(new Errno(errno, errnoName(errno))));
+  }
 }

@@ -58,6 +58,7 @@
  * - A process that exits with files open on its own mount hangs in the kernel's
  *   FLUSH on close: unmount (or abort the connection) before exiting.
  */
+import type { Errno } from './errors.js';
 import type {
   AccessRequest, Attr, AttrOut, BmapRequest, CopyFileRangeRequest, CreateRequest, EntryOut, FallocateRequest,
   FileHandle, FileLock, FlushRequest, FsyncRequest, FsyncdirRequest, GetattrRequest, GetlkRequest,
@@ -166,12 +167,13 @@ export interface InitInfo {
   maxReadahead: number;
 }
 
-type R<T> = T | Promise<T>;
+type R<T> = T | Errno | Promise<T | Errno>;
 
 /**
  * The inode-level filesystem interface. Every method is optional. Throw a
  * `FuseError`, or any error with an errno `code` (as Node's fs errors have), to
- * fail a request; anything else fails it with EIO and is logged once per cause.
+ * fail a request, or return `Errno.of(n)` for failures that are routine and
+ * frequent; anything else fails it with EIO and is logged once per cause.
  */
 export interface Filesystem {
   /**
@@ -185,9 +187,9 @@ export interface Filesystem {
    */
   readonly initFlags?: bigint;
   /** After INIT is negotiated, before any other request. `notify` stays valid for the session's life. */
-  init?(info: InitInfo, notify: Notifier): R<void>;
+  init?(info: InitInfo, notify: Notifier): void | Promise<void>;
   /** The session is ending (unmount or DESTROY). */
-  destroy?(): R<void>;
+  destroy?(): void | Promise<void>;
   /**
    * Called on the serving thread while it waits for the next request (the
    * gap in which the kernel wakes the client with our last reply). Do one

@@ -27,11 +27,35 @@ export class MirrorInode {
     readonly type: number,
   ) {}
 
-  /** /proc/self/fd/N: how calls that take no O_PATH descriptor (xattrs, chmod, reopening) reach the file. */
+  /** /proc/self/fd/N: how calls that take no O_PATH descriptor (xattrs, reopening) reach the file. */
   get procPath(): string {
     return (this.path ??= procPath(this.fd));
   }
   private path: string | undefined;
+
+  /**
+   * A descriptor the mirror holds open on this inode for one of the kernel's
+   * file handles, or -1. While a file is open, the calls that refuse O_PATH
+   * descriptors (xattrs, fchmod) take it instead of walking /proc/self/fd/N,
+   * which costs several microseconds for each new descriptor number; the
+   * kernel asks for security.capability before the first write of every open.
+   */
+  get openFile(): number {
+    return this.openFiles?.[0] ?? -1;
+  }
+  private openFiles: number[] | undefined;
+
+  fileOpened(fd: number): void {
+    (this.openFiles ??= []).push(fd);
+  }
+
+  fileClosed(fd: number): void {
+    const files = this.openFiles;
+    const i = files ? files.indexOf(fd) : -1;
+    if (i < 0) return;
+    files!.splice(i, 1);
+    if (files!.length === 0) this.openFiles = undefined;
+  }
 }
 
 export class InodeTable {

@@ -25,11 +25,12 @@ import { Fattr, Fopen, InitFlag, OPEN_KILL_SUIDGID, SETXATTR_ACL_KILL_SGID, Writ
 import type {
   AttrOut, CreateReply, DirentPlusSink, DirentSink, EntryOut, Filesystem, InitInfo, NodeId, Notifier, OpenReply, RequestContext, StatfsOut, StatxOut,
 } from '../fs/filesystem.js';
-import { FuseError, quickErrno } from '../fs/errors.js';
+import { Errno, FuseError } from '../fs/errors.js';
 import {
-  open as sysOpen, openat, tryClose, close, fstatat, fchownat, fchmod, fchmodat, truncate, ftruncate,
+  open as sysOpen, openat, tryClose, close, fstatat, fchownat, fchmod, fchmodat, fchmodat2, truncate, ftruncate,
   utimensat, futimens, readlinkat, mkdirat, mknodat, symlinkat, unlinkat, renameat2, linkat, fstatfs,
-  getdents64, parseDirents, getxattr, tryGetxattr, setxattr, listxattr, removexattr, fallocate,
+  getdents64, parseDirents, tryGetxattr, tryFgetxattr, setxattr, fsetxattr, listxattr, flistxattr,
+  removexattr, fremovexattr, fallocate,
   copyFileRange, lseek, geteuid, getegid, tryFstatat, emptyStat, fstat, fchown, statx, getNofileLimit,
 } from '../sys/index.js';
 import type { Stat } from '../sys/index.js';
@@ -83,7 +84,10 @@ export class MirrorFilesystem implements Filesystem {
   private readonly negativeTimeout: number;
   /** getdents64 scratch: handlers are synchronous, so one buffer serves every listing. */
   private readonly direntBuf = Buffer.allocUnsafeSlow(32 * 1024);
-  private readonly files = new Set<number>();
+  /** Descriptors open for the kernel's file handles, and the inode each is on. */
+  private readonly files = new Map<number, MirrorInode>();
+  /** Linux before 6.6 has no fchmodat2: chmod by an O_PATH descriptor then goes through /proc. */
+  private noFchmodat2 = false;
   private readonly serverUid = geteuid();
   private readonly serverGid = getegid();
   private readonly xattrScratch = Buffer.allocUnsafeSlow(64 * 1024);
@@ -170,7 +174,7 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   destroy(): void {
-    for (const fd of this.files) tryClose(fd);
+    for (const fd of this.files.keys()) tryClose(fd);
     this.files.clear();
     this.inodes.clear();
   }
@@ -186,14 +190,17 @@ export class MirrorFilesystem implements Filesystem {
     return { nodeid: inode.nodeid, generation: 0, entryTimeout: this.entryTimeout, attrTimeout: this.attrTimeout, attr: st };
   }
 
-  /** Resolves `name` in `parent`, taking one kernel reference on the result. */
-  private lookupIn(parent: MirrorInode, name: Buffer): EntryOut;
+  /**
+   * Resolves `name` in `parent`, taking one kernel reference on the result. A
+   * missing name is routine (cp, compilers and shells probe constantly): it is
+   * returned as an Errno, not thrown.
+   */
+  private lookupIn(parent: MirrorInode, name: Buffer): EntryOut | Errno;
   /** With `onlyKnown`: undefined, and no descriptor spent, when the inode is not in the table yet. */
-  private lookupIn(parent: MirrorInode, name: Buffer, onlyKnown: boolean): EntryOut | undefined;
-  private lookupIn(parent: MirrorInode, name: Buffer, onlyKnown = false): EntryOut | undefined {
-    // A missing name is routine (cp, compilers and shells probe constantly): fail it without building an Error.
+  private lookupIn(parent: MirrorInode, name: Buffer, onlyKnown: boolean): EntryOut | Errno | undefined;
+  private lookupIn(parent: MirrorInode, name: Buffer, onlyKnown = false): EntryOut | Errno | undefined {
     const r = tryFstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW, this.lookupStat);
-    if (r < 0) throw quickErrno(-r);
+    if (r < 0) return Errno.of(-r);
     let st: Stat = this.lookupStat;
     let inode = this.inodes.find(st.dev, st.ino);
     if (inode) {
@@ -202,15 +209,24 @@ export class MirrorFilesystem implements Filesystem {
       return this.entry(inode, st);
     }
     if (onlyKnown) return undefined;
+    // The name may have been replaced since the stat: the descriptor decides.
+    return this.adopt(parent, name);
+  }
+
+  /**
+   * Opens `name` in `parent` as an inode, taking one kernel reference. For
+   * names just created, which are new to the table: no stat by name first.
+   */
+  private adopt(parent: MirrorInode, name: Buffer): EntryOut {
     const fd = openat(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+    let st: Stat;
     try {
-      // The name may have been replaced between the two calls: trust the descriptor.
       st = fstatat(fd, EMPTY, STAT_SELF);
     } catch (err) {
       tryClose(fd);
       throw err;
     }
-    inode = this.inodes.find(st.dev, st.ino);
+    let inode = this.inodes.find(st.dev, st.ino);
     if (inode) {
       tryClose(fd);
       inode.nlookup++;
@@ -221,16 +237,20 @@ export class MirrorFilesystem implements Filesystem {
     return this.entry(inode, st);
   }
 
-  lookup(req: LookupRequest, ctx: RequestContext): EntryOut {
+  lookup(req: LookupRequest, ctx: RequestContext): EntryOut | Errno {
     const parent = this.node(ctx.nodeid);
+    let found: EntryOut | Errno;
     try {
-      return this.lookupIn(parent, req.nameBytes);
+      found = this.lookupIn(parent, req.nameBytes);
     } catch (err) {
-      if (this.negativeTimeout > 0 && (err as { code?: string }).code === 'ENOENT') {
-        return { nodeid: 0 as NodeId, generation: 0, entryTimeout: this.negativeTimeout, attrTimeout: 0, attr: zeroAttr() };
-      }
-      throw err;
+      // Removed between the stat and the open.
+      if ((err as { code?: string }).code !== 'ENOENT') throw err;
+      found = Errno.of(E.ENOENT);
     }
+    if (found === Errno.of(E.ENOENT) && this.negativeTimeout > 0) {
+      return { nodeid: 0 as NodeId, generation: 0, entryTimeout: this.negativeTimeout, attrTimeout: 0, attr: zeroAttr() };
+    }
+    return found;
   }
 
   forget(nodeid: NodeId, nlookup: number): void {
@@ -260,7 +280,7 @@ export class MirrorFilesystem implements Filesystem {
     if (v & Fattr.MODE) {
       if (fh >= 0) fchmod(fh, req.mode);
       else if (inode.type === S_IFLNK) throw new FuseError(E.EOPNOTSUPP);
-      else fchmodat(AT_FDCWD, inode.procPath, req.mode, 0);
+      else this.chmod(inode, req.mode);
     }
     if (v & (Fattr.UID | Fattr.GID)) {
       fchownat(inode.fd, EMPTY, v & Fattr.UID ? req.uid : -1, v & Fattr.GID ? req.gid : -1, STAT_SELF);
@@ -297,7 +317,28 @@ export class MirrorFilesystem implements Filesystem {
   private clearModeBits(inode: MirrorInode, pick: (mode: number) => number): void {
     const mode = fstatat(inode.fd, EMPTY, STAT_SELF).mode;
     const bits = pick(mode);
-    if (bits) fchmodat(AT_FDCWD, inode.procPath, mode & 0o7777 & ~bits, 0);
+    if (bits) this.chmod(inode, mode & 0o7777 & ~bits);
+  }
+
+  /** chmod of an inode (never a symlink): through an open file if there is one, else by its O_PATH descriptor. */
+  private chmod(inode: MirrorInode, mode: number): void {
+    const open = inode.openFile;
+    if (open >= 0) return fchmod(open, mode);
+    if (!this.noFchmodat2) {
+      try {
+        return fchmodat2(inode.fd, EMPTY, mode, AT_EMPTY_PATH);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ENOSYS') throw err;
+        this.noFchmodat2 = true;
+      }
+    }
+    fchmodat(AT_FDCWD, inode.procPath, mode, 0);
+  }
+
+  /** Remembers a descriptor opened for a kernel file handle on `inode`. */
+  private fileOpened(fd: number, inode: MirrorInode): void {
+    this.files.set(fd, inode);
+    inode.fileOpened(fd);
   }
 
   readlink(_req: unknown, ctx: RequestContext): Buffer {
@@ -337,24 +378,24 @@ export class MirrorFilesystem implements Filesystem {
     const parent = this.node(ctx.nodeid);
     this.withCallerUmask(req.umask, () => mknodat(parent.fd, req.nameBytes, req.mode, req.rdev));
     this.giveToCaller(parent, req.nameBytes, ctx);
-    return this.lookupIn(parent, req.nameBytes);
+    return this.adopt(parent, req.nameBytes);
   }
 
   mkdir(req: MkdirRequest, ctx: RequestContext): EntryOut {
     const parent = this.node(ctx.nodeid);
     this.withCallerUmask(req.umask, () => mkdirat(parent.fd, req.nameBytes, req.mode));
     this.giveToCaller(parent, req.nameBytes, ctx);
-    return this.lookupIn(parent, req.nameBytes);
+    return this.adopt(parent, req.nameBytes);
   }
 
   symlink(req: SymlinkRequest, ctx: RequestContext): EntryOut {
     const parent = this.node(ctx.nodeid);
     symlinkat(req.targetBytes, parent.fd, req.nameBytes);
     this.giveToCaller(parent, req.nameBytes, ctx);
-    return this.lookupIn(parent, req.nameBytes);
+    return this.adopt(parent, req.nameBytes);
   }
 
-  link(req: LinkRequest, ctx: RequestContext): EntryOut {
+  link(req: LinkRequest, ctx: RequestContext): EntryOut | Errno {
     const inode = this.node(req.oldnodeid);
     const parent = this.node(ctx.nodeid);
     linkat(inode.fd, EMPTY, parent.fd, req.nameBytes, AT_EMPTY_PATH);
@@ -386,9 +427,9 @@ export class MirrorFilesystem implements Filesystem {
     const inode = this.node(ctx.nodeid);
     const { sysFlags, openFlags } = this.openFlagsFor(req.flags);
     const fd = sysOpen(inode.procPath, sysFlags, 0);
-    this.files.add(fd);
+    this.fileOpened(fd, inode);
     if (req.openFlags & OPEN_KILL_SUIDGID) this.killSuidgid(inode);
-    return { fh: fd, openFlags, backing: this.backingFor(inode, fd) };
+    return { fh: fd, openFlags, backing: this.backingFor(inode, fstat(fd).mode) };
   }
 
   /**
@@ -397,9 +438,8 @@ export class MirrorFilesystem implements Filesystem {
    * writes run with the server's credentials, so nothing would clear their
    * set-ID bits, and their data must pass through the server's WRITE.
    */
-  private backingFor(inode: MirrorInode, fd: number): { fd: number } | undefined {
+  private backingFor(inode: MirrorInode, mode: number): { fd: number } | undefined {
     if (inode.type !== S_IFREG) return undefined;
-    const mode = fstat(fd).mode;
     if (mode & (S_ISUID | S_ISGID)) return undefined;
     return { fd: inode.fd };
   }
@@ -410,11 +450,15 @@ export class MirrorFilesystem implements Filesystem {
     const fd = this.withCallerUmask(req.umask, () => openat(parent.fd, req.nameBytes, sysFlags | O_CREAT | O_NOFOLLOW, req.mode));
     try {
       this.giveToCaller(parent, req.nameBytes, ctx);
-      const entry = this.lookupIn(parent, req.nameBytes);
-      this.files.add(fd);
+      const entry = this.adopt(parent, req.nameBytes);
       const inode = this.inodes.get(entry.nodeid)!;
-      if (req.openFlags & OPEN_KILL_SUIDGID) this.killSuidgid(inode);
-      return { entry, open: { fh: fd, openFlags, backing: this.backingFor(inode, fd) } };
+      this.fileOpened(fd, inode);
+      let mode = entry.attr.mode;
+      if (req.openFlags & OPEN_KILL_SUIDGID) {
+        this.killSuidgid(inode);
+        mode = fstat(fd).mode;
+      }
+      return { entry, open: { fh: fd, openFlags, backing: this.backingFor(inode, mode) } };
     } catch (err) {
       tryClose(fd);
       throw err;
@@ -432,8 +476,8 @@ export class MirrorFilesystem implements Filesystem {
       const st = fstat(fd);
       pathFd = sysOpen(procPath(fd), O_PATH | O_CLOEXEC, 0);
       const inode = this.inodes.add(pathFd, st.dev, st.ino, S_IFREG);
-      this.files.add(fd);
-      return { entry: this.entry(inode, st), open: { fh: fd, openFlags, backing: this.backingFor(inode, fd) } };
+      this.fileOpened(fd, inode);
+      return { entry: this.entry(inode, st), open: { fh: fd, openFlags, backing: this.backingFor(inode, st.mode) } };
     } catch (err) {
       if (pathFd >= 0) tryClose(pathFd);
       tryClose(fd);
@@ -456,7 +500,11 @@ export class MirrorFilesystem implements Filesystem {
 
   release(req: ReleaseRequest): void {
     const fd = req.fh as number;
-    if (this.files.delete(fd)) close(fd);
+    const inode = this.files.get(fd);
+    if (!inode) return;
+    this.files.delete(fd);
+    inode.fileClosed(fd);
+    close(fd);
   }
 
   fsync(req: FsyncRequest): Promise<void> {
@@ -493,13 +541,17 @@ export class MirrorFilesystem implements Filesystem {
     this.listDirectory(dir, req.offset, req.size, (name, ino, type, next) => {
       if (!out.fits(name.length)) return false;
       if (isDot(name)) return out.add(name, nameOnly(ino, type), next);
-      let entry: EntryOut | undefined;
+      let entry: EntryOut | Errno | undefined;
       try {
         entry = this.lookupIn(dir, name, this.descriptorsTight());
       } catch (err) {
         // Deleted since getdents: leave it out rather than fail the listing.
         if ((err as { code?: string }).code === 'ENOENT') return true;
         throw err;
+      }
+      if (entry instanceof Errno) {
+        if (entry.errno === E.ENOENT) return true;
+        throw entry;
       }
       // Near the descriptor limit a walk gets names only (node id 0): the kernel
       // looks up the ones it needs, so a find over millions of entries cannot
@@ -547,35 +599,48 @@ export class MirrorFilesystem implements Filesystem {
     if (!permits(st, req.mask, ctx)) throw new FuseError(E.EACCES);
   }
 
-  // Extended attributes go through /proc/self/fd/N: the *xattr calls do not take O_PATH descriptors.
-  // Symlinks carry no user attributes on Linux, so they answer "none" rather than reach the link's target.
+  // Extended attributes: the *xattr calls refuse O_PATH descriptors, so they take an open file of
+  // the inode when there is one, else /proc/self/fd/N. Symlinks carry no user attributes on Linux,
+  // so they answer "none" rather than reach the link's target.
 
-  getxattr(req: GetxattrRequest, ctx: RequestContext): Buffer {
+  /** getxattr(2) of an inode: the value's length, or -errno (a null buffer asks for the length). */
+  private tryGetxattrOf(inode: MirrorInode, name: string, buf: Buffer | null): number {
+    const open = inode.openFile;
+    return open >= 0 ? tryFgetxattr(open, name, buf) : tryGetxattr(inode.procPath, name, buf);
+  }
+
+  private listxattrOf(inode: MirrorInode, buf: Buffer | null): number {
+    const open = inode.openFile;
+    return open >= 0 ? flistxattr(open, buf) : listxattr(inode.procPath, buf);
+  }
+
+  /** ENODATA is the usual answer: the kernel asks for security.capability before the first write of each open and before a chown. */
+  getxattr(req: GetxattrRequest, ctx: RequestContext): Buffer | Errno {
     const inode = this.node(ctx.nodeid);
-    if (inode.type === S_IFLNK) throw quickErrno(E.ENODATA);
-    const path = inode.procPath;
+    if (inode.type === S_IFLNK) return Errno.of(E.ENODATA);
     let buf = this.xattrScratch;
-    let n = tryGetxattr(path, req.name, buf);
+    let n = this.tryGetxattrOf(inode, req.name, buf);
     if (n === -E.ERANGE) {
-      buf = Buffer.allocUnsafe(getxattr(path, req.name, null));
-      n = getxattr(path, req.name, buf);
+      const size = this.tryGetxattrOf(inode, req.name, null);
+      if (size < 0) return Errno.of(-size);
+      buf = Buffer.allocUnsafe(size);
+      n = this.tryGetxattrOf(inode, req.name, buf);
     }
-    if (n < 0) throw quickErrno(-n);
+    if (n < 0) return Errno.of(-n);
     return buf.subarray(0, n);
   }
 
   listxattr(_req: ListxattrRequest, ctx: RequestContext): Buffer[] {
     const inode = this.node(ctx.nodeid);
     if (inode.type === S_IFLNK) return [];
-    const path = inode.procPath;
     let buf = this.xattrScratch;
     let n: number;
     try {
-      n = listxattr(path, buf);
+      n = this.listxattrOf(inode, buf);
     } catch (err) {
       if ((err as { code?: string }).code !== 'ERANGE') throw err;
-      buf = Buffer.allocUnsafe(listxattr(path, null));
-      n = listxattr(path, buf);
+      buf = Buffer.allocUnsafe(this.listxattrOf(inode, null));
+      n = this.listxattrOf(inode, buf);
     }
     const names: Buffer[] = [];
     let start = 0;
@@ -591,7 +656,9 @@ export class MirrorFilesystem implements Filesystem {
   setxattr(req: SetxattrRequest, ctx: RequestContext): void {
     const inode = this.node(ctx.nodeid);
     if (inode.type === S_IFLNK) throw new FuseError(E.EPERM);
-    setxattr(inode.procPath, req.name, req.value, req.flags);
+    const open = inode.openFile;
+    if (open >= 0) fsetxattr(open, req.name, req.value, req.flags);
+    else setxattr(inode.procPath, req.name, req.value, req.flags);
     // Setting an access ACL as a caller outside the file's group drops set-group-ID;
     // the server, as root, would keep it, so the kernel asks us to.
     if (req.setxattrFlags & SETXATTR_ACL_KILL_SGID) this.clearModeBits(inode, (mode) => mode & S_ISGID);
@@ -600,7 +667,9 @@ export class MirrorFilesystem implements Filesystem {
   removexattr(req: RemovexattrRequest, ctx: RequestContext): void {
     const inode = this.node(ctx.nodeid);
     if (inode.type === S_IFLNK) throw new FuseError(E.ENODATA);
-    removexattr(inode.procPath, req.name);
+    const open = inode.openFile;
+    if (open >= 0) fremovexattr(open, req.name);
+    else removexattr(inode.procPath, req.name);
   }
 
   fallocate(req: FallocateRequest, ctx: RequestContext): void {

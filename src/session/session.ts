@@ -16,7 +16,7 @@ import type {
   EntryOut, FuseRequest, InHeader, InitOut, InitRequest, NodeId, DecodeOptions,
 } from '../abi/index.js';
 import type { ChannelEnd, FuseChannel, RequestBuffer } from '../transport/channel.js';
-import { errnoFromError, errnoName } from '../fs/errors.js';
+import { Errno, errnoFromError, errnoName } from '../fs/errors.js';
 import type { CreateReply, DirentPlusSink, DirentSink, Filesystem, InitInfo, Notifier, OpenReply, RequestContext } from '../fs/filesystem.js';
 import { SessionStats } from './stats.js';
 import { negotiateInit } from './negotiate.js';
@@ -551,6 +551,12 @@ export class Session {
       return;
     }
     const done = (v: unknown) => {
+      if (v instanceof Errno) {
+        if (readBuf) this.releaseReplyBuffer(readBuf);
+        this.replyError(h, v.errno);
+        this.complete(h, rb);
+        return;
+      }
       try {
         reply(v);
       } catch (err) {

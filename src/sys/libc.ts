@@ -123,6 +123,13 @@ const c_linkat = bind<(oldDir: number, oldName: CStr, newDir: number, newName: C
   'int linkat(int, const char *, int, const char *, int)',
 );
 const c_fchmod = bind<(fd: number, mode: number) => number>('int fchmod(int, uint32_t)');
+// fchmodat2(2), Linux 6.6: the only chmod that takes flags (AT_EMPTY_PATH), so
+// the only one that accepts an O_PATH descriptor. Glibc 2.36 has no wrapper;
+// new system calls share one number on every architecture.
+const SYS_fchmodat2 = 452;
+const c_sys_fchmodat2 = bind<(nr: number, dirfd: number, name: CStr, mode: number, flags: number) => number>(
+  'long syscall(long, int, const char *, uint32_t, int)',
+);
 const c_fchmodat = bind<(dirfd: number, name: CStr, mode: number, flags: number) => number>(
   'int fchmodat(int, const char *, uint32_t, int)',
 );
@@ -788,6 +795,15 @@ export function fchmodat(dirfd: number, name: Name, mode: number, flags: number)
   }
 }
 
+/** fchmodat2(2) (Linux 6.6+; ENOSYS before). With AT_EMPTY_PATH and "" it changes the file `dirfd` names, O_PATH included. */
+export function fchmodat2(dirfd: number, name: Name, mode: number, flags: number): void {
+  const p = cname(name) ?? badName('fchmodat2');
+  for (;;) {
+    if (c_sys_fchmodat2(SYS_fchmodat2, dirfd, p, mode, flags) === 0) return;
+    retryOrThrow('fchmodat2');
+  }
+}
+
 /** fchown(2). -1 leaves uid or gid unchanged. */
 export function fchown(fd: number, uid: number, gid: number): void {
   for (;;) {
@@ -1012,15 +1028,23 @@ export function lgetxattr(path: Name, name: Name, buf: Buffer | null): number {
   }
 }
 
-/** fgetxattr(2). */
-export function fgetxattr(fd: number, name: Name, buf: Buffer | null): number {
-  const k = cname2(name) ?? badName('fgetxattr');
+/** fgetxattr(2) returning -errno instead of throwing, like tryGetxattr. */
+export function tryFgetxattr(fd: number, name: Name, buf: Buffer | null): number {
+  const k = cname2(name);
+  if (k === undefined) return -EINVAL;
   const b = bufOrNull(buf);
   for (;;) {
     const n = c_fgetxattr(fd, k, b, b === null ? 0 : b.length);
     if (n >= 0) return n;
-    retryOrThrow('fgetxattr');
+    const e = koffi.errno();
+    if (e !== EINTR) return -e;
   }
+}
+
+/** fgetxattr(2). */
+export function fgetxattr(fd: number, name: Name, buf: Buffer | null): number {
+  const n = tryFgetxattr(fd, name, buf);
+  return n >= 0 ? n : throwErrno('fgetxattr', -n);
 }
 
 /** setxattr(2) with XATTR_CREATE / XATTR_REPLACE flags. */

@@ -54,41 +54,53 @@ m.close(); os.close(fd)
   );
 });
 
-test('extended attributes: set/get/list/remove both ways', T, async (t) => {
+test('extended attributes and chmod: set/get/list/remove both ways, with and without the file open', T, async (t) => {
   if (!(await havePython())) return t.skip('python3 not available');
   await withMirror(
     async ({ src, mnt }) => {
+      // The server reaches an inode's xattrs and mode through a descriptor it holds
+      // open for a file handle when there is one, else through /proc: both must agree.
       const r = await python(
         `
 import errno, os, sys
 m, s = sys.argv[1:3]
-os.setxattr(m, 'user.test', b'value\\x00\\xff')
-assert os.getxattr(s, 'user.test') == b'value\\x00\\xff', 'set through MNT not in SRC'
-assert os.getxattr(m, 'user.test') == b'value\\x00\\xff'
-os.setxattr(s, 'user.fromsrc', b'S')
-assert os.getxattr(m, 'user.fromsrc') == b'S', 'set in SRC not visible through MNT'
-assert sorted(os.listxattr(m)) == sorted(os.listxattr(s)), (os.listxattr(m), os.listxattr(s))
-assert {'user.test', 'user.fromsrc'} <= set(os.listxattr(m))
-big = bytes(range(256)) * 8
-os.setxattr(m, 'user.big', big)
-assert os.getxattr(m, 'user.big') == big and os.getxattr(s, 'user.big') == big
-try:
-    os.setxattr(m, 'user.test', b'x', os.XATTR_CREATE); raise SystemExit('XATTR_CREATE on existing succeeded')
-except OSError as e:
-    assert e.errno == errno.EEXIST, e
-try:
-    os.setxattr(m, 'user.nope', b'x', os.XATTR_REPLACE); raise SystemExit('XATTR_REPLACE on missing succeeded')
-except OSError as e:
-    assert e.errno == errno.ENODATA, e
-os.removexattr(m, 'user.test')
-try:
-    os.getxattr(s, 'user.test'); raise SystemExit('removed xattr still in SRC')
-except OSError as e:
-    assert e.errno == errno.ENODATA, e
-try:
-    os.getxattr(m, 'user.missing'); raise SystemExit('missing xattr found')
-except OSError as e:
-    assert e.errno == errno.ENODATA, e
+def check(tag):
+    os.setxattr(m, 'user.test', b'value\\x00\\xff')
+    assert os.getxattr(s, 'user.test') == b'value\\x00\\xff', (tag, 'set through MNT not in SRC')
+    assert os.getxattr(m, 'user.test') == b'value\\x00\\xff', tag
+    os.setxattr(s, 'user.fromsrc', b'S')
+    assert os.getxattr(m, 'user.fromsrc') == b'S', (tag, 'set in SRC not visible through MNT')
+    assert sorted(os.listxattr(m)) == sorted(os.listxattr(s)), (tag, os.listxattr(m), os.listxattr(s))
+    assert {'user.test', 'user.fromsrc'} <= set(os.listxattr(m)), tag
+    big = bytes(range(256)) * 8
+    os.setxattr(m, 'user.big', big)
+    assert os.getxattr(m, 'user.big') == big and os.getxattr(s, 'user.big') == big, tag
+    try:
+        os.setxattr(m, 'user.test', b'x', os.XATTR_CREATE); raise SystemExit(tag + ': XATTR_CREATE on existing succeeded')
+    except OSError as e:
+        assert e.errno == errno.EEXIST, (tag, e)
+    try:
+        os.setxattr(m, 'user.nope', b'x', os.XATTR_REPLACE); raise SystemExit(tag + ': XATTR_REPLACE on missing succeeded')
+    except OSError as e:
+        assert e.errno == errno.ENODATA, (tag, e)
+    for name in ('user.test', 'user.fromsrc', 'user.big'):
+        os.removexattr(m, name)
+    try:
+        os.getxattr(s, 'user.test'); raise SystemExit(tag + ': removed xattr still in SRC')
+    except OSError as e:
+        assert e.errno == errno.ENODATA, (tag, e)
+    try:
+        os.getxattr(m, 'user.missing'); raise SystemExit(tag + ': missing xattr found')
+    except OSError as e:
+        assert e.errno == errno.ENODATA, (tag, e)
+    for mode in (0o640, 0o604):
+        os.chmod(m, mode)
+        assert os.stat(s).st_mode & 0o7777 == mode, (tag, oct(os.stat(s).st_mode))
+check('closed')
+held = os.open(m, os.O_RDONLY)
+check('open')
+os.close(held)
+check('closed again')
 print('OK')
 `,
         [path.join(mnt, 'f'), path.join(src, 'f')],

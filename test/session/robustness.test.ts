@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
 import { withInProcessMount } from '../helpers/inprocess.js';
 import { run, describeRun, sleep } from '../helpers/mount.js';
-import { FuseError, Fopen, ROOT_ID, S_IFDIR, S_IFREG, DT_REG } from '../../src/index.js';
+import { Errno, FuseError, Fopen, ROOT_ID, S_IFDIR, S_IFREG, DT_REG } from '../../src/index.js';
 import type { Attr, Filesystem, NodeId, ReadRequest, RequestContext } from '../../src/index.js';
 
 function attr(ino: number, mode: number, size: number): Attr {
@@ -43,6 +43,8 @@ test('a throwing handler answers EIO, is logged once per cause, and the server k
     denied: () => { throw new FuseError('EACCES'); },
     nodeerr: () => { throw Object.assign(new Error('like node'), { code: 'ENOTDIR' }); },
     wrongShape: () => 'not a buffer',
+    returned: () => Errno.of(30), // EROFS
+    returnedAsync: async () => Errno.of(95), // EOPNOTSUPP
   });
   await withInProcessMount(filesystem, async ({ mnt, logs, m }) => {
     for (let i = 0; i < 3; i++) {
@@ -54,6 +56,10 @@ test('a throwing handler answers EIO, is logged once per cause, and the server k
     assert.match((await cat(`${mnt}/denied`)).stderr, /Permission denied/);
     assert.match((await cat(`${mnt}/nodeerr`)).stderr, /Not a directory/);
     assert.match((await cat(`${mnt}/wrongShape`)).stderr, /Input\/output error/);
+    // A returned Errno answers that errno, like a thrown FuseError, and is no error of the filesystem's.
+    assert.match((await cat(`${mnt}/returned`)).stderr, /Read-only file system/);
+    assert.match((await cat(`${mnt}/returnedAsync`)).stderr, /Operation not supported/);
+    assert.equal(logs.filter((l) => /EROFS|EOPNOTSUPP|returned/.test(l)).length, 0, logs.join('\n'));
     const ok = await cat(`${mnt}/ok`);
     assert.equal(ok.stdout, 'fine', describeRun(ok));
     const boomLines = logs.filter((l) => l.includes('Error: handler exploded'));
