@@ -6,7 +6,7 @@
  *   node dist/examples/memfs.js /mnt/mem
  */
 import {
-  mount, FuseError, ROOT_ID, Fattr, RenameFlag, S_IFDIR, S_IFREG, S_IFLNK, S_IFMT,
+  mount, Errno, FuseError, ROOT_ID, Fattr, RenameFlag, S_IFDIR, S_IFREG, S_IFLNK, S_IFMT,
 } from '../src/index.js';
 import type {
   Attr, AttrOut, EntryOut, Filesystem, NodeId, RequestContext, DirentSink, OpenReply, CreateReply,
@@ -95,9 +95,10 @@ export class MemoryFilesystem implements Filesystem {
     return n;
   }
 
-  lookup(req: LookupRequest, ctx: RequestContext): EntryOut {
+  lookup(req: LookupRequest, ctx: RequestContext): EntryOut | Errno {
     const n = this.dir(ctx.nodeid).get(req.name);
-    if (!n) throw new FuseError('ENOENT');
+    // Routine, and asked for constantly: returned, not thrown.
+    if (!n) return Errno.of('ENOENT');
     return this.entry(n);
   }
 

@@ -149,7 +149,8 @@ async function runMirror(a: MirrorArgs): Promise<number> {
     }, null, 1);
     const tmp = `${a.statsFile}.tmp${process.pid}`;
     try {
-      fs.writeFileSync(tmp, body);
+      // The mirror sets the process umask to its callers' (0 at start): name the mode.
+      fs.writeFileSync(tmp, body, { mode: 0o644 });
       fs.renameSync(tmp, a.statsFile);
     } catch (err) {
       process.stderr.write(`fusekit: cannot write stats file: ${(err as Error).message}\n`);

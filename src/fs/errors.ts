@@ -66,11 +66,12 @@ export class Errno {
     readonly code: string,
   ) {}
 
-  /** The shared instance for `errno` (1…511). */
-  static of(errno: number): Errno {
-    const cached = Errno.cache[errno];
+  /** The shared instance for an errno, by number (1…511) or name ('ENOENT'). */
+  static of(errno: number | string): Errno {
+    const n = typeof errno === 'string' ? ERRNO[errno] ?? -1 : errno;
+    const cached = Errno.cache[n];
     if (cached) return cached;
-    if (!Number.isInteger(errno) || errno <= 0 || errno > 511) throw new RangeError(`not an errno: ${errno}`);
-    return (Errno.cache[errno] = Object.freeze(new Errno(errno, errnoName(errno))));
+    if (!Number.isInteger(n) || n <= 0 || n > 511) throw new RangeError(`not an errno: ${errno}`);
+    return (Errno.cache[n] = Object.freeze(new Errno(n, errnoName(n))));
   }
 }

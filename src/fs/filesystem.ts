@@ -10,13 +10,13 @@
  * never holds up the others.
  *
  * ```ts
- * import { mount, ROOT_ID, S_IFDIR, S_IFREG, FuseError } from 'fusekit';
+ * import { mount, ROOT_ID, S_IFDIR, S_IFREG, Errno } from 'fusekit';
  * const hello = Buffer.from('hello\n');
  * const attr = (ino: number, mode: number, size: number) => ({ ino, mode, size, nlink: 1, uid: 0, gid: 0,
  *   rdev: 0, blksize: 4096, blocks: 0, atimeSec: 0, atimeNsec: 0, mtimeSec: 0, mtimeNsec: 0, ctimeSec: 0, ctimeNsec: 0 });
  * await mount('/mnt/hello', {
  *   lookup: ({ name }, { nodeid }) => {
- *     if (nodeid !== ROOT_ID || name !== 'hello') throw new FuseError('ENOENT');
+ *     if (nodeid !== ROOT_ID || name !== 'hello') return Errno.of('ENOENT');
  *     return { nodeid: 2 as NodeId, generation: 0, entryTimeout: 1, attrTimeout: 1, attr: attr(2, S_IFREG | 0o444, hello.length) };
  *   },
  *   getattr: (_, { nodeid }) => ({ attrTimeout: 1, attr: nodeid === ROOT_ID ? attr(1, S_IFDIR | 0o755, 0) : attr(2, S_IFREG | 0o444, hello.length) }),

@@ -102,6 +102,8 @@ export class MirrorFilesystem implements Filesystem {
   private pruneRefused = false;
   /** The kernel hands us the caller's umask (DONT_MASK) instead of applying it. */
   private umaskInServer = false;
+  /** The process umask in force (set at INIT, then to each creating caller's). */
+  private umaskNow = 0;
 
   constructor(readonly source: string, options: MirrorOptions = {}) {
     this.entryTimeout = options.entryTimeout ?? 1;
@@ -157,20 +159,24 @@ export class MirrorFilesystem implements Filesystem {
     this.fdHighWater = Math.floor(limit * 0.85);
     this.fdLowWater = Math.floor(limit * 0.6);
     // The caller's umask is applied once: by the kernel, or (DONT_MASK) by the
-    // source filesystem under the umask we set around each create.
+    // source filesystem under the caller's umask, set before each create.
     this.umaskInServer = (info.enabled & InitFlag.DONT_MASK) !== 0n;
     process.umask(0);
   }
 
-  /** Runs a creating system call under the caller's umask, so the source applies it (or a default ACL overrides it). */
+  /**
+   * Runs a creating system call under the caller's umask, so the source applies
+   * it (or a default ACL overrides it). The umask stays set afterwards: callers
+   * rarely change theirs, and each change is a system call.
+   */
   private withCallerUmask<T>(umask: number, create: () => T): T {
     if (!this.umaskInServer) return create();
-    process.umask(umask & 0o777);
-    try {
-      return create();
-    } finally {
-      process.umask(0);
+    const want = umask & 0o777;
+    if (want !== this.umaskNow) {
+      process.umask(want);
+      this.umaskNow = want;
     }
+    return create();
   }
 
   destroy(): void {

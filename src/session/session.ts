@@ -78,6 +78,7 @@ export class Session {
   private decode: DecodeOptions = { minor: KERNEL_MINOR_VERSION, setxattrExt: false };
   private initialized = false;
   private destroyed = false;
+  /** Requests whose handler is still running (asynchronously), by unique: where INTERRUPT finds them. */
   private readonly pending = new Map<bigint, Context>();
   /** The kernel's lookup references per node id, as fusekit delivered them. */
   private readonly lookups = new Map<number, number>();
@@ -318,8 +319,7 @@ export class Session {
   private dispatch(req: Exclude<FuseRequest, { op: 'INIT' | 'FORGET' | 'BATCH_FORGET' | 'INTERRUPT' | 'DESTROY' | 'NOTIFY_REPLY' }>, h: InHeader, rb: RequestBuffer): void {
     const fs = this.fs;
     const ctx = new Context(h);
-    this.pending.set(h.unique, ctx);
-    this.stats.observeInFlight(this.pending.size);
+    this.stats.observeInFlight(this.pending.size + 1);
     let result: unknown;
     let reply: (v: unknown) => void;
     let readBuf: Buffer | undefined;
@@ -567,6 +567,8 @@ export class Session {
       this.complete(h, rb);
     };
     if (isPromise(result)) {
+      // Only a request still running can be interrupted: synchronous ones never enter the table.
+      this.pending.set(h.unique, ctx);
       result.then(done, (err) => {
         if (readBuf) this.releaseReplyBuffer(readBuf);
         this.finishError(h, req.op, err, rb);
@@ -581,7 +583,7 @@ export class Session {
   }
 
   private complete(h: InHeader, rb: RequestBuffer | undefined): void {
-    this.pending.delete(h.unique);
+    if (this.pending.size > 0) this.pending.delete(h.unique);
     rb?.release();
   }
 

@@ -11,11 +11,12 @@ test('Errno.of shares one frozen instance per errno and names it', () => {
   assert.notEqual(a, Errno.of(E.ENODATA));
   assert.equal(a.errno, E.ENOENT);
   assert.equal(a.code, 'ENOENT');
+  assert.equal(Errno.of('ENOENT'), a);
   assert.ok(Object.isFrozen(a));
 });
 
 test('Errno.of refuses what is not an errno', () => {
-  for (const bad of [0, -2, 512, 1.5, Number.NaN]) assert.throws(() => Errno.of(bad), RangeError, String(bad));
+  for (const bad of [0, -2, 512, 1.5, Number.NaN, 'ENOPE', '']) assert.throws(() => Errno.of(bad), RangeError, String(bad));
 });
 
 test('errnoFromError reads Errno, FuseError, Node errors and aborts; nothing else', () => {

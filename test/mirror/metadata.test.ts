@@ -368,6 +368,11 @@ test('new files and dirs get the mode the caller asked for (caller umask, not th
         const r = await run('mkfifo', ['-m', '0666', path.join(mnt, 'p')], { timeoutMs: 10_000 });
         assert.equal(r.code, 0, describeRun(r));
         assert.equal(fs.statSync(path.join(src, 'p')).mode & 0o7777, 0o666, 'mkfifo -m 0666');
+        // Callers with different umasks one after the other (the server keeps the last one set).
+        const seq = await run('sh', ['-c', 'cd "$1" && umask 077 && touch a && umask 002 && touch b && umask 0 && touch c && umask 027 && mkdir e && umask 077 && touch g', 'sh', mnt], { timeoutMs: 10_000 });
+        assert.equal(seq.code, 0, describeRun(seq));
+        const modes = Object.fromEntries(['a', 'b', 'c', 'e', 'g'].map((n) => [n, (fs.statSync(path.join(src, n)).mode & 0o7777).toString(8)]));
+        assert.deepEqual(modes, { a: '600', b: '664', c: '666', e: '750', g: '600' });
       },
       { spawn: { umask: 0o077 } },
     );
