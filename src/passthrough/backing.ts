@@ -12,8 +12,18 @@ export interface BackingDevice {
   backingClose(id: number): void;
 }
 
+/** Ids waiting to be closed, at most, before a release closes them itself. */
+const MAX_PENDING_CLOSES = 256;
+
 export class BackingRegistry {
   private readonly open = new Set<number>();
+  /**
+   * Ids whose last user is gone, closed between requests: the close ioctl
+   * costs microseconds that the next request (RELEASE comes between a
+   * client's close and its next call) would otherwise wait for. The kernel
+   * holds its own reference for files still open on an id.
+   */
+  private readonly closing: number[] = [];
 
   constructor(private readonly device: BackingDevice, private readonly log: (line: string) => void) {}
 
@@ -24,22 +34,34 @@ export class BackingRegistry {
     return id as BackingId;
   }
 
+  /** Drops `id`: closed on the device at the next idle moment (closeOnePending). */
   close(id: BackingId): void {
     if (!this.open.delete(id)) return;
+    this.closing.push(id);
+    if (this.closing.length > MAX_PENDING_CLOSES) while (this.closeOnePending());
+  }
+
+  /** Closes one dropped id on the device; false when none is waiting. */
+  closeOnePending(): boolean {
+    const id = this.closing.pop();
+    if (id === undefined) return false;
     try {
       this.device.backingClose(id);
     } catch (err) {
       // ENOENT/ENOTCONN after an abort: the kernel dropped every id with the connection.
       this.log(`fusekit: closing backing id ${id} failed: ${(err as Error).message}`);
     }
+    return true;
   }
 
-  /** Ids currently registered. Returns to 0 when no passthrough file is open. */
+  /** Ids registered with the kernel, dropped ones not closed yet included. Returns to 0 when no passthrough file is open and the channel is idle. */
   get openCount(): number {
-    return this.open.size;
+    return this.open.size + this.closing.length;
   }
 
   closeAll(): void {
-    for (const id of [...this.open]) this.close(id as BackingId);
+    for (const id of this.open) this.closing.push(id);
+    this.open.clear();
+    while (this.closeOnePending());
   }
 }

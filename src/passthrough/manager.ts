@@ -223,6 +223,11 @@ export class PassthroughManager {
     };
   }
 
+  /** Closes one backing id dropped by a release; false when none is waiting. */
+  closeOnePending(): boolean {
+    return this.registry.closeOnePending();
+  }
+
   /** Closes every backing id (the kernel drops them with the connection anyway). */
   shutdown(): void {
     this.registry.closeAll();

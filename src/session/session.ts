@@ -110,8 +110,13 @@ export class Session {
   }
 
   start(): void {
-    const fs = this.fs;
-    this.channel.start((rb) => this.onRequest(rb), (end) => void this.onEnd(end), fs.idle ? () => fs.idle!() : undefined);
+    this.channel.start((rb) => this.onRequest(rb), (end) => void this.onEnd(end), () => this.idleWork());
+  }
+
+  /** One piece of deferred work between requests (backing ids to close, then the filesystem's own); false when none is left. */
+  private idleWork(): boolean {
+    if (this.passthrough?.closeOnePending()) return true;
+    return this.fs.idle?.() ?? false;
   }
 
   /** Lookup references the kernel holds on `nodeid` (0 once forgotten). The root is never counted. */
