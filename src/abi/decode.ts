@@ -228,8 +228,9 @@ const NAME_ONLY_OPS: Record<number, 'LOOKUP' | 'UNLINK' | 'RMDIR' | 'REMOVEXATTR
  * itself was valid). An opcode this codec does not know is not an error: it
  * decodes to `{ op: 'UNKNOWN' }`, to be answered with ENOSYS.
  */
-export function decodeRequest(buf: Buffer, len: number, opts: DecodeOptions): FuseRequest {
-  const header = decodeInHeader(buf, len);
+export function decodeRequest(buf: Buffer, len: number, opts: DecodeOptions, decodedHeader?: InHeader): FuseRequest {
+  // A caller that has already read the header (to count or route the request) passes it in.
+  const header = decodedHeader ?? decodeInHeader(buf, len);
   const extLen = header.totalExtlen * 8;
   if (extLen > len - IN_HEADER_SIZE) {
     throw new AbiError(EINVAL, `extension area of ${extLen} bytes does not fit in a ${len}-byte request`, header);

@@ -160,7 +160,7 @@ export class Session {
     this.stats.countRequest(opName);
     let req: FuseRequest;
     try {
-      req = decodeRequest(rb.buf, rb.len, this.decode);
+      req = decodeRequest(rb.buf, rb.len, this.decode, header);
     } catch (err) {
       const errno = err instanceof AbiError ? err.errno : E.EIO;
       this.logOnce(`decode ${opName}`, err);
