@@ -93,6 +93,8 @@ export class MirrorFilesystem implements Filesystem {
   private readonly xattrScratch = Buffer.allocUnsafeSlow(64 * 1024);
   /** Filled by each lookup; handlers are synchronous, so the reply is encoded before the next lookup reuses it. */
   private readonly lookupStat = emptyStat();
+  /** Filled for GETATTR and SETATTR replies, on the same terms. */
+  private readonly replyStat = emptyStat();
   private notify: Notifier | undefined;
   /** Descriptor counts at which to start pruning, and down to which (from the limit at INIT). */
   private fdHighWater = Infinity;
@@ -268,7 +270,7 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   getattr(_req: GetattrRequest, ctx: RequestContext): AttrOut {
-    return { attrTimeout: this.attrTimeout, attr: fstatat(this.node(ctx.nodeid).fd, EMPTY, STAT_SELF) };
+    return { attrTimeout: this.attrTimeout, attr: this.replyStatOf(this.node(ctx.nodeid)) };
   }
 
   /** statx(2) beyond GETATTR's fields (birth time, mount id…), straight from the source. */
@@ -306,7 +308,7 @@ export class MirrorFilesystem implements Filesystem {
     // CAP_FSETID, which the server never sees.
     const onlyHandles = (v & ~(Fattr.FH | Fattr.LOCKOWNER)) === 0;
     if ((v & Fattr.KILL_SUIDGID && !(v & Fattr.MODE)) || onlyHandles) this.killSuidgid(inode);
-    return { attrTimeout: this.attrTimeout, attr: fstatat(inode.fd, EMPTY, STAT_SELF) };
+    return { attrTimeout: this.attrTimeout, attr: this.replyStatOf(inode) };
   }
 
   /**
@@ -373,6 +375,13 @@ export class MirrorFilesystem implements Filesystem {
 
   private isServer(ctx: RequestContext): boolean {
     return ctx.uid === this.serverUid && ctx.gid === this.serverGid;
+  }
+
+  /** The inode's attributes in the shared reply Stat (no object per request). */
+  private replyStatOf(inode: MirrorInode): Stat {
+    const r = tryFstatat(inode.fd, EMPTY, STAT_SELF, this.replyStat);
+    if (r < 0) throw Errno.of(-r);
+    return this.replyStat;
   }
 
   /** The group a new file gets: the caller's, or -1 (keep) when a set-group-ID parent passes its own on. */
