@@ -467,13 +467,18 @@ export class MirrorFilesystem implements Filesystem {
       this.giveToCaller(parent, req.nameBytes, ctx);
       const entry = this.adopt(parent, req.nameBytes);
       const inode = this.inodes.get(entry.nodeid)!;
-      this.fileOpened(fd, inode);
-      let mode = entry.attr.mode;
+      let st = fstat(fd);
+      // Something may rename over the name in the source between the create and
+      // the lookup. The descriptor then names another file than the entry: it
+      // stays the handle's alone, neither the inode's open file nor its backing.
+      const same = st.dev === inode.dev && st.ino === inode.ino;
+      this.files.set(fd, inode);
+      if (same) inode.fileOpened(fd);
       if (req.openFlags & OPEN_KILL_SUIDGID) {
         this.killSuidgid(inode);
-        mode = fstat(fd).mode;
+        st = fstat(fd);
       }
-      return { entry, open: { fh: fd, openFlags, backing: this.backingFor(inode, mode) } };
+      return { entry, open: { fh: fd, openFlags, backing: same ? this.backingFor(inode, st.mode) : undefined } };
     } catch (err) {
       tryClose(fd);
       throw err;
