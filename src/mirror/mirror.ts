@@ -218,7 +218,13 @@ export class MirrorFilesystem implements Filesystem {
     }
     if (onlyKnown) return undefined;
     // The name may have been replaced since the stat: the descriptor decides.
-    return this.adopt(parent, name);
+    try {
+      return this.adopt(parent, name);
+    } catch (err) {
+      // Removed between the stat and the open: as missing as a failed stat.
+      if ((err as { code?: string }).code === 'ENOENT') return Errno.of(E.ENOENT);
+      throw err;
+    }
   }
 
   /**
@@ -247,14 +253,7 @@ export class MirrorFilesystem implements Filesystem {
 
   lookup(req: LookupRequest, ctx: RequestContext): EntryOut | Errno {
     const parent = this.node(ctx.nodeid);
-    let found: EntryOut | Errno;
-    try {
-      found = this.lookupIn(parent, req.nameBytes);
-    } catch (err) {
-      // Removed between the stat and the open.
-      if ((err as { code?: string }).code !== 'ENOENT') throw err;
-      found = Errno.of(E.ENOENT);
-    }
+    const found = this.lookupIn(parent, req.nameBytes);
     if (found === Errno.of(E.ENOENT) && this.negativeTimeout > 0) {
       return { nodeid: 0 as NodeId, generation: 0, entryTimeout: this.negativeTimeout, attrTimeout: 0, attr: zeroAttr() };
     }
@@ -561,15 +560,9 @@ export class MirrorFilesystem implements Filesystem {
     this.listDirectory(dir, req.offset, req.size, (name, ino, type, next) => {
       if (!out.fits(name.length)) return false;
       if (isDot(name)) return out.add(name, nameOnly(ino, type), next);
-      let entry: EntryOut | Errno | undefined;
-      try {
-        entry = this.lookupIn(dir, name, this.descriptorsTight());
-      } catch (err) {
-        // Deleted since getdents: leave it out rather than fail the listing.
-        if ((err as { code?: string }).code === 'ENOENT') return true;
-        throw err;
-      }
+      const entry = this.lookupIn(dir, name, this.descriptorsTight());
       if (entry instanceof Errno) {
+        // Deleted since getdents: leave it out rather than fail the listing.
         if (entry.errno === E.ENOENT) return true;
         throw entry;
       }
