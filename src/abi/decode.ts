@@ -721,3 +721,8 @@ export function decodeRequest(buf: Buffer, len: number, opts: DecodeOptions, dec
       return { op: 'UNKNOWN', header };
   }
 }
+
+/** A name that is `.` or `..`, as the kernel's raw bytes. */
+export function isDotOrDotDot(b: Buffer): boolean {
+  return (b.length === 1 && b[0] === 0x2e) || (b.length === 2 && b[0] === 0x2e && b[1] === 0x2e);
+}

@@ -11,6 +11,7 @@ import { MirrorFilesystem } from '../mirror/mirror.js';
 import { parseMirrorArgs, UsageError, USAGE } from './options.js';
 import { getNofileLimit, setNofileLimit } from '../sys/index.js';
 import type { MirrorArgs } from './options.js';
+import { stderrLogger } from '../fs/logger.js';
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -129,7 +130,7 @@ async function runMirror(a: MirrorArgs): Promise<number> {
       source: src,
       subtype: 'fusekit',
       passthrough: a.passthrough,
-      debug: a.debug ? (line) => process.stderr.write(line + '\n') : undefined,
+      logger: a.debug ? { ...stderrLogger, debug: (line: string) => process.stderr.write(`${line}\n`) } : stderrLogger,
     });
   } catch (err) {
     filesystem.destroy();

@@ -1,4 +1,8 @@
 import { constants as osConstants } from 'node:os';
+import { MAX_ERRNO } from '../abi/constants.js';
+import { errnoName } from '../sys/errors.js';
+
+export { errnoName };
 
 const ERRNO = osConstants.errno as Record<string, number>;
 
@@ -13,7 +17,7 @@ export class FuseError extends Error {
 
   constructor(errno: number | string, message?: string) {
     const n = typeof errno === 'string' ? ERRNO[errno] : errno;
-    if (!Number.isInteger(n) || n <= 0 || n > 511) throw new RangeError(`not an errno: ${errno}`);
+    if (!Number.isInteger(n) || n <= 0 || n > MAX_ERRNO) throw new RangeError(`not an errno: ${errno}`);
     const code = errnoName(n);
     super(message ?? code);
     this.name = 'FuseError';
@@ -22,18 +26,9 @@ export class FuseError extends Error {
   }
 }
 
-const NAMES: string[] = [];
-for (const [name, n] of Object.entries(ERRNO)) {
-  // Several names share a number (EWOULDBLOCK = EAGAIN, EDEADLOCK = EDEADLK): keep the first, canonical one.
-  if (NAMES[n] === undefined) NAMES[n] = name;
-}
-
-export function errnoName(n: number): string {
-  return NAMES[n] ?? `E${n}`;
-}
-
-export function errnoOf(code: string): number | undefined {
-  return ERRNO[code];
+/** The errno number of a name (`'ENOENT'` → 2), or undefined for a name this system does not have. */
+export function errnoNumber(name: string): number | undefined {
+  return ERRNO[name];
 }
 
 /**
@@ -66,12 +61,12 @@ export class Errno {
     readonly code: string,
   ) {}
 
-  /** The shared instance for an errno, by number (1…511) or name ('ENOENT'). */
+  /** The shared instance for an errno, by number (1…MAX_ERRNO) or name ('ENOENT'). */
   static of(errno: number | string): Errno {
     const n = typeof errno === 'string' ? ERRNO[errno] ?? -1 : errno;
     const cached = Errno.cache[n];
     if (cached) return cached;
-    if (!Number.isInteger(n) || n <= 0 || n > 511) throw new RangeError(`not an errno: ${errno}`);
+    if (!Number.isInteger(n) || n <= 0 || n > MAX_ERRNO) throw new RangeError(`not an errno: ${errno}`);
     return (Errno.cache[n] = Object.freeze(new Errno(n, errnoName(n))));
   }
 }

@@ -59,6 +59,7 @@
  *   FLUSH on close: unmount (or abort the connection) before exiting.
  */
 import type { Errno } from './errors.js';
+import type { IoMode } from '../passthrough/arbiter.js';
 import type {
   AccessRequest, Attr, AttrOut, BmapRequest, CopyFileRangeRequest, CreateRequest, EntryOut, FallocateRequest,
   FileHandle, FileLock, FlushRequest, FsyncRequest, FsyncdirRequest, GetattrRequest, GetlkRequest,
@@ -69,7 +70,7 @@ import type {
   StatxRequest, SymlinkRequest, SyncfsRequest, TmpfileRequest, UnlinkRequest, WriteRequest,
 } from '../abi/types.js';
 
-export type { Attr, AttrOut, EntryOut, FileHandle, FileLock, NodeId, StatfsOut, StatxOut };
+export type { Attr, AttrOut, EntryOut, FileHandle, FileLock, IoMode, NodeId, StatfsOut, StatxOut };
 
 /** Who asked, and for which node. */
 export interface RequestContext {
@@ -85,8 +86,6 @@ export interface RequestContext {
   signal: AbortSignal;
 }
 
-/** How an open file's data moves: through the page cache, straight to the server, or straight to a backing file. */
-export type IoMode = 'cached' | 'direct' | 'passthrough';
 
 /** What an open returns. Flags are FOPEN_* bits (`Fopen` in the abi layer). */
 export interface OpenReply {
@@ -167,7 +166,17 @@ export interface InitInfo {
   maxReadahead: number;
 }
 
-type R<T> = T | Errno | Promise<T | Errno>;
+/**
+ * What a handler returns: its result, or an `Errno` for a routine failure,
+ * either at once or as a promise. A handler may also throw (see `Filesystem`).
+ */
+export type HandlerResult<T> = T | Errno | Promise<T | Errno>;
+
+/** IOCTL's answer: the ioctl's return value and the bytes to copy back to the caller (at most `req.outSize`). */
+export interface IoctlReply {
+  result: number;
+  data?: Buffer;
+}
 
 /**
  * The inode-level filesystem interface. Every method is optional. Throw a
@@ -199,49 +208,49 @@ export interface Filesystem {
   idle?(): boolean;
 
   /** Resolve `name` in directory `ctx.nodeid`. Throw ENOENT, or return nodeid 0 with an entryTimeout for a cached negative entry. Adds a lookup reference. */
-  lookup?(req: LookupRequest, ctx: RequestContext): R<EntryOut>;
+  lookup?(req: LookupRequest, ctx: RequestContext): HandlerResult<EntryOut>;
   /** The kernel dropped `nlookup` references to `nodeid`. No reply; missing means nothing is counted. */
   forget?(nodeid: NodeId, nlookup: number): void;
   /** stat(2). `req.fh` is valid when `req.getattrFlags & GETATTR_FH` (fstat). */
-  getattr?(req: GetattrRequest, ctx: RequestContext): R<AttrOut>;
+  getattr?(req: GetattrRequest, ctx: RequestContext): HandlerResult<AttrOut>;
   /** chmod/chown/truncate/utimes. `req.valid` (FATTR_*) says which fields to apply; answer the resulting attributes. */
-  setattr?(req: SetattrRequest, ctx: RequestContext): R<AttrOut>;
+  setattr?(req: SetattrRequest, ctx: RequestContext): HandlerResult<AttrOut>;
   /** The symlink's target, without NUL. */
-  readlink?(req: ReadlinkRequest, ctx: RequestContext): R<string | Buffer>;
-  symlink?(req: SymlinkRequest, ctx: RequestContext): R<EntryOut>;
+  readlink?(req: ReadlinkRequest, ctx: RequestContext): HandlerResult<string | Buffer>;
+  symlink?(req: SymlinkRequest, ctx: RequestContext): HandlerResult<EntryOut>;
   /** Create a file, FIFO, socket or device node. Without `create`, the kernel also uses it for open(O_CREAT). */
-  mknod?(req: MknodRequest, ctx: RequestContext): R<EntryOut>;
-  mkdir?(req: MkdirRequest, ctx: RequestContext): R<EntryOut>;
-  unlink?(req: UnlinkRequest, ctx: RequestContext): R<void>;
-  rmdir?(req: RmdirRequest, ctx: RequestContext): R<void>;
+  mknod?(req: MknodRequest, ctx: RequestContext): HandlerResult<EntryOut>;
+  mkdir?(req: MkdirRequest, ctx: RequestContext): HandlerResult<EntryOut>;
+  unlink?(req: UnlinkRequest, ctx: RequestContext): HandlerResult<void>;
+  rmdir?(req: RmdirRequest, ctx: RequestContext): HandlerResult<void>;
   /** RENAME and RENAME2: `req.flags` may hold RENAME_NOREPLACE (1), RENAME_EXCHANGE (2), RENAME_WHITEOUT (4). ENOSYS for flagged renames makes them EINVAL from then on. */
-  rename?(req: RenameRequest, ctx: RequestContext): R<void>;
+  rename?(req: RenameRequest, ctx: RequestContext): HandlerResult<void>;
   /** Hard link `req.oldnodeid` as `req.name` in `ctx.nodeid`. */
-  link?(req: LinkRequest, ctx: RequestContext): R<EntryOut>;
+  link?(req: LinkRequest, ctx: RequestContext): HandlerResult<EntryOut>;
   /** open(2) of a non-directory. ENOSYS makes every later open succeed without a request (and without RELEASE). */
-  open?(req: OpenRequest, ctx: RequestContext): R<OpenReply>;
+  open?(req: OpenRequest, ctx: RequestContext): HandlerResult<OpenReply>;
   /**
    * Read up to `req.size` bytes at `req.offset`. Either fill `dest` (exactly
    * `req.size` bytes long) and return the count, or return your own bytes. A
    * short result means end of file, unless FOPEN_DIRECT_IO is set.
    */
-  read?(req: ReadRequest, ctx: RequestContext, dest: Buffer): R<number | Uint8Array>;
+  read?(req: ReadRequest, ctx: RequestContext, dest: Buffer): HandlerResult<number | Uint8Array>;
   /** Write `req.data` at `req.offset`; return the number of bytes written. `req.data` is valid only until the promise settles. */
-  write?(req: WriteRequest, ctx: RequestContext): R<number>;
+  write?(req: WriteRequest, ctx: RequestContext): HandlerResult<number>;
   /** statfs(2). Missing: a zeroed answer with namelen 255 and bsize 512. */
-  statfs?(req: StatfsRequest, ctx: RequestContext): R<StatfsOut>;
+  statfs?(req: StatfsRequest, ctx: RequestContext): HandlerResult<StatfsOut>;
   /** Last close of an open file; the handle is gone after this. Missing: success. */
-  release?(req: ReleaseRequest, ctx: RequestContext): R<void>;
-  /** fsync/fdatasync (`req.fsyncFlags & 1` = data only). ENOSYS: later fsyncs succeed without a request. */
-  fsync?(req: FsyncRequest, ctx: RequestContext): R<void>;
-  setxattr?(req: SetxattrRequest, ctx: RequestContext): R<void>;
+  release?(req: ReleaseRequest, ctx: RequestContext): HandlerResult<void>;
+  /** fsync/fdatasync (`req.fsyncFlags & FSYNC_FDATASYNC` = data only). ENOSYS: later fsyncs succeed without a request. */
+  fsync?(req: FsyncRequest, ctx: RequestContext): HandlerResult<void>;
+  setxattr?(req: SetxattrRequest, ctx: RequestContext): HandlerResult<void>;
   /** The value; fusekit answers size probes (req.size 0) and ERANGE itself. ENOSYS: EOPNOTSUPP from then on. */
-  getxattr?(req: GetxattrRequest, ctx: RequestContext): R<Buffer>;
+  getxattr?(req: GetxattrRequest, ctx: RequestContext): HandlerResult<Buffer>;
   /** The names; fusekit NUL-terminates them and answers size probes and ERANGE. */
-  listxattr?(req: ListxattrRequest, ctx: RequestContext): R<(string | Buffer)[]>;
-  removexattr?(req: RemovexattrRequest, ctx: RequestContext): R<void>;
+  listxattr?(req: ListxattrRequest, ctx: RequestContext): HandlerResult<(string | Buffer)[]>;
+  removexattr?(req: RemovexattrRequest, ctx: RequestContext): HandlerResult<void>;
   /** Every close(2) of a descriptor (several per open after dup). ENOSYS: closes succeed without a request. */
-  flush?(req: FlushRequest, ctx: RequestContext): R<void>;
+  flush?(req: FlushRequest, ctx: RequestContext): HandlerResult<void>;
   /**
    * Missing or ENOSYS: later opendirs succeed without a request, RELEASEDIR is
    * never sent, readdir gets fh 0, and the kernel keeps listings in its page
@@ -249,30 +258,30 @@ export interface Filesystem {
    * mtime changes (checked once attributes expire, with AUTO_INVAL_DATA) or
    * when a change goes through the mount.
    */
-  opendir?(req: OpendirRequest, ctx: RequestContext): R<OpenReply>;
+  opendir?(req: OpendirRequest, ctx: RequestContext): HandlerResult<OpenReply>;
   /** Add records from cookie `req.offset` (0 = start) until `out.add` returns false or the directory ends. */
-  readdir?(req: ReaddirRequest, ctx: RequestContext, out: DirentSink): R<void>;
+  readdir?(req: ReaddirRequest, ctx: RequestContext, out: DirentSink): HandlerResult<void>;
   /** READDIRPLUS: used only when implemented (DO_READDIRPLUS and READDIRPLUS_AUTO are then negotiated). */
-  readdirplus?(req: ReaddirplusRequest, ctx: RequestContext, out: DirentPlusSink): R<void>;
-  releasedir?(req: ReleasedirRequest, ctx: RequestContext): R<void>;
-  fsyncdir?(req: FsyncdirRequest, ctx: RequestContext): R<void>;
+  readdirplus?(req: ReaddirplusRequest, ctx: RequestContext, out: DirentPlusSink): HandlerResult<void>;
+  releasedir?(req: ReleasedirRequest, ctx: RequestContext): HandlerResult<void>;
+  fsyncdir?(req: FsyncdirRequest, ctx: RequestContext): HandlerResult<void>;
   /** POSIX locks are sent only when the filesystem implements getlk and setlk (POSIX_LOCKS is then negotiated). */
-  getlk?(req: GetlkRequest, ctx: RequestContext): R<FileLock>;
-  setlk?(req: SetlkRequest, ctx: RequestContext): R<void>;
+  getlk?(req: GetlkRequest, ctx: RequestContext): HandlerResult<FileLock>;
+  setlk?(req: SetlkRequest, ctx: RequestContext): HandlerResult<void>;
   /** access(2), R_OK/W_OK/X_OK in `req.mask`. Not sent with -o default_permissions. ENOSYS: always allowed. */
-  access?(req: AccessRequest, ctx: RequestContext): R<void>;
+  access?(req: AccessRequest, ctx: RequestContext): HandlerResult<void>;
   /** open(O_CREAT) atomically. ENOSYS: the kernel uses mknod + open instead. */
-  create?(req: CreateRequest, ctx: RequestContext): R<CreateReply>;
-  tmpfile?(req: TmpfileRequest, ctx: RequestContext): R<CreateReply>;
-  bmap?(req: BmapRequest, ctx: RequestContext): R<number>;
-  ioctl?(req: IoctlRequest, ctx: RequestContext): R<{ result: number; data?: Buffer }>;
-  poll?(req: PollRequest, ctx: RequestContext): R<number>;
-  fallocate?(req: FallocateRequest, ctx: RequestContext): R<void>;
+  create?(req: CreateRequest, ctx: RequestContext): HandlerResult<CreateReply>;
+  tmpfile?(req: TmpfileRequest, ctx: RequestContext): HandlerResult<CreateReply>;
+  bmap?(req: BmapRequest, ctx: RequestContext): HandlerResult<number>;
+  ioctl?(req: IoctlRequest, ctx: RequestContext): HandlerResult<IoctlReply>;
+  poll?(req: PollRequest, ctx: RequestContext): HandlerResult<number>;
+  fallocate?(req: FallocateRequest, ctx: RequestContext): HandlerResult<void>;
   /** SEEK_DATA / SEEK_HOLE only; the kernel does SET/CUR/END itself. ENOSYS: the whole file is data. */
-  lseek?(req: LseekRequest, ctx: RequestContext): R<number>;
+  lseek?(req: LseekRequest, ctx: RequestContext): HandlerResult<number>;
   /** Return the bytes copied. ENOSYS: the kernel copies through read and write. */
-  copyFileRange?(req: CopyFileRangeRequest, ctx: RequestContext): R<number>;
-  syncfs?(req: SyncfsRequest, ctx: RequestContext): R<void>;
+  copyFileRange?(req: CopyFileRangeRequest, ctx: RequestContext): HandlerResult<number>;
+  syncfs?(req: SyncfsRequest, ctx: RequestContext): HandlerResult<void>;
   /** statx(2) beyond what GETATTR gives (e.g. birth time). ENOSYS: GETATTR is used. */
-  statx?(req: StatxRequest, ctx: RequestContext): R<StatxOut>;
+  statx?(req: StatxRequest, ctx: RequestContext): HandlerResult<StatxOut>;
 }

@@ -21,7 +21,7 @@ import type {
   RemovexattrRequest, RenameRequest, RmdirRequest, SetattrRequest, SetxattrRequest,
   StatxRequest, SymlinkRequest, TmpfileRequest, UnlinkRequest, WriteRequest, FsyncdirRequest,
 } from '../abi/types.js';
-import { Fattr, Fopen, InitFlag, OPEN_KILL_SUIDGID, SETXATTR_ACL_KILL_SGID, WriteFlag } from '../abi/constants.js';
+import { Fattr, Fopen, FSYNC_FDATASYNC, InitFlag, OPEN_KILL_SUIDGID, SETXATTR_ACL_KILL_SGID, WriteFlag } from '../abi/constants.js';
 import type {
   AttrOut, CreateReply, DirentPlusSink, DirentSink, EntryOut, Filesystem, InitInfo, NodeId, Notifier, OpenReply, RequestContext, StatfsOut, StatxOut,
 } from '../fs/filesystem.js';
@@ -530,7 +530,7 @@ export class MirrorFilesystem implements Filesystem {
     const fd = req.fh as number;
     return new Promise((resolve, reject) => {
       const done = (err: Error | null) => (err ? reject(err) : resolve());
-      if (req.fsyncFlags & 1) nodefs.fdatasync(fd, done);
+      if (req.fsyncFlags & FSYNC_FDATASYNC) nodefs.fdatasync(fd, done);
       else nodefs.fsync(fd, done);
     });
   }
@@ -546,7 +546,7 @@ export class MirrorFilesystem implements Filesystem {
     const fd = openat(this.node(ctx.nodeid).fd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     return new Promise<void>((resolve, reject) => {
       const done = (err: Error | null) => (err ? reject(err) : resolve());
-      if (req.fsyncFlags & 1) nodefs.fdatasync(fd, done);
+      if (req.fsyncFlags & FSYNC_FDATASYNC) nodefs.fdatasync(fd, done);
       else nodefs.fsync(fd, done);
     }).finally(() => tryClose(fd));
   }

@@ -23,6 +23,11 @@ export interface NegotiationWishes {
   maxBackground: number;
   /** Announced only when PASSTHROUGH is granted (1 or 2). */
   maxStackDepth: number;
+  /**
+   * Seconds after which the kernel aborts the whole connection if a request is
+   * still unanswered (REQUEST_TIMEOUT, 7.43+); 0 = never. At most 65535.
+   */
+  requestTimeout?: number;
 }
 
 export type Negotiation =
@@ -44,7 +49,9 @@ export function negotiateInit(k: InitIn, w: NegotiationWishes): Negotiation {
   if (k.major < KERNEL_VERSION || minor < MIN_SUPPORTED_MINOR) {
     return { kind: 'refuse', reason: `kernel FUSE protocol ${k.major}.${k.minor} is older than the minimum 7.${MIN_SUPPORTED_MINOR}` };
   }
-  let enabled = (DEFAULT_WANT | w.want) & ~w.refuse & k.flags;
+  const requestTimeout = Math.min(Math.max(0, Math.ceil(w.requestTimeout ?? 0)), 0xffff);
+  const want = DEFAULT_WANT | w.want | (requestTimeout > 0 ? InitFlag.REQUEST_TIMEOUT : 0n);
+  let enabled = want & ~w.refuse & k.flags;
   // A bit the kernel offers but that postdates the negotiated minor would be misread: drop it.
   for (const [name, bit] of Object.entries(InitFlag)) {
     if ((enabled & bit) !== 0n && INIT_FLAG_SINCE_MINOR[name as keyof typeof InitFlag] > minor) enabled &= ~bit;
@@ -64,7 +71,7 @@ export function negotiateInit(k: InitIn, w: NegotiationWishes): Negotiation {
     maxPages: (enabled & InitFlag.MAX_PAGES) !== 0n ? Math.ceil(w.maxWrite / PAGE) : 0,
     mapAlignment: 0,
     maxStackDepth: (enabled & InitFlag.PASSTHROUGH) !== 0n ? w.maxStackDepth : 0,
-    requestTimeout: 0,
+    requestTimeout: (enabled & InitFlag.REQUEST_TIMEOUT) !== 0n ? requestTimeout : 0,
   };
   return { kind: 'accept', minor, enabled, reply };
 }

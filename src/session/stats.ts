@@ -4,6 +4,8 @@ export class SessionStats {
   readonly errors: Record<string, number> = Object.create(null);
   readonly startedAt = process.hrtime.bigint();
   inFlightMax = 0;
+  /** Requests answered ETIMEDOUT because their handler missed the deadline. */
+  expired = 0;
 
   countRequest(op: string): void {
     this.requests[op] = (this.requests[op] ?? 0) + 1;
@@ -11,6 +13,10 @@ export class SessionStats {
 
   countError(name: string): void {
     this.errors[name] = (this.errors[name] ?? 0) + 1;
+  }
+
+  countExpired(): void {
+    this.expired++;
   }
 
   observeInFlight(n: number): void {
@@ -21,7 +27,7 @@ export class SessionStats {
     return Number(process.hrtime.bigint() - this.startedAt) / 1e9;
   }
 
-  toJSON(): { requests: Record<string, number>; errors: Record<string, number>; uptimeSeconds: number; inFlightMax: number } {
-    return { requests: { ...this.requests }, errors: { ...this.errors }, uptimeSeconds: Math.round(this.uptimeSeconds * 1000) / 1000, inFlightMax: this.inFlightMax };
+  toJSON(): { requests: Record<string, number>; errors: Record<string, number>; uptimeSeconds: number; inFlightMax: number; expired: number } {
+    return { requests: { ...this.requests }, errors: { ...this.errors }, uptimeSeconds: Math.round(this.uptimeSeconds * 1000) / 1000, inFlightMax: this.inFlightMax, expired: this.expired };
   }
 }

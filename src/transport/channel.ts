@@ -32,6 +32,42 @@ export type ChannelEnd =
   | { reason: 'closed' }
   | { reason: 'error'; error: Error };
 
+/** What a channel calls back into: the session. */
+export interface ChannelHandlers {
+  /** Each request, on the main thread, in kernel order. Call `release()` on the buffer when done with it. */
+  request(req: RequestBuffer): void;
+  /** The connection is gone; called once. */
+  end(end: ChannelEnd): void;
+  /** While waiting for the next request: one small piece of deferred work, false when none is left. */
+  idle?(): boolean;
+  /** A callback above threw where nothing else could catch it (a bug); the channel keeps serving. */
+  fault(where: string, err: unknown): void;
+}
+
+/**
+ * What a session needs of its connection to the kernel: requests in, replies
+ * out, pooled buffers for replies that outlive one tick, and the passthrough
+ * ioctls. `FuseChannel` is the real device; an in-memory channel serves tests
+ * that need no mount.
+ */
+export interface Channel {
+  /** Size of every request buffer (max_write plus one page; the kernel refuses smaller reads). */
+  readonly readBufferSize: number;
+  /** Scratch space for a reply encoded and written within one call. */
+  readonly replyScratch: Buffer;
+  /** A full-size buffer for a reply that must outlive the current tick (READ data); undefined when none is free. */
+  takeLargeBuffer(): Buffer | undefined;
+  giveLargeBuffer(b: Buffer): void;
+  /** Starts delivering requests. */
+  start(handlers: ChannelHandlers): void;
+  /** Writes one reply or notification. Returns 0 or a negative errno (ENOENT: the request is gone, e.g. interrupted). */
+  write(buf: Buffer, len: number): number;
+  /** FUSE_DEV_IOC_BACKING_OPEN: registers a passthrough backing file and returns its id; throws SysError. */
+  backingOpen(fd: number): number;
+  /** FUSE_DEV_IOC_BACKING_CLOSE. */
+  backingClose(id: number): void;
+}
+
 export interface ChannelOptions {
   /** Largest WRITE payload that will be negotiated; read buffers are this plus one page. */
   maxWrite: number;
@@ -67,13 +103,12 @@ class BufferPool {
   }
 }
 
-export class FuseChannel {
+/** The /dev/fuse device as a Channel. */
+export class FuseChannel implements Channel {
   private readonly large: BufferPool;
   private readonly small: BufferPool;
   private watch: ReadableWatch | undefined;
-  private onRequest: ((req: RequestBuffer) => void) | undefined;
-  private onEnd: ((end: ChannelEnd) => void) | undefined;
-  private onIdle: (() => boolean) | undefined;
+  private handlers: ChannelHandlers | undefined;
   private draining = false;
   private stalled = false;
   private ended = false;
@@ -112,15 +147,9 @@ export class FuseChannel {
     }
   }
 
-  /**
-   * Starts reading. `onRequest` runs on the main thread for each request, in
-   * kernel order. `onIdle`, if given, runs while the channel waits for the next
-   * request (one small piece of deferred work per call; false when none is left).
-   */
-  start(onRequest: (req: RequestBuffer) => void, onEnd: (end: ChannelEnd) => void, onIdle?: () => boolean): void {
-    this.onRequest = onRequest;
-    this.onIdle = onIdle;
-    this.onEnd = onEnd;
+  /** Starts reading: the event loop's epoll wakes the main thread when a request is queued. */
+  start(handlers: ChannelHandlers): void {
+    this.handlers = handlers;
     try {
       this.watch = watchReadable(this.fd, () => this.drain());
     } catch (err) {
@@ -202,11 +231,12 @@ export class FuseChannel {
   }
 
   private idleWork(all: boolean): void {
-    if (!this.onIdle) return;
+    const h = this.handlers;
+    if (!h?.idle) return;
     try {
-      while (this.onIdle() && all);
+      while (h.idle() && all);
     } catch (err) {
-      process.emitWarning(`fusekit: idle work failed: ${(err as Error).stack ?? err}`);
+      h.fault('idle work', err);
     }
   }
 
@@ -223,11 +253,11 @@ export class FuseChannel {
       req = { buf: big, len: n, release: () => { if (!released) { released = true; this.giveLargeBuffer(big); } } };
     }
     try {
-      this.onRequest!(req);
+      this.handlers!.request(req);
     } catch (err) {
       // The session guards its handlers; reaching here is a bug in the session itself.
       req.release();
-      process.emitWarning(`fusekit: request dispatch failed: ${(err as Error).stack ?? err}`);
+      this.handlers!.fault('request dispatch', err);
     }
   }
 
@@ -235,7 +265,7 @@ export class FuseChannel {
     if (this.ended) return;
     this.ended = true;
     this.stopPolling();
-    this.onEnd?.(end);
+    this.handlers?.end(end);
   }
 
   private stopPolling(): void {

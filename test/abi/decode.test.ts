@@ -10,51 +10,15 @@ import {
   type DecodeOptions,
   type FuseRequest,
 } from '../../src/abi/index.js';
+import { le16, le32, le64, request, str } from '../helpers/wire.js';
 
 const OPTS: DecodeOptions = { minor: 45, setxattrExt: false };
 const EINVAL = 22;
 const EOVERFLOW = 75;
 
-// ---- Byte helpers for the table-driven fixtures ----
-
-function le16(n: number): number[] {
-  return [n & 0xff, (n >>> 8) & 0xff];
-}
-function le32(n: number): number[] {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n >>> 0);
-  return [...b];
-}
-function le64(n: number | bigint): number[] {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(n)));
-  return [...b];
-}
-function str(s: string): number[] {
-  return [...Buffer.from(s, 'utf8'), 0];
-}
-
-interface ReqOpts {
-  unique?: bigint;
-  nodeid?: number | bigint;
-  extlen?: number;
-}
-
-/** A complete request: fuse_in_header (len computed) followed by `body`. */
-function req(opcode: number, body: number[], o: ReqOpts = {}): Buffer {
-  return Buffer.from([
-    ...le32(40 + body.length), // len
-    ...le32(opcode), // opcode
-    ...le64(o.unique ?? 0x10n), // unique
-    ...le64(o.nodeid ?? 1), // nodeid
-    ...le32(1000), // uid
-    ...le32(1001), // gid
-    ...le32(4242), // pid
-    ...le16(o.extlen ?? 0), // total_extlen
-    ...le16(0), // padding
-    ...body,
-  ]);
-}
+// Byte helpers for the table-driven fixtures: `request` builds fuse_in_header + body
+// (uid 1000, gid 1001, pid 4242 unless given).
+const req = request;
 
 function decode(buf: Buffer, opts: DecodeOptions = OPTS): FuseRequest {
   return decodeRequest(buf, buf.length, opts);

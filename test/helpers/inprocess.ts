@@ -28,7 +28,7 @@ export async function withInProcessMount<T>(
   const logs: string[] = [];
   let m: FuseMount | undefined;
   try {
-    m = await withTimeout(mount(mnt, filesystem, { log: (l) => logs.push(l), ...config }), 10_000, 'mount');
+    m = await withTimeout(mount(mnt, filesystem, { logger: { warn: (l) => logs.push(l) }, ...config }), 10_000, 'mount');
     return await fn({ m, mnt, logs });
   } finally {
     if (m) {

@@ -34,6 +34,10 @@ export interface StatsJson {
   requests: Record<string, number>;
   errors: Record<string, number>;
   uptimeSeconds: number;
+  /** Inodes the mirror holds besides the root. */
+  nodes: number;
+  /** Open files and directories. */
+  openHandles: number;
   passthrough?: PassthroughStatsJson;
 }
 

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { describeRun, havePython, pollUntil, python, run, sha256, withMirror, errCode } from '../helpers/mount.js';
+import { describeRun, errCode, fdCount, havePython, pollUntil, python, run, sha256, withMirror } from '../helpers/mount.js';
 import { cmp, dropFileCaches, freshStats, pt, req, statsLine, withMirrorStack, type StatsJson } from './common.js';
 
 const T = { timeout: 60_000 };
@@ -182,6 +182,55 @@ test('--passthrough readonly --writable-conflict refuse: that writable open fail
     },
     {
       prepare: ({ src }) => fs.writeFileSync(path.join(src, 'f'), 'A'.repeat(8192)),
+      args: argsWithStats(['--passthrough', 'readonly', '--writable-conflict', 'refuse'], (f) => (stats = f)),
+    },
+  );
+});
+
+test('--passthrough readonly --writable-conflict refuse: 50 refused OPENs and CREATEs leak no handle, descriptor, backing id or lookup reference', T, async (t) => {
+  let stats = '';
+  await withMirror(
+    async ({ src, mnt, proc }) => {
+      const settled = await freshStats(stats, 'stats before the refusals', (s) => s.openHandles === 0);
+      const fdsBefore = fdCount(proc.pid);
+      const reader = await fs.promises.open(path.join(mnt, 'f'), 'r');
+      try {
+        const b = Buffer.alloc(8);
+        await reader.read(b, 0, 8, 0);
+        for (let i = 0; i < 50; i++) {
+          assert.equal(await errCode(fs.promises.open(path.join(mnt, 'f'), 'r+')), 'EBUSY', `OPEN ${i}`);
+        }
+        // A name the kernel has not looked up yet, linked to the same file: open(O_CREAT) sends CREATE,
+        // which the mirror answers with the existing inode, already in passthrough.
+        for (let i = 0; i < 50; i++) {
+          const name = path.join(mnt, `link${i}`);
+          assert.equal(await errCode(fs.promises.open(name, 'a')), 'EBUSY', `CREATE of ${name}`);
+        }
+        const during = await freshStats(stats, 'stats while the reader is open', (s) => (s.errors['EBUSY'] ?? 0) >= 100);
+        t.diagnostic(`during: ${statsLine(during)} openHandles=${during.openHandles} fds=${fdCount(proc.pid)} (before ${fdsBefore})`);
+        assert.equal(during.openHandles, 1, 'only the reader holds an open handle');
+        assert.equal(pt(during).backingIdsOpen, 1, 'one backing id, the reader\'s');
+        assert.equal(pt(during).fallbacks['refused-writable-open'], 100);
+      } finally {
+        await reader.close();
+      }
+      // Once the kernel forgets everything, the server is back where it started: no handle, no backing id,
+      // no node beyond those the kernel still holds, no descriptor.
+      await pollUntil(
+        async () => {
+          fs.writeFileSync('/proc/sys/vm/drop_caches', '2');
+          const s = await freshStats(stats, 'stats after the reader closed');
+          return s.openHandles === 0 && pt(s).backingIdsOpen === 0 && s.nodes === 0 && fdCount(proc.pid) <= fdsBefore;
+        },
+        { timeoutMs: 10_000, what: `handles, backing ids, nodes and descriptors back to the start (${statsLine(settled)}, ${fdsBefore} fds)` },
+      );
+      assert.equal(fs.readFileSync(path.join(src, 'f'), 'utf8'), 'A'.repeat(8192), 'SRC changed by a refused open');
+    },
+    {
+      prepare: ({ src }) => {
+        fs.writeFileSync(path.join(src, 'f'), 'A'.repeat(8192));
+        for (let i = 0; i < 50; i++) fs.linkSync(path.join(src, 'f'), path.join(src, `link${i}`));
+      },
       args: argsWithStats(['--passthrough', 'readonly', '--writable-conflict', 'refuse'], (f) => (stats = f)),
     },
   );
