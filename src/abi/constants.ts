@@ -348,8 +348,6 @@ export const EXT_GROUPS = 32;
 export const IN_HEADER_SIZE = 40;
 export const OUT_HEADER_SIZE = 16;
 export const WRITE_IN_SIZE = 40;
-/** fuse_write_in before 7.9 (no lock_owner/flags). */
-export const COMPAT_WRITE_IN_SIZE = 24;
 export const ATTR_SIZE = 88;
 export const ENTRY_OUT_SIZE = 128;
 export const ATTR_OUT_SIZE = 104;
@@ -363,15 +361,13 @@ export const BACKING_MAP_SIZE = 16;
 export const DIRENT_BASE_SIZE = 24;
 export const DIRENTPLUS_BASE_SIZE = 152;
 export const INIT_OUT_SIZE = 64;
-/** INIT reply for negotiated minor < 5. */
+/** The INIT reply that carries only major and minor: asks a kernel with a newer major to retry with ours. */
 export const COMPAT_INIT_OUT_SIZE = 8;
-/** INIT reply for negotiated minor 5..22. */
-export const COMPAT_22_INIT_OUT_SIZE = 24;
 /** fuse_setxattr_in without SETXATTR_EXT. */
 export const COMPAT_SETXATTR_IN_SIZE = 8;
 export const SETXATTR_IN_SIZE = 16;
-/** fuse_mknod_in before 7.12 (no umask). */
-export const COMPAT_MKNOD_IN_SIZE = 8;
+/** fuse_mknod_in (mode, rdev, umask, padding). */
+export const MKNOD_IN_SIZE = 16;
 /** Absolute floor for a device read buffer; see minReadBufferSize for the real one. */
 export const MIN_READ_BUFFER = 8192;
 

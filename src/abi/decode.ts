@@ -10,11 +10,10 @@
 import { constants as osConstants } from 'node:os';
 
 import {
-  COMPAT_MKNOD_IN_SIZE,
   COMPAT_SETXATTR_IN_SIZE,
-  COMPAT_WRITE_IN_SIZE,
   EXT_GROUPS,
   IN_HEADER_SIZE,
+  MKNOD_IN_SIZE,
   InitFlag,
   MAX_NR_SECCTX,
   Opcode,
@@ -293,8 +292,6 @@ export function decodeRequest(buf: Buffer, len: number, opts: DecodeOptions, dec
     }
 
     case Opcode.GETATTR:
-      // fuse_getattr_in exists from 7.9; before that GETATTR had no body.
-      if (opts.minor < 9) return { op: 'GETATTR', header, getattrFlags: 0, fh: 0 as FileHandle };
       need(end, 16, 'fuse_getattr_in', h);
       return { op: 'GETATTR', header, getattrFlags: u32(buf, A), fh: u64(buf, A + 8, 'fh', h) as FileHandle };
 
@@ -334,8 +331,7 @@ export function decodeRequest(buf: Buffer, len: number, opts: DecodeOptions, dec
     }
 
     case Opcode.MKNOD: {
-      // fuse_mknod_in gained umask (8 -> 16 bytes) in 7.12.
-      const size = opts.minor >= 12 ? 16 : COMPAT_MKNOD_IN_SIZE;
+      const size = MKNOD_IN_SIZE;
       need(end, size, 'fuse_mknod_in', h);
       const start = A + size;
       const nul = nulAt(buf, start, end, 'name', h);
@@ -412,9 +408,7 @@ export function decodeRequest(buf: Buffer, len: number, opts: DecodeOptions, dec
       };
 
     case Opcode.READ: {
-      // Before 7.9 fuse_read_in stopped after read_flags (24 bytes).
-      const full = opts.minor >= 9;
-      need(end, full ? 40 : 24, 'fuse_read_in', h);
+      need(end, 40, 'fuse_read_in', h);
       return {
         op: 'READ',
         header,
@@ -422,15 +416,13 @@ export function decodeRequest(buf: Buffer, len: number, opts: DecodeOptions, dec
         offset: u64(buf, A + 8, 'offset', h),
         size: u32(buf, A + 16),
         readFlags: u32(buf, A + 20),
-        lockOwner: full ? buf.readBigUInt64LE(A + 24) : 0n,
-        flags: full ? u32(buf, A + 32) : 0,
+        lockOwner: buf.readBigUInt64LE(A + 24),
+        flags: u32(buf, A + 32),
       };
     }
 
     case Opcode.WRITE: {
-      // Before 7.9 fuse_write_in was 24 bytes and the data followed it there.
-      const full = opts.minor >= 9;
-      const structSize = full ? WRITE_IN_SIZE : COMPAT_WRITE_IN_SIZE;
+      const structSize = WRITE_IN_SIZE;
       need(end, structSize, 'fuse_write_in', h);
       const size = u32(buf, A + 16);
       const dataStart = A + structSize;
@@ -444,8 +436,8 @@ export function decodeRequest(buf: Buffer, len: number, opts: DecodeOptions, dec
         offset: u64(buf, A + 8, 'offset', h),
         size,
         writeFlags: u32(buf, A + 20),
-        lockOwner: full ? buf.readBigUInt64LE(A + 24) : 0n,
-        flags: full ? u32(buf, A + 32) : 0,
+        lockOwner: buf.readBigUInt64LE(A + 24),
+        flags: u32(buf, A + 32),
         data: buf.subarray(dataStart, dataStart + size),
       };
     }

@@ -16,8 +16,6 @@ import {
   ATTR_OUT_SIZE,
   ATTR_SIZE,
   BACKING_MAP_SIZE,
-  COMPAT_22_INIT_OUT_SIZE,
-  COMPAT_INIT_OUT_SIZE,
   DIRENT_BASE_SIZE,
   DIRENTPLUS_BASE_SIZE,
   ENTRY_OUT_SIZE,
@@ -335,15 +333,8 @@ export function encodeStatxOut(buf: Buffer, off: number, s: StatxOut): number {
 
 const INIT_EXT_BIT = Number(InitFlag.INIT_EXT);
 
-/** Size of the INIT reply for a negotiated minor (the kernel reads a shorter one as zero-filled). */
-export function initOutSize(minor: number): number {
-  if (minor < 5) return COMPAT_INIT_OUT_SIZE;
-  if (minor < 23) return COMPAT_22_INIT_OUT_SIZE;
-  return INIT_OUT_SIZE;
-}
-
 /**
- * `struct fuse_init_out`, sized by `init.minor`. The 64-bit flag set is split
+ * `struct fuse_init_out` (64 bytes; every minor fusekit accepts, 7.31 on, reads all of it). The 64-bit flag set is split
  * into flags/flags2; with bits >= 32 present, INIT_EXT is set in `flags`
  * because the kernel ignores flags2 without it. Below 7.36 flags2 does not
  * exist, so bits >= 32 are dropped.
@@ -352,21 +343,18 @@ export function initOutSize(minor: number): number {
  * max_background of 70000 must fail here, not wrap to 4464.
  */
 export function encodeInitOut(buf: Buffer, off: number, init: InitOut): number {
-  const size = initOutSize(init.minor);
   let lo = Number(init.flags & 0xffff_ffffn);
   const hi = init.minor >= 36 ? Number((init.flags >> 32n) & 0xffff_ffffn) : 0;
   if (hi !== 0) lo = (lo | INIT_EXT_BIT) >>> 0;
 
   buf.writeUInt32LE(init.major, off);
   buf.writeUInt32LE(init.minor, off + 4);
-  if (size === COMPAT_INIT_OUT_SIZE) return size;
 
   buf.writeUInt32LE(init.maxReadahead, off + 8);
   buf.writeUInt32LE(lo, off + 12);
   buf.writeUInt16LE(init.maxBackground, off + 16);
   buf.writeUInt16LE(init.congestionThreshold, off + 18);
   buf.writeUInt32LE(init.maxWrite, off + 20);
-  if (size === COMPAT_22_INIT_OUT_SIZE) return size;
 
   buf.writeUInt32LE(init.timeGran, off + 24);
   buf.writeUInt16LE(init.maxPages, off + 28);
@@ -375,7 +363,7 @@ export function encodeInitOut(buf: Buffer, off: number, init: InitOut): number {
   buf.writeUInt32LE(init.maxStackDepth, off + 36);
   buf.writeUInt16LE(init.requestTimeout, off + 40);
   buf.fill(0, off + 42, off + INIT_OUT_SIZE); // unused[11]
-  return size;
+  return INIT_OUT_SIZE;
 }
 
 // ---- Directory records ----

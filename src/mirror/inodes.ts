@@ -6,14 +6,12 @@
  */
 import type { NodeId } from '../fs/filesystem.js';
 import { tryClose } from '../sys/index.js';
+import { DeferredCloses } from '../sys/deferred-close.js';
 
 /** The path through which a descriptor's file can be named again. */
 export function procPath(fd: number): string {
   return `/proc/self/fd/${fd}`;
 }
-
-/** Forgotten descriptors waiting to be closed between requests, at most. */
-const MAX_PENDING_CLOSES = 256;
 
 export class MirrorInode {
   /** The kernel's references (lookups minus forgets). */
@@ -63,7 +61,7 @@ export class InodeTable {
   private readonly byDev = new Map<number, Map<number, MirrorInode>>();
   private nextId = 2;
   /** Descriptors of forgotten inodes, closed between requests. */
-  private readonly closing: number[] = [];
+  private readonly closing = new DeferredCloses<number>((fd) => void tryClose(fd));
 
   constructor(readonly root: MirrorInode) {
     this.byId.set(root.nodeid, root);
@@ -119,15 +117,11 @@ export class InodeTable {
     // evicted here, not at UNLINK): done between requests, off the client's
     // path, unless so many wait that they would crowd the descriptor limit.
     this.closing.push(inode.fd);
-    if (this.closing.length > MAX_PENDING_CLOSES) while (this.closeOneForgotten());
   }
 
   /** Closes one descriptor of a forgotten inode; false when none is waiting. */
   closeOneForgotten(): boolean {
-    const fd = this.closing.pop();
-    if (fd === undefined) return false;
-    tryClose(fd);
-    return true;
+    return this.closing.closeOne();
   }
 
   /** Descriptors held: inodes known plus those forgotten but not closed yet. */

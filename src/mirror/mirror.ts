@@ -26,6 +26,9 @@ import type {
   AttrOut, CreateReply, DirentPlusSink, DirentSink, EntryOut, Filesystem, InitInfo, NodeId, Notifier, OpenReply, RequestContext, StatfsOut, StatxOut,
 } from '../fs/filesystem.js';
 import { Errno, FuseError } from '../fs/errors.js';
+import { stderrLogger } from '../fs/logger.js';
+import type { Logger } from '../fs/logger.js';
+import { isDotOrDotDot } from '../abi/decode.js';
 import {
   open as sysOpen, openat, tryClose, close, fstatat, fchownat, fchmod, fchmodat, fchmodat2, truncate, ftruncate,
   utimensat, futimens, readlinkat, mkdirat, mknodat, symlinkat, unlinkat, renameat2, linkat, fstatfs,
@@ -44,6 +47,17 @@ const E = osConstants.errno;
 const EMPTY = '';
 const STAT_SELF = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
 
+/**
+ * How the mirror behaves. One thing it does to the whole process, whatever
+ * the options: **it owns the process umask.** The kernel hands it each
+ * caller's umask unapplied (DONT_MASK) so that the source filesystem applies
+ * it, or a default ACL in the source overrides it, exactly as for a local
+ * caller; to do that the mirror sets the process umask to 0 at INIT and to
+ * each creating caller's umask before the create. Files the host program
+ * creates while a mirror is mounted in it are therefore created under some
+ * caller's umask: pass an explicit mode to such creates, or run the mirror in
+ * a process of its own (as `fusekit mirror` does).
+ */
 export interface MirrorOptions {
   /** Seconds the kernel may cache names and attributes (default 1). Longer is faster; shorter shows changes made in the source sooner. */
   entryTimeout?: number;
@@ -56,10 +70,8 @@ export interface MirrorOptions {
    * and unlink, so it is for mounts other users can reach.
    */
   enforcePermissions?: boolean;
-}
-
-function isDot(b: Buffer): boolean {
-  return (b.length === 1 && b[0] === 0x2e) || (b.length === 2 && b[0] === 0x2e && b[1] === 0x2e);
+  /** Where the mirror's own warnings go (default: stderr). */
+  logger?: Logger;
 }
 
 export class MirrorFilesystem implements Filesystem {
@@ -106,8 +118,10 @@ export class MirrorFilesystem implements Filesystem {
   private umaskInServer = false;
   /** The process umask in force (set at INIT, then to each creating caller's). */
   private umaskNow = 0;
+  private readonly logger: Logger;
 
   constructor(readonly source: string, options: MirrorOptions = {}) {
+    this.logger = options.logger ?? stderrLogger;
     this.entryTimeout = options.entryTimeout ?? 1;
     this.attrTimeout = options.attrTimeout ?? 1;
     this.negativeTimeout = options.negativeTimeout ?? 0;
@@ -141,7 +155,7 @@ export class MirrorFilesystem implements Filesystem {
     const r = this.notify.prune(this.inodes.leastRecentlyUsed(Math.max(1024, inUse - this.fdLowWater)));
     if (r < 0 && !this.pruneRefused) {
       this.pruneRefused = true;
-      process.stderr.write(`fusekit: ${inUse} inodes held and the kernel cannot prune (errno ${-r}); lookups may fail with EMFILE near ${this.fdHighWater / 0.85} descriptors\n`);
+      this.logger.warn(`fusekit: ${inUse} inodes held and the kernel cannot prune (errno ${-r}); lookups may fail with EMFILE near ${this.fdHighWater / 0.85} descriptors`);
     }
   }
 
@@ -255,7 +269,7 @@ export class MirrorFilesystem implements Filesystem {
     const parent = this.node(ctx.nodeid);
     const found = this.lookupIn(parent, req.nameBytes);
     if (found === Errno.of(E.ENOENT) && this.negativeTimeout > 0) {
-      return { nodeid: 0 as NodeId, generation: 0, entryTimeout: this.negativeTimeout, attrTimeout: 0, attr: zeroAttr() };
+      return { nodeid: 0 as NodeId, generation: 0, entryTimeout: this.negativeTimeout, attrTimeout: 0, attr: emptyStat() };
     }
     return found;
   }
@@ -559,7 +573,7 @@ export class MirrorFilesystem implements Filesystem {
     const dir = this.node(ctx.nodeid);
     this.listDirectory(dir, req.offset, req.size, (name, ino, type, next) => {
       if (!out.fits(name.length)) return false;
-      if (isDot(name)) return out.add(name, nameOnly(ino, type), next);
+      if (isDotOrDotDot(name)) return out.add(name, nameOnly(ino, type), next);
       const entry = this.lookupIn(dir, name, this.descriptorsTight());
       if (entry instanceof Errno) {
         // Deleted since getdents: leave it out rather than fail the listing.
@@ -702,17 +716,10 @@ export class MirrorFilesystem implements Filesystem {
 
 /** A READDIRPLUS record that carries no inode (node id 0): the kernel lists the name and looks it up only if asked. */
 function nameOnly(ino: number, type: number): EntryOut {
-  const attr = zeroAttr();
+  const attr = emptyStat();
   attr.ino = ino;
   attr.mode = type << 12;
   return { nodeid: 0 as NodeId, generation: 0, entryTimeout: 0, attrTimeout: 0, attr };
-}
-
-function zeroAttr(): Stat {
-  return {
-    dev: 0, ino: 0, mode: 0, nlink: 0, uid: 0, gid: 0, rdev: 0, size: 0, blksize: 0, blocks: 0,
-    atimeSec: 0, atimeNsec: 0, mtimeSec: 0, mtimeNsec: 0, ctimeSec: 0, ctimeNsec: 0,
-  };
 }
 
 /** Classic owner/group/other permission check for ACCESS (root passes except X_OK on a file nobody may execute). */

@@ -197,12 +197,4 @@ export class IoModeArbiter<K, B> {
   get trackedInodes(): number {
     return this.inodes.size;
   }
-
-  /** Forgets every open (shutdown) and returns every backing still held, for closing. */
-  releaseAll(): B[] {
-    const backings: B[] = [];
-    for (const s of this.inodes.values()) if (s.backing !== undefined) backings.push(s.backing);
-    this.inodes.clear();
-    return backings;
-  }
 }

@@ -5,15 +5,13 @@
  * device and counts what is open, so a leak shows in the stats.
  */
 import type { BackingId } from '../abi/types.js';
+import { DeferredCloses } from '../sys/deferred-close.js';
 
 /** The two device ioctls, as the transport offers them. */
 export interface BackingDevice {
   backingOpen(fd: number): number;
   backingClose(id: number): void;
 }
-
-/** Ids waiting to be closed, at most, before a release closes them itself. */
-const MAX_PENDING_CLOSES = 256;
 
 export class BackingRegistry {
   private readonly open = new Set<number>();
@@ -23,7 +21,7 @@ export class BackingRegistry {
    * client's close and its next call) would otherwise wait for. The kernel
    * holds its own reference for files still open on an id.
    */
-  private readonly closing: number[] = [];
+  private readonly closing = new DeferredCloses<number>((id) => this.closeNow(id));
 
   constructor(private readonly device: BackingDevice, private readonly log: (line: string) => void) {}
 
@@ -38,20 +36,20 @@ export class BackingRegistry {
   close(id: BackingId): void {
     if (!this.open.delete(id)) return;
     this.closing.push(id);
-    if (this.closing.length > MAX_PENDING_CLOSES) while (this.closeOnePending());
   }
 
   /** Closes one dropped id on the device; false when none is waiting. */
   closeOnePending(): boolean {
-    const id = this.closing.pop();
-    if (id === undefined) return false;
+    return this.closing.closeOne();
+  }
+
+  private closeNow(id: number): void {
     try {
       this.device.backingClose(id);
     } catch (err) {
       // ENOENT/ENOTCONN after an abort: the kernel dropped every id with the connection.
       this.log(`fusekit: closing backing id ${id} failed: ${(err as Error).message}`);
     }
-    return true;
   }
 
   /** Ids registered with the kernel, dropped ones not closed yet included. Returns to 0 when no passthrough file is open and the channel is idle. */

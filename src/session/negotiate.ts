@@ -3,7 +3,7 @@
  * filesystem wants gives the reply. Kept apart from the session so every
  * protocol minor can be tested without a mount.
  */
-import { InitFlag, INIT_FLAG_SINCE_MINOR, KERNEL_VERSION, KERNEL_MINOR_VERSION, MIN_SUPPORTED_MINOR } from '../abi/constants.js';
+import { COMPAT_INIT_OUT_SIZE, InitFlag, INIT_FLAG_SINCE_MINOR, KERNEL_VERSION, KERNEL_MINOR_VERSION, MIN_SUPPORTED_MINOR } from '../abi/constants.js';
 import type { InitIn, InitOut } from '../abi/types.js';
 
 const PAGE = 4096;
@@ -32,7 +32,7 @@ export interface NegotiationWishes {
 
 export type Negotiation =
   /** Reply with just our major; the kernel sends INIT again. */
-  | { kind: 'retry'; reply: InitOut; replySize: 8 }
+  | { kind: 'retry'; reply: InitOut; replySize: typeof COMPAT_INIT_OUT_SIZE }
   | { kind: 'refuse'; reason: string }
   | { kind: 'accept'; minor: number; enabled: bigint; reply: InitOut };
 
@@ -44,7 +44,7 @@ function emptyReply(major: number, minor: number): InitOut {
 }
 
 export function negotiateInit(k: InitIn, w: NegotiationWishes): Negotiation {
-  if (k.major > KERNEL_VERSION) return { kind: 'retry', reply: emptyReply(KERNEL_VERSION, KERNEL_MINOR_VERSION), replySize: 8 };
+  if (k.major > KERNEL_VERSION) return { kind: 'retry', reply: emptyReply(KERNEL_VERSION, KERNEL_MINOR_VERSION), replySize: COMPAT_INIT_OUT_SIZE };
   const minor = Math.min(k.minor, KERNEL_MINOR_VERSION);
   if (k.major < KERNEL_VERSION || minor < MIN_SUPPORTED_MINOR) {
     return { kind: 'refuse', reason: `kernel FUSE protocol ${k.major}.${k.minor} is older than the minimum 7.${MIN_SUPPORTED_MINOR}` };

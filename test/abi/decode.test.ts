@@ -402,8 +402,6 @@ const CASES: Case[] = [
     op: 'GETATTR',
     expect: { getattrFlags: 1, fh: 11 },
   },
-  // Before 7.9 GETATTR had no body at all.
-  { opcode: Opcode.GETATTR, body: [], op: 'GETATTR', expect: { getattrFlags: 0, fh: 0 }, opts: { minor: 8, setxattrExt: false } },
   { opcode: Opcode.READLINK, body: [], op: 'READLINK', expect: {} },
   {
     opcode: Opcode.SYMLINK,
@@ -416,14 +414,6 @@ const CASES: Case[] = [
     body: [...le32(0o10644), ...le32(0x0801), ...le32(0o022), ...le32(0), ...str('fifo')], // mode, rdev, umask, padding
     op: 'MKNOD',
     expect: { name: 'fifo', mode: 0o10644, rdev: 0x0801, umask: 0o022, ext: {} },
-  },
-  // Before 7.12 fuse_mknod_in was 8 bytes: the name follows at +8.
-  {
-    opcode: Opcode.MKNOD,
-    body: [...le32(0o10644), ...le32(0), ...str('old')],
-    op: 'MKNOD',
-    expect: { name: 'old', umask: 0 },
-    opts: { minor: 11, setxattrExt: false },
   },
   { opcode: Opcode.UNLINK, body: str('gone'), op: 'UNLINK', expect: { name: 'gone' } },
   { opcode: Opcode.RMDIR, body: str('dir'), op: 'RMDIR', expect: { name: 'dir' } },

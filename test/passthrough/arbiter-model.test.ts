@@ -1,4 +1,4 @@
-// The arbiter run as a server against the kernel model (src/passthrough/kernel-model.ts):
+// The arbiter run as a server against the kernel model (test/passthrough/kernel-model.ts):
 // every sequence of events up to a depth, then long random sequences. The
 // server is the arbiter plus a backing registry that issues ids through the
 // model's BACKING_OPEN and closes the id `released` hands back. The kernel
@@ -19,8 +19,8 @@ import { test } from 'node:test';
 import { Fopen } from '../../src/abi/constants.js';
 import { IoModeArbiter, PASSTHROUGH_FORBIDDEN_FLAGS } from '../../src/passthrough/arbiter.js';
 import type { ArbiterDecision, InodeIoState, IoMode, IoModeArbiterOptions } from '../../src/passthrough/arbiter.js';
-import { KernelIoModel } from '../../src/passthrough/kernel-model.js';
-import type { Access, KernelRelease, OpenReplyModel } from '../../src/passthrough/kernel-model.js';
+import { KernelIoModel } from './kernel-model.js';
+import type { Access, KernelRelease, OpenReplyModel } from './kernel-model.js';
 
 const WISHES: readonly IoMode[] = ['cached', 'direct', 'passthrough'];
 const ACCESSES: readonly Access[] = ['read-only', 'read-write'];

@@ -229,17 +229,3 @@ test('state returns a copy', () => {
   s.cachedOpens = 40;
   assert.equal(a.state(1).cachedOpens, 1);
 });
-
-test('releaseAll returns every backing still held and forgets everything', () => {
-  const a = new IoModeArbiter<bigint, { id: number }>();
-  const b1 = { id: 1 };
-  const b3 = { id: 3 };
-  a.opened(1n, a.decide(1n, 'passthrough'), b1);
-  a.opened(1n, a.decide(1n, 'cached'));
-  a.opened(2n, a.decide(2n, 'cached'));
-  a.opened(3n, a.decide(3n, 'passthrough'), b3);
-  assert.deepEqual(a.releaseAll().sort((x, y) => x.id - y.id), [b1, b3]);
-  assert.equal(a.trackedInodes, 0);
-  assert.equal(a.backingOf(1n), undefined);
-  assert.deepEqual(a.releaseAll(), []);
-});

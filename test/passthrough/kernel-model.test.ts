@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { Fopen } from '../../src/abi/constants.js';
-import { KernelIoModel } from '../../src/passthrough/kernel-model.js';
-import type { OpenOutcome } from '../../src/passthrough/kernel-model.js';
+import { KernelIoModel } from './kernel-model.js';
+import type { OpenOutcome } from './kernel-model.js';
 
 const PT = Fopen.PASSTHROUGH;
 const DIO = Fopen.DIRECT_IO;

@@ -19,7 +19,7 @@
  * modelled). The file's access mode is kept but, as in the kernel, plays no
  * part in the mode rules.
  */
-import { Fopen } from '../abi/constants.js';
+import { Fopen } from '../../src/abi/constants.js';
 
 /** iomode.c FOPEN_PASSTHROUGH_MASK: the only flags allowed together with FOPEN_PASSTHROUGH. */
 export const FOPEN_PASSTHROUGH_MASK = Fopen.PASSTHROUGH | Fopen.DIRECT_IO | Fopen.PARALLEL_DIRECT_WRITES | Fopen.NOFLUSH;
