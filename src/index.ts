@@ -20,6 +20,8 @@ export type { Logger } from './fs/logger.js';
 
 // Writing a filesystem.
 export { FuseError, Errno, errnoName, errnoNumber, errnoFromError } from './fs/errors.js';
+export { attrFromStats, makeAttr, nodeId } from './fs/attr.js';
+export type { AttrInit } from './fs/attr.js';
 export type {
   Filesystem, HandlerResult, RequestContext, InitInfo, Notifier, OpenReply, CreateReply, IoctlReply,
   DirentSink, DirentPlusSink, IoMode,

@@ -12,7 +12,13 @@
 declare const brand: unique symbol;
 type Brand<T, B extends string> = T & { readonly [brand]: B };
 
-/** The kernel's name for an inode: chosen by the filesystem, 1 is the root. */
+/**
+ * The kernel's name for an inode: chosen by the filesystem, 1 is the root.
+ * Branded so that an inode number, a file handle or a count cannot be passed
+ * where a node id belongs (they are all integers, and the kernel would
+ * silently cache the wrong inode): make one with `nodeId(n)`, which checks
+ * the range, and keep it typed from there on.
+ */
 export type NodeId = Brand<number, 'NodeId'>;
 /** An open file or directory handle chosen by the filesystem in OPEN/OPENDIR/CREATE. */
 export type FileHandle = Brand<number, 'FileHandle'>;
@@ -197,7 +203,15 @@ export interface SetattrRequest extends Req<'SETATTR'> {
 }
 export interface ReadlinkRequest extends Req<'READLINK'> {}
 export interface SymlinkRequest extends Req<'SYMLINK'>, WireName { target: string; targetBytes: Buffer; ext: RequestExtensions }
+/**
+ * About `umask` in MKNOD, MKDIR, CREATE and TMPFILE: the caller's umask. The
+ * kernel has already applied it to `mode` unless the filesystem asked for
+ * DONT_MASK in its `initFlags` (and the kernel granted it); only then is
+ * `mode` unmasked and the filesystem must apply `umask` itself (or let a
+ * default ACL decide, as the mirror does).
+ */
 export interface MknodRequest extends Req<'MKNOD'>, WireName { mode: number; rdev: number; umask: number; ext: RequestExtensions }
+/** mkdir(2). `mode` is already masked by the caller's umask unless DONT_MASK was negotiated (see MknodRequest). */
 export interface MkdirRequest extends Req<'MKDIR'>, WireName { mode: number; umask: number; ext: RequestExtensions }
 export interface UnlinkRequest extends Req<'UNLINK'>, WireName {}
 export interface RmdirRequest extends Req<'RMDIR'>, WireName {}
@@ -223,6 +237,7 @@ export interface FsyncdirRequest extends Req<'FSYNCDIR'> { fh: FileHandle; fsync
 export interface GetlkRequest extends Req<'GETLK'> { fh: FileHandle; owner: bigint; lk: FileLock; lkFlags: number }
 export interface SetlkRequest extends Req<'SETLK'> { fh: FileHandle; owner: bigint; lk: FileLock; lkFlags: number; /** true for SETLKW */ sleep: boolean }
 export interface AccessRequest extends Req<'ACCESS'> { mask: number }
+/** open(O_CREAT). `mode` is already masked by the caller's umask unless DONT_MASK was negotiated (see MknodRequest). */
 export interface CreateRequest extends Req<'CREATE'>, WireName { flags: number; mode: number; umask: number; openFlags: number; ext: RequestExtensions }
 export interface TmpfileRequest extends Req<'TMPFILE'>, WireName { flags: number; mode: number; umask: number; openFlags: number; ext: RequestExtensions }
 export interface InterruptRequest extends Req<'INTERRUPT'> { target: RequestId }

@@ -10,19 +10,23 @@
  * never holds up the others.
  *
  * ```ts
- * import { mount, ROOT_ID, S_IFDIR, S_IFREG, Errno } from 'fusekit';
+ * import { mount, makeAttr, nodeId, ROOT_ID, S_IFDIR, S_IFREG, DT_REG, Errno } from 'fusekit';
  * const hello = Buffer.from('hello\n');
- * const attr = (ino: number, mode: number, size: number) => ({ ino, mode, size, nlink: 1, uid: 0, gid: 0,
- *   rdev: 0, blksize: 4096, blocks: 0, atimeSec: 0, atimeNsec: 0, mtimeSec: 0, mtimeNsec: 0, ctimeSec: 0, ctimeNsec: 0 });
- * await mount('/mnt/hello', {
+ * const HELLO = nodeId(2);
+ * const fileAttr = makeAttr({ ino: HELLO, mode: S_IFREG | 0o444, size: hello.length });
+ * const rootAttr = makeAttr({ ino: ROOT_ID, mode: S_IFDIR | 0o755 });
+ * const m = await mount('/mnt/hello', {
  *   lookup: ({ name }, { nodeid }) => {
  *     if (nodeid !== ROOT_ID || name !== 'hello') return Errno.of('ENOENT');
- *     return { nodeid: 2 as NodeId, generation: 0, entryTimeout: 1, attrTimeout: 1, attr: attr(2, S_IFREG | 0o444, hello.length) };
+ *     return { nodeid: HELLO, generation: 0, entryTimeout: 1, attrTimeout: 1, attr: fileAttr };
  *   },
- *   getattr: (_, { nodeid }) => ({ attrTimeout: 1, attr: nodeid === ROOT_ID ? attr(1, S_IFDIR | 0o755, 0) : attr(2, S_IFREG | 0o444, hello.length) }),
+ *   getattr: (_req, { nodeid }) => ({ attrTimeout: 1, attr: nodeid === ROOT_ID ? rootAttr : fileAttr }),
  *   read: ({ offset, size }) => hello.subarray(offset, offset + size),
- *   readdir: ({ offset }, _ctx, out) => { if (offset === 0n) out.add('hello', 2, DT_REG, 1n); },
+ *   readdir: ({ offset }, _ctx, out) => {
+ *     if (offset === 0n) out.add('hello', HELLO, DT_REG, 1n);
+ *   },
  * });
+ * await m.ended;
  * ```
  *
  * ## The kernel's model
@@ -46,6 +50,19 @@
  *   release, including opens whose reply the kernel then rejected.
  * - **Interrupts**: when the calling process gets a signal, `ctx.signal`
  *   aborts. Finish quickly: throw (an `AbortError` answers EINTR) or complete.
+ * - **A request that is never answered** leaves its caller in an
+ *   uninterruptible sleep that not even SIGKILL ends (reads served from the
+ *   page cache aside). fusekit guards against it twice. Its own deadline
+ *   (`requestDeadlineMs`, default 60 s) answers a request whose handler has
+ *   not settled with ETIMEDOUT, aborts `ctx.signal`, logs it once, and drops
+ *   the handler's late answer (giving back any entry or open it carried), so
+ *   the caller is freed and the mount keeps serving; a blocking lock wait
+ *   (SETLKW) is exempt. A request in flight longer than `slowRequestMs`
+ *   (default 10 s) is logged once with its opcode and node. A handler that
+ *   blocks the event loop outright stops the deadline too: for that, the
+ *   kernel's own `kernelRequestTimeout` (off by default) aborts the whole
+ *   connection once any request waits that long, and every caller then gets
+ *   ENOTCONN until the mount is unmounted.
  * - **Parallelism**: requests arrive in kernel order but complete in any
  *   order. Two requests for the same inode may be in flight at once.
  *
@@ -97,6 +114,11 @@ export interface OpenReply {
    * Whether it is granted depends on the mount's passthrough policy and on the
    * inode's other opens (the kernel keeps one mode per inode); you are told
    * nothing and need do nothing either way: serve READ/WRITE as usual.
+   *
+   * With passthrough, writes never reach you, so the file's size and times
+   * change behind your back: `lookup` and `getattr` must report them from the
+   * backing file (stat it), not from a copy you keep, or a file written
+   * through the mount looks empty once the kernel drops its cached attributes.
    */
   backing?: { fd: number } | { path: string };
   /** Overrides the policy for this open. Default: the policy decides (passthrough if a backing file is offered). */
