@@ -7,12 +7,12 @@
  */
 import {
   mount, Errno, FuseError, ROOT_ID, Fattr, RenameFlag, S_IFDIR, S_IFREG, S_IFLNK, S_IFMT,
-} from '../src/index.js';
+} from 'fusekit';
 import type {
   Attr, AttrOut, EntryOut, Filesystem, NodeId, RequestContext, DirentSink, OpenReply, CreateReply,
   LookupRequest, SetattrRequest, MkdirRequest, CreateRequest, ReadRequest, WriteRequest, UnlinkRequest,
   RmdirRequest, RenameRequest, SymlinkRequest, ReaddirRequest, StatfsOut, LinkRequest, MknodRequest, OpenRequest,
-} from '../src/index.js';
+} from 'fusekit';
 
 interface MemNode {
   id: NodeId;
