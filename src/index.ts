@@ -4,8 +4,8 @@
  * Start with `Filesystem` (src/fs/filesystem.ts: the FUSE primer and every
  * operation's contract) and `mount()`.
  */
-export { mount, forceUnmount, MountError } from './session/mount.js';
-export type { FuseMount, MountConfig } from './session/mount.js';
+export { mount, forceUnmount, unmountAt, canMountDirectly, MountError } from './session/mount.js';
+export type { FuseMount, MountOptions, MountMethod } from './session/mount.js';
 export { Session } from './session/session.js';
 export type { SessionOptions } from './session/session.js';
 export { SessionStats } from './session/stats.js';
