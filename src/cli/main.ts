@@ -139,7 +139,34 @@ async function runMirror(a: MirrorArgs): Promise<number> {
   // A handler's stray promise must never take the server down; the session logs handler errors itself.
   process.on('unhandledRejection', (err) => process.stderr.write(`fusekit: unhandled rejection: ${(err as Error)?.stack ?? err}\n`));
 
-  let m: FuseMount;
+  let m: FuseMount | undefined;
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    // During mount(): acted on as soon as it returns.
+    if (!m) return;
+    if (signals > 1) {
+      process.stderr.write(`fusekit: ${sig} again, aborting the connection\n`);
+      void m.abort();
+      return;
+    }
+    stop(m);
+  };
+  const stop = (mounted: FuseMount) => {
+    mounted.unmount().catch((err: unknown) => {
+      if ((err as { code?: string }).code === 'EBUSY') {
+        // Detach now; the server keeps answering until the last user leaves.
+        process.stderr.write(`fusekit: ${mnt} is busy, detaching it; the server exits when the last file is closed (signal again to abort)\n`);
+        return mounted.unmount({ lazy: true });
+      }
+      process.stderr.write(`fusekit: unmount failed: ${(err as Error).message}\n`);
+    }).catch((err: unknown) => process.stderr.write(`fusekit: unmount failed: ${(err as Error).message}\n`));
+  };
+  // Listening before mounting: a signal that arrives while mount() runs must
+  // not kill the process with the mount in place.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
   try {
     m = await mount(mnt, filesystem, {
       ...a.mount,
@@ -153,22 +180,23 @@ async function runMirror(a: MirrorArgs): Promise<number> {
     });
   } catch (err) {
     filesystem.destroy();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     if (err instanceof MountError) return fail(cliSentence(err, mnt));
     return fail(`mount failed: ${(err as Error).message}`);
   }
-  const pt = m.session.passthrough;
-  process.stderr.write(`fusekit: mirroring ${src} at ${mnt} (FUSE 7.${m.info.minor}, passthrough ${pt?.active ? pt.policy : 'off'})\n`);
-
+  const mounted = m;
+  if (signals > 0) stop(mounted);
   // Asynchronous: the stats file may lie inside MNT, which this thread serves.
   let statsWrite: Promise<void> = Promise.resolve();
   const writeStats = (): Promise<void> => {
     if (!a.statsFile) return statsWrite;
     const file = a.statsFile;
     const body = JSON.stringify({
-      ...m.session.stats.toJSON(),
+      ...mounted.session.stats.toJSON(),
       nodes: filesystem.inodes.size - 1,
       openHandles: filesystem.openHandles,
-      passthrough: m.session.passthroughStats(),
+      passthrough: mounted.session.passthroughStats(),
     }, null, 1);
     const tmp = `${file}.tmp${process.pid}`;
     statsWrite = statsWrite.then(async () => {
@@ -191,27 +219,11 @@ async function runMirror(a: MirrorArgs): Promise<number> {
     void writeStats().finally(() => { writing = false; });
   }, 1000);
 
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) {
-      process.stderr.write(`fusekit: ${sig} again, aborting the connection\n`);
-      void m.abort();
-      return;
-    }
-    m.unmount().catch((err: unknown) => {
-      if ((err as { code?: string }).code === 'EBUSY') {
-        // Detach now; the server keeps answering until the last user leaves.
-        process.stderr.write(`fusekit: ${mnt} is busy, detaching it; the server exits when the last file is closed (signal again to abort)\n`);
-        return m.unmount({ lazy: true });
-      }
-      process.stderr.write(`fusekit: unmount failed: ${(err as Error).message}\n`);
-    }).catch((err: unknown) => process.stderr.write(`fusekit: unmount failed: ${(err as Error).message}\n`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // Announced only now: whoever waits for this line may signal at once.
+  const pt = mounted.session.passthrough;
+  process.stderr.write(`fusekit: mirroring ${src} at ${mnt} (FUSE 7.${mounted.info.minor}, passthrough ${pt?.active ? pt.policy : 'off'})\n`);
 
-  const end = await m.ended;
+  const end = await mounted.ended;
   clearInterval(timer);
   await writeStats();
   process.off('SIGINT', onSignal);
