@@ -438,10 +438,15 @@ async function mountThroughFusermount(
   });
   if (refused.length) throw new MountError(refused.join('; '), 'EPERM');
   let helper: FusermountMount;
+  const before = connectionIdOf(mountpoint);
   try {
     helper = await mountWithFusermount(program, mountpoint, options, { autoUnmount: o.autoUnmount ?? false, timeoutMs: o.initTimeoutMs });
   } catch (err) {
     const code = (err as { code?: string }).code;
+    // Given up on a helper that may still have mounted: its descriptor went
+    // nowhere, so a new mount there is dead.
+    const after = connectionIdOf(mountpoint);
+    if (code === 'ETIMEDOUT' && after !== undefined && after !== before) await unmountAt(mountpoint, { lazy: true }).catch(() => undefined);
     const inside = code === 'EACCES' ? enclosingFuseMount(mountpoint) : undefined;
     const why = inside
       ? ` (it lies inside the FUSE mount at ${inside}, which lets in only its owner unless mounted with allow_other, and fusermount3 runs as root)`

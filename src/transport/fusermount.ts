@@ -262,8 +262,9 @@ export interface FusermountMount {
   readonly autoUnmount: boolean;
   /**
    * Ends the exchange with the helper: with auto_unmount, closes this end of
-   * the socket, so the helper detaches the mount if it is still there with a
-   * dead connection, and exits. Idempotent.
+   * the socket (and the death watch's, for a user), so the helper detaches
+   * the mount if it is still there with a dead connection, and exits.
+   * Idempotent.
    */
   release(): void;
 }
