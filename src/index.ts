@@ -8,8 +8,8 @@
  */
 
 // Mounting and serving.
-export { mount, forceUnmount, MountError } from './session/mount.js';
-export type { FuseMount, MountConfig } from './session/mount.js';
+export { mount, forceUnmount, unmountAt, canMountDirectly, MountError } from './session/mount.js';
+export type { FuseMount, MountOptions, MountMethod } from './session/mount.js';
 export { Session, DEFAULT_REQUEST_DEADLINE_MS, DEFAULT_SLOW_REQUEST_MS } from './session/session.js';
 export type { SessionOptions } from './session/session.js';
 export { SessionStats } from './session/stats.js';

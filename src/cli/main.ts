@@ -4,9 +4,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { mount, MountError } from '../session/mount.js';
+import { mount, unmountAt, canMountDirectly, MountError } from '../session/mount.js';
 import type { FuseMount } from '../session/mount.js';
-import { unmount, isMounted, connectionIdOf, abortConnection } from '../transport/mount.js';
+import { isMounted } from '../transport/mount.js';
 import { MirrorFilesystem } from '../mirror/mirror.js';
 import { parseMirrorArgs, UsageError, USAGE } from './options.js';
 import { getNofileLimit, setNofileLimit } from '../sys/index.js';
@@ -41,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
         return await runMirror(parseMirrorArgs(rest));
       case 'umount':
       case 'unmount':
-        return runUmount(rest);
+        return await runUmount(rest);
       default:
         throw new UsageError(`unknown command '${cmd}'`);
     }
@@ -54,18 +54,19 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-function runUmount(args: string[]): number {
+async function runUmount(args: string[]): Promise<number> {
   const lazy = args.includes('-l') || args.includes('--lazy');
   const targets = args.filter((a) => a !== '-l' && a !== '--lazy');
   if (targets.length !== 1 || targets[0].startsWith('-')) throw new UsageError('umount takes one mountpoint (and optionally -l)');
   const target = path.resolve(targets[0]);
   if (!isMounted(target)) return fail(`${target} is not mounted`);
   try {
-    unmount(target, lazy);
+    // umount2(2) as root, fusermount3 -u as an ordinary user.
+    await unmountAt(target, { lazy });
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'EBUSY') return fail(`${target} is busy; close the files open on it, or use fusekit umount -l ${target}`);
-    return fail(`cannot unmount ${target}: ${(err as Error).message}`);
+    return fail((err as Error).message);
   }
   return 0;
 }
@@ -96,20 +97,36 @@ function raiseDescriptorLimit(): void {
   }
 }
 
-function checkSource(src: string): string | undefined {
+async function checkSource(src: string): Promise<string | undefined> {
   let st: fs.Stats;
   try {
-    st = fs.statSync(src);
+    st = await fs.promises.stat(src);
   } catch (err) {
     return (err as { code?: string }).code === 'ENOENT' ? `source ${src} does not exist` : `source ${src} cannot be used: ${(err as Error).message}`;
   }
   return st.isDirectory() ? undefined : `source ${src} is not a directory`;
 }
 
+/** A MountError in the command's own terms (its -o names rather than the library's option names). */
+function cliSentence(err: MountError, mnt: string): string {
+  switch (err.option) {
+    case 'nonEmpty': return `mountpoint ${mnt} is not empty (use -o nonempty to mount over it)`;
+    case 'autoUnmount':
+      return err.code === 'ENOENT'
+        ? '-o auto_unmount needs fusermount3, which is not installed (Debian and Ubuntu: apt install fuse3; Fedora: dnf install fuse3)'
+        : '-o auto_unmount works through fusermount3, so it cannot be combined with --mount-method syscall';
+    case 'mountMethod':
+      return '--mount-method fusermount needs fusermount3, which is not installed (Debian and Ubuntu: apt install fuse3; Fedora: dnf install fuse3)';
+    case 'passthrough':
+      return "--passthrough always needs CAP_SYS_ADMIN in the initial user namespace (to register backing files), which this process lacks; with --passthrough auto file data goes through the server instead";
+    default: return err.message;
+  }
+}
+
 async function runMirror(a: MirrorArgs): Promise<number> {
   const src = path.resolve(a.source);
   const mnt = path.resolve(a.mountpoint);
-  const bad = checkSource(src);
+  const bad = await checkSource(src);
   if (bad) return fail(bad);
   if (src === mnt) return fail('source and mountpoint must differ');
 
@@ -123,10 +140,40 @@ async function runMirror(a: MirrorArgs): Promise<number> {
   // A handler's stray promise must never take the server down; the session logs handler errors itself.
   process.on('unhandledRejection', (err) => process.stderr.write(`fusekit: unhandled rejection: ${(err as Error)?.stack ?? err}\n`));
 
-  let m: FuseMount;
+  let m: FuseMount | undefined;
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    // During mount(): acted on as soon as it returns.
+    if (!m) return;
+    if (signals > 1) {
+      process.stderr.write(`fusekit: ${sig} again, aborting the connection\n`);
+      void m.abort();
+      return;
+    }
+    stop(m);
+  };
+  const stop = (mounted: FuseMount) => {
+    mounted.unmount().catch((err: unknown) => {
+      if ((err as { code?: string }).code === 'EBUSY') {
+        // Detach now; the server keeps answering until the last user leaves.
+        process.stderr.write(`fusekit: ${mnt} is busy, detaching it; the server exits when the last file is closed (signal again to abort)\n`);
+        return mounted.unmount({ lazy: true });
+      }
+      process.stderr.write(`fusekit: unmount failed: ${(err as Error).message}\n`);
+    }).catch((err: unknown) => process.stderr.write(`fusekit: unmount failed: ${(err as Error).message}\n`));
+  };
+  // Listening before mounting: a signal that arrives while mount() runs must
+  // not kill the process with the mount in place.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
   try {
     m = await mount(mnt, filesystem, {
       ...a.mount,
+      // An ordinary user's mirror goes away with its server by default: nobody
+      // else may unmount it, and a dead mount in a home directory is a trap.
+      autoUnmount: a.mount.autoUnmount ?? (a.mount.mountMethod !== 'syscall' && !canMountDirectly()),
       source: src,
       subtype: 'fusekit',
       passthrough: a.passthrough,
@@ -134,60 +181,52 @@ async function runMirror(a: MirrorArgs): Promise<number> {
     });
   } catch (err) {
     filesystem.destroy();
-    if (err instanceof MountError) return fail(err.message);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (err instanceof MountError) return fail(cliSentence(err, mnt));
     return fail(`mount failed: ${(err as Error).message}`);
   }
-  const pt = m.session.passthrough;
-  process.stderr.write(`fusekit: mirroring ${src} at ${mnt} (FUSE 7.${m.info.minor}, passthrough ${pt?.active ? pt.policy : 'off'})\n`);
-
-  const writeStats = () => {
-    if (!a.statsFile) return;
+  const mounted = m;
+  if (signals > 0) stop(mounted);
+  // Asynchronous: the stats file may lie inside MNT, which this thread serves.
+  let statsWrite: Promise<void> = Promise.resolve();
+  const writeStats = (): Promise<void> => {
+    if (!a.statsFile) return statsWrite;
+    const file = a.statsFile;
     const body = JSON.stringify({
-      ...m.session.stats.toJSON(),
+      ...mounted.session.stats.toJSON(),
       nodes: filesystem.inodes.size - 1,
       openHandles: filesystem.openHandles,
-      passthrough: m.session.passthroughStats(),
+      passthrough: mounted.session.passthroughStats(),
     }, null, 1);
-    const tmp = `${a.statsFile}.tmp${process.pid}`;
-    try {
-      // The mirror sets the process umask to its callers' (0 at start): name the mode.
-      fs.writeFileSync(tmp, body, { mode: 0o644 });
-      fs.renameSync(tmp, a.statsFile);
-    } catch (err) {
-      process.stderr.write(`fusekit: cannot write stats file: ${(err as Error).message}\n`);
-    }
-  };
-  writeStats();
-  const timer = setInterval(writeStats, 1000);
-
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) {
-      process.stderr.write(`fusekit: ${sig} again, aborting the connection\n`);
-      const id = connectionIdOf(mnt);
-      if (id !== undefined) abortConnection(id);
-      try { unmount(mnt, true); } catch { /* already gone */ }
-      return;
-    }
-    try {
-      unmount(mnt, false);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'EBUSY') {
-        // Detach now; the server keeps answering until the last user leaves.
-        process.stderr.write(`fusekit: ${mnt} is busy, detaching it; the server exits when the last file is closed (signal again to abort)\n`);
-        try { unmount(mnt, true); } catch { /* gone meanwhile */ }
-      } else if (isMounted(mnt)) {
-        process.stderr.write(`fusekit: unmount failed: ${(err as Error).message}\n`);
+    const tmp = `${file}.tmp${process.pid}`;
+    statsWrite = statsWrite.then(async () => {
+      try {
+        // The mirror sets the process umask to its callers' (0 at start): name the mode.
+        await fs.promises.writeFile(tmp, body, { mode: 0o644 });
+        await fs.promises.rename(tmp, file);
+      } catch (err) {
+        process.stderr.write(`fusekit: cannot write stats file: ${(err as Error).message}\n`);
       }
-    }
+    });
+    return statsWrite;
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  void writeStats();
+  let writing = false;
+  const timer = setInterval(() => {
+    // Skip a tick rather than queue writes behind a slow one.
+    if (writing) return;
+    writing = true;
+    void writeStats().finally(() => { writing = false; });
+  }, 1000);
 
-  const end = await m.ended;
+  // Announced only now: whoever waits for this line may signal at once.
+  const pt = mounted.session.passthrough;
+  process.stderr.write(`fusekit: mirroring ${src} at ${mnt} (FUSE 7.${mounted.info.minor}, passthrough ${pt?.active ? pt.policy : 'off'})\n`);
+
+  const end = await mounted.ended;
   clearInterval(timer);
-  writeStats();
+  await writeStats();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   if (end.reason === 'error') return fail(`connection failed: ${end.error.message}`);

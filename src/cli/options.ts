@@ -1,5 +1,5 @@
 /** Argument parsing for `fusekit mirror`: every -o option is listed here with its default. */
-import type { MountConfig } from '../session/mount.js';
+import type { MountOptions, MountMethod } from '../session/mount.js';
 import type { MirrorOptions } from '../mirror/mirror.js';
 import type { PassthroughConfig, PassthroughPolicy } from '../passthrough/manager.js';
 
@@ -10,14 +10,20 @@ export const USAGE = `usage:
       Mirror directory SRC at MNT, in the foreground, until SIGINT/SIGTERM
       or until MNT is unmounted.
   fusekit umount [-l] MNT
-      Unmount MNT (-l: detach now, finish when the last user leaves).
+      Unmount MNT (-l: detach now, finish when the last user leaves); as an
+      ordinary user, through fusermount3 -u.
   fusekit --help | --version
 
 mirror options (-o, comma separated):
   nonempty             allow mounting over a non-empty MNT
   ro                   read-only mount
-  suid, dev            honour set-user-ID bits and device nodes (default: nosuid,nodev)
-  allow_other          let users other than the mount's owner in
+  suid, dev            honour set-user-ID bits and device nodes (default: nosuid,nodev;
+                       root only)
+  auto_unmount         detach MNT if the server dies, even by SIGKILL (through
+                       fusermount3; default on for an ordinary user, off for root)
+  noauto_unmount       do not
+  allow_other          let users other than the mount's owner in (an ordinary
+                       user needs user_allow_other in /etc/fuse.conf)
   default_permissions  let the kernel check permissions from mode, owner, group,
                        supplementary groups and POSIX ACLs, as on a local
                        filesystem; always on with allow_other
@@ -42,6 +48,8 @@ mirror options (-o, comma separated):
   --writable-conflict W  with --passthrough readonly, a writable open of a file that
                        is already in passthrough: share (default; its writes bypass
                        the server) or refuse (the open fails with EBUSY)
+  --mount-method M     auto (default: mount(2) as root, fusermount3 otherwise),
+                       syscall (mount(2) only) or fusermount (fusermount3 only)
   --stats-file FILE    write request/error counters as JSON every second and at exit
   --debug              log every request and reply on stderr
 `;
@@ -53,7 +61,7 @@ export interface MirrorArgs {
   debug: boolean;
   /** -o exclusive: SRC changes only through this mount. */
   exclusive?: boolean;
-  mount: Pick<MountConfig, 'nonEmpty' | 'readOnly' | 'allowOther' | 'defaultPermissions' | 'suid' | 'dev'>;
+  mount: Pick<MountOptions, 'nonEmpty' | 'readOnly' | 'allowOther' | 'defaultPermissions' | 'suid' | 'dev' | 'autoUnmount' | 'mountMethod'>;
   mirror: MirrorOptions;
   passthrough: PassthroughConfig;
 }
@@ -62,6 +70,7 @@ export interface MirrorArgs {
 const EXCLUSIVE_TIMEOUT = 86400;
 
 const POLICIES: PassthroughPolicy[] = ['auto', 'always', 'readonly', 'never'];
+const METHODS: MountMethod[] = ['auto', 'syscall', 'fusermount'];
 
 function seconds(name: string, value: string | undefined): number {
   const n = Number(value);
@@ -85,6 +94,8 @@ function applyOption(a: MirrorArgs, opt: string): void {
     case 'dev': flag(); a.mount.dev = true; return;
     case 'nodev': flag(); a.mount.dev = false; return;
     case 'allow_other': flag(); a.mount.allowOther = true; return;
+    case 'auto_unmount': flag(); a.mount.autoUnmount = true; return;
+    case 'noauto_unmount': flag(); a.mount.autoUnmount = false; return;
     case 'default_permissions': flag(); a.mount.defaultPermissions = true; return;
     case 'entry_timeout': a.mirror.entryTimeout = seconds(key, value); return;
     case 'attr_timeout': a.mirror.attrTimeout = seconds(key, value); return;
@@ -125,6 +136,10 @@ export function parseMirrorArgs(args: string[]): MirrorArgs {
       const v = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : valueOf(++i, arg);
       if (!POLICIES.includes(v as PassthroughPolicy)) throw new UsageError(`--passthrough must be one of ${POLICIES.join(', ')}`);
       a.passthrough.policy = v as PassthroughPolicy;
+    } else if (arg === '--mount-method' || arg.startsWith('--mount-method=')) {
+      const v = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : valueOf(++i, arg);
+      if (!METHODS.includes(v as MountMethod)) throw new UsageError(`--mount-method must be one of ${METHODS.join(', ')}`);
+      a.mount.mountMethod = v as MountMethod;
     } else if (arg === '--writable-conflict' || arg.startsWith('--writable-conflict=')) {
       const v = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : valueOf(++i, arg);
       if (v !== 'share' && v !== 'refuse') throw new UsageError('--writable-conflict must be share or refuse');

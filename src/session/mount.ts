@@ -1,34 +1,73 @@
 /**
  * `mount()`: the one call that turns a Filesystem object into a mounted
- * filesystem: checks the mountpoint, opens the device, mounts, negotiates, and
- * returns a handle to unmount it. Every failure is a MountError with one clear
- * sentence, and leaves nothing mounted.
+ * filesystem: checks the mountpoint, gets a /dev/fuse connection mounted
+ * there, negotiates, and returns a handle to unmount it. Every failure is a
+ * MountError with one clear sentence, and leaves nothing mounted.
+ *
+ * Two ways to mount: with mount(2) directly, which needs CAP_SYS_ADMIN (root),
+ * or through the set-user-ID helper fusermount3, which any user may run on a
+ * directory they can write (see transport/fusermount.ts). `mountMethod`
+ * chooses; by default root uses mount(2) and everyone else fusermount3.
+ *
+ * The thread that calls mount() may already serve other mounts of this
+ * process, and the new mountpoint may lie inside one of them. Nothing here
+ * therefore touches a path synchronously: the checks use fs.promises (libuv's
+ * thread pool), mount(2) and umount2(2) run on the pool, fusermount3 is a
+ * child process, and the mount table comes from /proc.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { FuseChannel } from '../transport/channel.js';
 import type { ChannelEnd } from '../transport/channel.js';
-import { mountFuse, unmount as umountTarget, connectionIdOf, abortConnection, isMounted } from '../transport/mount.js';
-import type { MountOptions } from '../transport/mount.js';
+import { mountFuse, unmount as umountSyscall, connectionIdOf, abortConnection, readMountInfo } from '../transport/mount.js';
+import type { KernelMountParams } from '../transport/mount.js';
+import {
+  findFusermount,
+  whyHelperCannotMount,
+  readFuseConf,
+  fusermountOptions,
+  mountWithFusermount,
+  unmountWithFusermount,
+} from '../transport/fusermount.js';
+import type { FusermountMount } from '../transport/fusermount.js';
 import { Session } from './session.js';
 import type { SessionOptions } from './session.js';
 import type { Filesystem, InitInfo } from '../fs/filesystem.js';
-import { geteuid } from '../sys/index.js';
 
+/** Why mount() or unmounting failed, as one sentence; `code` is an errno name where one fits. */
 export class MountError extends Error {
-  constructor(message: string, readonly code?: string) {
+  /**
+   * @param option the mount() option the sentence is about, where there is
+   *   one, so a caller with its own names for options (the CLI) can say it
+   *   in those.
+   */
+  constructor(message: string, readonly code?: string, readonly option?: keyof MountOptions) {
     super(message);
     this.name = 'MountError';
   }
 }
 
-export interface MountConfig extends SessionOptions, Partial<Omit<MountOptions, 'rootMode' | 'uid' | 'gid'>> {
-  /** Allow mounting over a non-empty directory. */
+/**
+ * How the connection gets mounted. `syscall`: mount(2) and umount2(2)
+ * directly (needs CAP_SYS_ADMIN). `fusermount`: through fusermount3 (package
+ * `fuse3`), as any user. `auto` (default): `syscall` with CAP_SYS_ADMIN
+ * unless `autoUnmount` is asked for, `fusermount` otherwise.
+ */
+export type MountMethod = 'auto' | 'syscall' | 'fusermount';
+
+/** Options of `mount()`: the session's, the kernel mount's, and how to mount and unmount. */
+export interface MountOptions extends SessionOptions, Partial<Omit<KernelMountParams, 'rootMode' | 'uid' | 'gid'>> {
+  /** Allow mounting over a non-empty directory (default false). */
   nonEmpty?: boolean;
-  /** Permission bits of the root directory as the kernel first sees them (default 0o755). */
+  /**
+   * Permission bits of the root directory as the kernel first sees them
+   * (default 0o755; the root's GETATTR answer replaces them). fusermount3 does
+   * not pass them on.
+   */
   rootPermissions?: number;
-  /** Device to open (default /dev/fuse). */
+  /** Device to open (default /dev/fuse). Only with mount(2): fusermount3 opens the device itself. */
   devicePath?: string;
-  /** How long to wait for the kernel's INIT after mounting (default 10 s). */
+  /** How long to wait for the kernel's INIT after mounting (default 10 s); also the time fusermount3 gets. */
   initTimeoutMs?: number;
   /**
    * Full-size read buffers (maxWrite + 4 KiB each) that requests in flight may
@@ -36,123 +75,493 @@ export interface MountConfig extends SessionOptions, Partial<Omit<MountOptions, 
    * while all are taken (default 256).
    */
   maxLargeBuffers?: number;
+  /** mount(2) directly or through fusermount3; see MountMethod (default `auto`). */
+  mountMethod?: MountMethod;
+  /**
+   * Detach the mount when this process dies for any reason, SIGKILL and
+   * crashes included (default false). Without it, a process that dies while
+   * mounted leaves a dead mount behind: every access fails with ENOTCONN
+   * ("Transport endpoint is not connected") until someone unmounts it
+   * (`fusekit umount MNT`, `fusermount3 -u MNT`, or `umount MNT` as root).
+   *
+   * The kernel cannot do this by itself; fusermount3's `auto_unmount` does
+   * (a copy of the helper waits for this process's end and then detaches a
+   * mount that is still there with a dead connection). So this option mounts
+   * through fusermount3, for root as well, and fails with a MountError where
+   * fusermount3 is not installed or `mountMethod` is `syscall`.
+   */
+  autoUnmount?: boolean;
+  /**
+   * On SIGINT or SIGTERM: unmount (if the mount is busy, detach it and let
+   * open files finish; a second signal aborts the connection), wait until the
+   * session has ended, then raise the signal again so the process ends as it
+   * would have without a handler (default false).
+   *
+   * Off by default because listening for a signal changes the whole
+   * process: Node no longer exits on it, and an application usually wants
+   * to order its own shutdown. Without this option (and without a handler of
+   * the application's that unmounts), Ctrl-C kills Node with the mount still
+   * in place, leaving the dead mount described under `autoUnmount`. If the
+   * application has listeners of its own for the signal, they run as usual
+   * and the signal is not raised again: the application then decides when
+   * to exit.
+   */
+  unmountOnSignal?: boolean;
 }
 
+/** A mounted filesystem. */
 export interface FuseMount {
+  /** The absolute, canonical path the filesystem is mounted at. */
   readonly mountpoint: string;
   readonly session: Session;
   readonly info: InitInfo;
-  /** Resolves when the connection ends (unmounted from anywhere, or aborted). */
+  /** How it was mounted. */
+  readonly mountMethod: 'syscall' | 'fusermount';
+  /** Whether fusermount3 will detach the mount if this process dies. */
+  readonly autoUnmount: boolean;
+  /**
+   * Resolves when the connection ends: `unmounted` (from here or from
+   * anywhere), `aborted` (abort(), fusectl, or the kernel), `closed`, or
+   * `error`.
+   */
   readonly ended: Promise<ChannelEnd>;
-  /** Unmounts; with `lazy`, detaches at once and lets busy users finish. Resolves when the session has ended. */
+  /**
+   * Unmounts; with `lazy`, detaches at once and lets busy users finish.
+   * Resolves when the session has ended. Rejects with a MountError whose code
+   * is EBUSY when files are open on the mount and `lazy` is not set.
+   */
   unmount(options?: { lazy?: boolean }): Promise<ChannelEnd>;
-  /** Aborts the connection (every pending and future request fails), then detaches the mount. */
+  /**
+   * Aborts the connection (every pending and future request fails with
+   * ENOTCONN), then detaches the mount. `ended` resolves with `aborted`.
+   */
   abort(): Promise<ChannelEnd>;
 }
 
-function checkMountpoint(mountpoint: string, nonEmpty: boolean): void {
-  let st: fs.Stats;
+// ---------------------------------------------------------------------------
+// The process's privileges, from /proc (never a mounted path)
+
+const CAP_SYS_ADMIN = 21n;
+
+/**
+ * Whether this process holds CAP_SYS_ADMIN (in its user namespace), and so
+ * mounts with mount(2) under mountMethod `auto`; without it, fusermount3 mounts.
+ */
+export function canMountDirectly(): boolean {
   try {
-    st = fs.statSync(mountpoint);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new MountError(`mountpoint ${mountpoint} does not exist`, code);
-    if (code === 'ENOTCONN') throw new MountError(`mountpoint ${mountpoint} is a dead FUSE mount (run: fusekit umount ${mountpoint})`, code);
-    throw new MountError(`mountpoint ${mountpoint} cannot be used: ${(err as Error).message}`, code);
-  }
-  if (!st.isDirectory()) throw new MountError(`mountpoint ${mountpoint} is not a directory`, 'ENOTDIR');
-  if (!nonEmpty && fs.readdirSync(mountpoint).length > 0) {
-    throw new MountError(`mountpoint ${mountpoint} is not empty (use -o nonempty to mount over it)`, 'ENOTEMPTY');
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m !== null && ((BigInt(`0x${m[1]}`) >> CAP_SYS_ADMIN) & 1n) === 1n;
+  } catch {
+    return process.geteuid?.() === 0;
   }
 }
 
-export async function mount(mountpoint: string, filesystem: Filesystem, config: MountConfig = {}): Promise<FuseMount> {
-  if (geteuid() !== 0) {
-    throw new MountError('fusekit must run as root: unprivileged mounting (through fusermount3) is not supported yet', 'EPERM');
-  }
-  checkMountpoint(mountpoint, config.nonEmpty ?? false);
-  const maxWrite = config.maxWrite ?? 1 << 20;
-  let channel: FuseChannel;
+/** Whether this process lives in the initial user namespace (where passthrough's capability check looks). */
+function inInitialUserNamespace(): boolean {
   try {
-    channel = FuseChannel.open({ maxWrite, maxLargeBuffers: config.maxLargeBuffers }, config.devicePath);
+    return /^\s*0\s+0\s+4294967295\s*$/.test(fs.readFileSync('/proc/self/uid_map', 'utf8').trim());
+  } catch {
+    return true;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Mountpoint checks (asynchronous: the path may lie inside a mount this thread serves)
+
+/** The live mounts of this process, by mountpoint. */
+const liveMounts = new Map<string, MountHandle>();
+
+function alreadyMounted(mountpoint: string): MountError {
+  return new MountError(`mountpoint ${mountpoint} is already a mount of this process; unmount it first`, 'EBUSY');
+}
+
+function mountpointError(mountpoint: string, err: unknown): MountError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new MountError(`mountpoint ${mountpoint} does not exist`, code);
+  if (code === 'ENOTDIR') return new MountError(`mountpoint ${mountpoint} is not a directory`, code);
+  if (code === 'ENOTCONN') return new MountError(`mountpoint ${mountpoint} is a dead FUSE mount (run: fusekit umount ${mountpoint})`, code);
+  return new MountError(`mountpoint ${mountpoint} cannot be used: ${(err as Error).message}`, code);
+}
+
+/** The absolute, canonical mountpoint (as /proc/self/mountinfo will show it), checked. */
+async function checkMountpoint(mountpoint: string, nonEmpty: boolean): Promise<string> {
+  const absolute = path.resolve(mountpoint);
+  if (liveMounts.has(absolute)) throw alreadyMounted(absolute);
+  let real: string;
+  try {
+    real = await fs.promises.realpath(absolute);
+  } catch (err) {
+    throw mountpointError(absolute, err);
+  }
+  if (liveMounts.has(real)) throw alreadyMounted(real);
+  let st: fs.Stats;
+  try {
+    st = await fs.promises.stat(real);
+  } catch (err) {
+    throw mountpointError(real, err);
+  }
+  if (!st.isDirectory()) throw new MountError(`mountpoint ${real} is not a directory`, 'ENOTDIR');
+  if (!nonEmpty) {
+    let occupied: boolean;
+    try {
+      const dir = await fs.promises.opendir(real);
+      try {
+        occupied = (await dir.read()) !== null;
+      } finally {
+        await dir.close();
+      }
+    } catch (err) {
+      throw mountpointError(real, err);
+    }
+    if (occupied) {
+      throw new MountError(`mountpoint ${real} is not empty (pass nonEmpty: true to mount() to mount over it)`, 'ENOTEMPTY', 'nonEmpty');
+    }
+  }
+  return real;
+}
+
+// ---------------------------------------------------------------------------
+// Unmounting, either way
+
+/** fusermount3's path, looked up once per process. */
+let fusermountPath: Promise<string | undefined> | undefined;
+function fusermount(): Promise<string | undefined> {
+  fusermountPath ??= findFusermount();
+  return fusermountPath;
+}
+
+function missingFusermount(why: string, option?: keyof MountOptions): MountError {
+  fusermountPath = undefined; // installed meanwhile? look again next time
+  return new MountError(`${why} needs fusermount3, which is not installed (Debian and Ubuntu: apt install fuse3; Fedora: dnf install fuse3)`, 'ENOENT', option);
+}
+
+/**
+ * Unmounts the FUSE mount at `mountpoint`, whoever serves it:
+ * umount2(2) with CAP_SYS_ADMIN, `fusermount3 -u` (the caller's own mounts
+ * only) otherwise; `lazy` detaches at once and lets busy users finish. Off
+ * the calling thread, so it may name a mount this thread serves. Rejects with
+ * a MountError (code EBUSY when busy and not lazy, EINVAL when nothing that
+ * may be unmounted is there).
+ */
+export async function unmountAt(mountpoint: string, options: { lazy?: boolean } = {}): Promise<void> {
+  mountpoint = path.resolve(mountpoint);
+  const lazy = options.lazy ?? false;
+  if (canMountDirectly()) {
+    try {
+      await umountSyscall(mountpoint, lazy);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'EBUSY') throw new MountError(`${mountpoint} is busy`, code);
+      throw new MountError(`cannot unmount ${mountpoint}: ${(err as Error).message}`, code);
+    }
+    return;
+  }
+  const program = await fusermount();
+  if (!program) throw missingFusermount('unmounting as an ordinary user');
+  try {
+    await unmountWithFusermount(program, mountpoint, lazy);
+  } catch (err) {
+    throw new MountError((err as Error).message, (err as { code?: string }).code);
+  }
+}
+
+/**
+ * Aborts the FUSE connection mounted at `mountpoint` and detaches the mount,
+ * whoever serves it (a mount of this process is aborted as its abort() does).
+ * For dead mounts left by a process that died. Never rejects.
+ */
+export async function forceUnmount(mountpoint: string): Promise<void> {
+  const absolute = path.resolve(mountpoint);
+  const own = liveMounts.get(absolute);
+  if (own) {
+    await own.abort().catch(() => undefined);
+    return;
+  }
+  const id = connectionIdOf(absolute);
+  if (id !== undefined) abortConnection(id);
+  await unmountAt(absolute, { lazy: true }).catch(() => undefined);
+}
+
+// ---------------------------------------------------------------------------
+// The handle
+
+class MountHandle implements FuseMount {
+  readonly ended: Promise<ChannelEnd>;
+  private aborting = false;
+
+  constructor(
+    readonly mountpoint: string,
+    readonly session: Session,
+    readonly info: InitInfo,
+    readonly mountMethod: 'syscall' | 'fusermount',
+    readonly autoUnmount: boolean,
+    private readonly channel: FuseChannel,
+    private readonly connectionId: number | undefined,
+    sessionEnded: Promise<ChannelEnd>,
+  ) {
+    this.ended = sessionEnded.then((end) => (this.aborting ? { reason: 'aborted' } : end));
+  }
+
+  /** Whether our connection is the top mount at the mountpoint; undefined when nothing FUSE is mounted there. */
+  private ownsTop(): boolean | undefined {
+    const top = connectionIdOf(this.mountpoint);
+    if (top === undefined) return undefined;
+    return this.connectionId === undefined || top === this.connectionId;
+  }
+
+  async unmount(options: { lazy?: boolean } = {}): Promise<ChannelEnd> {
+    const owns = this.ownsTop();
+    if (owns === false) {
+      throw new MountError(`${this.mountpoint} is covered by another mount; unmount that first`, 'EBUSY');
+    }
+    if (owns) {
+      try {
+        await unmountAt(this.mountpoint, options);
+      } catch (err) {
+        // Unmounted from elsewhere meanwhile: the session ends by itself.
+        if (!(err instanceof MountError && err.code === 'EINVAL' && this.ownsTop() !== true)) throw err;
+      }
+    }
+    return this.ended;
+  }
+
+  async abort(): Promise<ChannelEnd> {
+    this.aborting = true;
+    // fusectl aborts at once; without it (not mounted, or another user's
+    // directory), closing the last descriptor of the connection aborts it too.
+    if (this.connectionId === undefined || !abortConnection(this.connectionId)) this.channel.close();
+    if (this.ownsTop()) await unmountAt(this.mountpoint, { lazy: true }).catch(() => undefined);
+    return this.ended;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Signals
+
+/** Mounts that asked for unmountOnSignal and have not ended. */
+const signalMounts = new Set<MountHandle>();
+let signalsSeen = 0;
+const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+function onSignal(sig: NodeJS.Signals): void {
+  signalsSeen++;
+  const mounts = [...signalMounts];
+  if (signalsSeen > 1) {
+    // Second signal: stop waiting for busy users.
+    for (const m of mounts) void m.abort();
+    return;
+  }
+  for (const m of mounts) {
+    m.unmount().catch((err: unknown) => {
+      if (err instanceof MountError && err.code === 'EBUSY') {
+        const log = m.session.options.log ?? ((l: string) => process.stderr.write(l + '\n'));
+        log(`fusekit: ${m.mountpoint} is busy, detaching it; the session ends when the last file is closed (signal again to abort)`);
+        return m.unmount({ lazy: true });
+      }
+      return m.abort();
+    }).catch(() => m.abort());
+  }
+  void Promise.all(mounts.map((m) => m.ended)).then(() => {
+    for (const s of SIGNALS) process.off(s, onSignal);
+    // Re-raise only when nobody else listens: then the default action (the
+    // process ends by the signal) is what would have happened without us.
+    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+  });
+}
+
+function unmountOnSignal(m: MountHandle): void {
+  if (signalMounts.size === 0) {
+    signalsSeen = 0;
+    for (const s of SIGNALS) process.on(s, onSignal);
+  }
+  signalMounts.add(m);
+  void m.ended.then(() => {
+    signalMounts.delete(m);
+    // The last one ended without a signal: give the process its default behaviour back.
+    if (signalMounts.size === 0 && signalsSeen === 0) for (const s of SIGNALS) process.off(s, onSignal);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// mount()
+
+function chooseMethod(o: MountOptions): 'syscall' | 'fusermount' {
+  const method = o.mountMethod ?? 'auto';
+  if (method === 'syscall') {
+    if (o.autoUnmount) throw new MountError("autoUnmount works through fusermount3, so it cannot be combined with mountMethod 'syscall'", 'EINVAL', 'autoUnmount');
+    return 'syscall';
+  }
+  if (method === 'fusermount' || o.autoUnmount) return 'fusermount';
+  return canMountDirectly() ? 'syscall' : 'fusermount';
+}
+
+/** The FUSE mount whose tree holds `target` (not at `target` itself), if any, from the mount table. */
+function enclosingFuseMount(target: string): string | undefined {
+  let best: { mountPoint: string; fsType: string } | undefined;
+  for (const e of readMountInfo()) {
+    if (e.mountPoint === target || !(e.mountPoint === '/' || target.startsWith(e.mountPoint + '/'))) continue;
+    if (!best || e.mountPoint.length >= best.mountPoint.length) best = e;
+  }
+  return best?.fsType.startsWith('fuse') ? best.mountPoint : undefined;
+}
+
+/** Gets /dev/fuse mounted at `mountpoint` through fusermount3; returns the channel and the helper's handle. */
+async function mountThroughFusermount(
+  mountpoint: string,
+  params: KernelMountParams,
+  o: MountOptions,
+  channelOptions: { maxWrite: number; maxLargeBuffers?: number },
+): Promise<{ channel: FuseChannel; helper: FusermountMount }> {
+  if (o.devicePath !== undefined) throw new MountError('devicePath cannot be used with fusermount3, which opens /dev/fuse itself', 'EINVAL', 'devicePath');
+  const privileged = process.getuid?.() === 0;
+  const program = await fusermount();
+  if (!program) {
+    throw privileged && o.autoUnmount ? missingFusermount('autoUnmount', 'autoUnmount') : missingFusermount(privileged ? "mountMethod 'fusermount'" : 'mounting as an ordinary user', privileged ? 'mountMethod' : undefined);
+  }
+  if (!privileged) {
+    const why = await whyHelperCannotMount(program);
+    if (why) throw new MountError(why, 'EPERM');
+    // fusermount3 opens the device as the user.
+    try {
+      await fs.promises.access('/dev/fuse', fs.constants.R_OK | fs.constants.W_OK);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'ENOENT') throw new MountError('/dev/fuse does not exist: load the fuse module (modprobe fuse)', code);
+      throw new MountError('/dev/fuse is not readable and writable by this user, and fusermount3 opens it as the user (it is usually mode 0666, as udev sets it)', code);
+    }
+  }
+  const conf = privileged ? undefined : await readFuseConf();
+  const { options, refused } = fusermountOptions(params, {
+    privileged,
+    userAllowOther: conf?.userAllowOther ?? true,
+    autoUnmount: o.autoUnmount ?? false,
+  });
+  if (refused.length) throw new MountError(refused.join('; '), 'EPERM');
+  let helper: FusermountMount;
+  const before = connectionIdOf(mountpoint);
+  try {
+    helper = await mountWithFusermount(program, mountpoint, options, { autoUnmount: o.autoUnmount ?? false, timeoutMs: o.initTimeoutMs });
   } catch (err) {
     const code = (err as { code?: string }).code;
-    const dev = config.devicePath ?? '/dev/fuse';
+    // Given up on a helper that may still have mounted: its descriptor went
+    // nowhere, so a new mount there is dead.
+    const after = connectionIdOf(mountpoint);
+    if (code === 'ETIMEDOUT' && after !== undefined && after !== before) await unmountAt(mountpoint, { lazy: true }).catch(() => undefined);
+    const inside = code === 'EACCES' ? enclosingFuseMount(mountpoint) : undefined;
+    const why = inside
+      ? ` (it lies inside the FUSE mount at ${inside}, which lets in only its owner unless mounted with allow_other, and fusermount3 runs as root)`
+      : '';
+    throw new MountError((err as Error).message + why, code);
+  }
+  return { channel: FuseChannel.fromDescriptor(helper.fd, channelOptions), helper };
+}
+
+/** Opens /dev/fuse and mounts it at `mountpoint` with mount(2). */
+async function mountWithSyscall(
+  mountpoint: string,
+  params: KernelMountParams,
+  o: MountOptions,
+  channelOptions: { maxWrite: number; maxLargeBuffers?: number },
+): Promise<FuseChannel> {
+  let channel: FuseChannel;
+  try {
+    channel = FuseChannel.open(channelOptions, o.devicePath);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const dev = o.devicePath ?? '/dev/fuse';
     if (code === 'ENOENT') throw new MountError(`${dev} does not exist: load the fuse module (modprobe fuse)`, code);
     throw new MountError(`cannot open ${dev}: ${(err as Error).message}`, code);
   }
   try {
-    mountFuse(channel.fd, mountpoint, {
-      source: config.source ?? 'fusekit',
-      subtype: config.subtype ?? 'fusekit',
-      rootMode: 0o040000 | (config.rootPermissions ?? 0o755),
-      uid: process.getuid?.() ?? 0,
-      gid: process.getgid?.() ?? 0,
-      allowOther: config.allowOther,
-      defaultPermissions: config.defaultPermissions,
-      readOnly: config.readOnly,
-      maxRead: config.maxRead,
-      flags: config.flags,
-      suid: config.suid,
-      dev: config.dev,
-    });
+    await mountFuse(channel.fd, mountpoint, params);
   } catch (err) {
     channel.close();
     const code = (err as { code?: string }).code;
+    if (code === 'EPERM' && !canMountDirectly()) {
+      throw new MountError(`mount on ${mountpoint} needs CAP_SYS_ADMIN (root); an ordinary user mounts through fusermount3 (mountMethod 'auto' or 'fusermount')`, code);
+    }
     throw new MountError(`mount on ${mountpoint} failed: ${(err as Error).message}`, code);
   }
-  const session = new Session(filesystem, channel, { ...config, maxWrite });
+  return channel;
+}
+
+/**
+ * Mounts `filesystem` at `mountpoint` (a directory; a relative path is
+ * resolved against the working directory) and resolves once the kernel's
+ * INIT has been answered. Rejects with a MountError, leaving nothing mounted.
+ *
+ * Until the handle's `unmount()` (or an unmount from outside) the process
+ * keeps running. Unless `unmountOnSignal` or `autoUnmount` is given, a
+ * process that is killed while mounted leaves a dead mount behind (see
+ * `MountOptions.autoUnmount`).
+ */
+export async function mount(mountpoint: string, filesystem: Filesystem, options: MountOptions = {}): Promise<FuseMount> {
+  const o = options;
+  const method = chooseMethod(o);
+  if (o.passthrough?.policy === 'always' && !(canMountDirectly() && inInitialUserNamespace())) {
+    throw new MountError(
+      "passthrough policy 'always' needs CAP_SYS_ADMIN in the initial user namespace (to register backing files), which this process lacks; with policy 'auto' file data goes through the server instead",
+      'EPERM',
+      'passthrough',
+    );
+  }
+  const target = await checkMountpoint(mountpoint, o.nonEmpty ?? false);
+  const maxWrite = o.maxWrite ?? 1 << 20;
+  const channelOptions = { maxWrite, maxLargeBuffers: o.maxLargeBuffers };
+  const params: KernelMountParams = {
+    source: o.source ?? 'fusekit',
+    subtype: o.subtype ?? 'fusekit',
+    rootMode: 0o040000 | (o.rootPermissions ?? 0o755),
+    uid: process.getuid?.() ?? 0,
+    gid: process.getgid?.() ?? 0,
+    allowOther: o.allowOther,
+    defaultPermissions: o.defaultPermissions,
+    readOnly: o.readOnly,
+    maxRead: o.maxRead,
+    flags: o.flags,
+    suid: o.suid,
+    dev: o.dev,
+  };
+
+  let channel: FuseChannel;
+  let helper: FusermountMount | undefined;
+  if (method === 'fusermount') {
+    ({ channel, helper } = await mountThroughFusermount(target, params, o, channelOptions));
+  } else {
+    channel = await mountWithSyscall(target, params, o, channelOptions);
+  }
+  const connectionId = connectionIdOf(target);
+
+  const session = new Session(filesystem, channel, { ...o, maxWrite });
   session.start();
-  const ended = session.ended.then((end) => {
+  const sessionEnded = session.ended.then((end) => {
     channel.close();
+    // With auto_unmount the helper now looks once more and exits.
+    helper?.release();
     return end;
   });
   let info: InitInfo;
   try {
     info = await Promise.race([
       session.ready.catch((err: Error) => { throw new MountError(`INIT failed: ${err.message}`); }),
-      ended.then((end) => { throw new MountError(`the connection ended during INIT (${end.reason})`); }),
+      sessionEnded.then((end) => { throw new MountError(`the connection ended during INIT (${end.reason})`); }),
       new Promise<never>((_, reject) => {
-        const t = setTimeout(() => reject(new MountError('the kernel did not complete INIT in time')), config.initTimeoutMs ?? 10_000);
-        session.ready.finally(() => clearTimeout(t));
-        ended.finally(() => clearTimeout(t));
+        const t = setTimeout(() => reject(new MountError('the kernel did not complete INIT in time')), o.initTimeoutMs ?? 10_000);
+        session.ready.finally(() => clearTimeout(t)).catch(() => undefined);
+        sessionEnded.finally(() => clearTimeout(t)).catch(() => undefined);
       }),
     ]);
   } catch (err) {
-    forceUnmount(mountpoint);
-    await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
+    if (connectionId === undefined || !abortConnection(connectionId)) channel.close();
+    await unmountAt(target, { lazy: true }).catch(() => undefined);
+    await Promise.race([sessionEnded, new Promise((r) => setTimeout(r, 2000))]);
     throw err;
   }
-  const handle: FuseMount = {
-    mountpoint,
-    session,
-    info,
-    ended,
-    async unmount(options = {}) {
-      if (isMounted(mountpoint)) {
-        try {
-          umountTarget(mountpoint, options.lazy ?? false);
-        } catch (err) {
-          if ((err as { code?: string }).code !== 'EINVAL') throw err;
-        }
-      }
-      return ended;
-    },
-    async abort() {
-      forceUnmount(mountpoint);
-      return ended;
-    },
-  };
+  const handle = new MountHandle(target, session, info, method, helper?.autoUnmount ?? false, channel, connectionId, sessionEnded);
+  liveMounts.set(target, handle);
+  void handle.ended.then(() => {
+    if (liveMounts.get(target) === handle) liveMounts.delete(target);
+  });
+  if (o.unmountOnSignal) unmountOnSignal(handle);
   return handle;
-}
-
-/** Aborts the connection and detaches the mount; never throws. */
-export function forceUnmount(mountpoint: string): void {
-  const id = connectionIdOf(mountpoint);
-  if (id !== undefined) abortConnection(id);
-  try {
-    umountTarget(mountpoint, true);
-  } catch {
-    // Already gone.
-  }
 }

@@ -6,3 +6,5 @@
 export { SysError, errnoName, throwErrno } from './errors.js';
 export * from './constants.js';
 export * from './libc.js';
+export * from './socket.js';
+export * from './async.js';

@@ -128,6 +128,14 @@ export class FuseChannel implements Channel {
     return new FuseChannel(fd, options);
   }
 
+  /**
+   * A channel on a /dev/fuse descriptor opened elsewhere (by fusermount3). It
+   * must already be non-blocking; the channel owns and closes it.
+   */
+  static fromDescriptor(fd: number, options: ChannelOptions): FuseChannel {
+    return new FuseChannel(fd, options);
+  }
+
   /** Size every device read must offer (the kernel refuses smaller reads with EINVAL). */
   get readBufferSize(): number {
     return this.large.size;

@@ -1,13 +1,20 @@
 /**
- * Mounting and unmounting with mount(2)/umount2(2) directly (root only for now;
- * unprivileged mounting through fusermount3 is not supported yet), and the
- * connection control files under /sys/fs/fuse/connections.
+ * Mounting and unmounting with mount(2)/umount2(2) directly (needs
+ * CAP_SYS_ADMIN; an ordinary user mounts through fusermount3, see
+ * fusermount.ts), and the connection control files under
+ * /sys/fs/fuse/connections.
+ *
+ * mount(2) and umount2(2) resolve their path, and resolving a path inside a
+ * FUSE mount asks that mount's server: when the server is this process, a
+ * synchronous call would wait for its own thread. So both run on libuv's
+ * thread pool, and the serving thread stays free to answer.
  */
 import * as fs from 'node:fs';
-import { mount, umount2 } from '../sys/index.js';
+import { mountAsync, umount2Async } from '../sys/index.js';
 import { MS_NOSUID, MS_NODEV, MS_RDONLY, MNT_DETACH } from '../sys/constants.js';
 
-export interface MountOptions {
+/** What the kernel is told when a FUSE filesystem is mounted: mount(2)'s flags and its `fuse` option string. */
+export interface KernelMountParams {
   /** Shown as the device field of /proc/mounts (e.g. the mirrored directory). */
   source: string;
   /** Filesystem type becomes `fuse.<subtype>`. */
@@ -30,7 +37,8 @@ export interface MountOptions {
   dev?: boolean;
 }
 
-export function mountOptionsString(fd: number, o: MountOptions): string {
+/** The `fuse` filesystem's option string for mount(2). */
+export function mountOptionsString(fd: number, o: KernelMountParams): string {
   const parts = [
     `fd=${fd}`,
     `rootmode=${(o.rootMode >>> 0).toString(8)}`,
@@ -43,16 +51,28 @@ export function mountOptionsString(fd: number, o: MountOptions): string {
   return parts.join(',');
 }
 
-/** Mounts the FUSE connection of `fd` at `target`. Throws SysError (EPERM, EINVAL, ENOTDIR…). */
-export function mountFuse(fd: number, target: string, o: MountOptions): void {
+/** The MS_* flags mount(2) gets for `o`. */
+export function mountFlags(o: KernelMountParams): number {
   let flags = (o.suid ? 0 : MS_NOSUID) | (o.dev ? 0 : MS_NODEV) | (o.flags ?? 0);
   if (o.readOnly) flags |= MS_RDONLY;
-  mount(o.source, target, `fuse.${o.subtype}`, flags, mountOptionsString(fd, o));
+  return flags;
 }
 
-/** Unmounts; `lazy` detaches now and lets the kernel finish when the last user leaves. */
-export function unmount(target: string, lazy = false): void {
-  umount2(target, lazy ? MNT_DETACH : 0);
+/**
+ * Mounts the FUSE connection of `fd` at `target` with mount(2), off the
+ * calling thread. Rejects with a SysError (EPERM, EINVAL, ENOTDIR…).
+ */
+export function mountFuse(fd: number, target: string, o: KernelMountParams): Promise<void> {
+  return mountAsync(o.source, target, `fuse.${o.subtype}`, mountFlags(o), mountOptionsString(fd, o));
+}
+
+/**
+ * Unmounts with umount2(2), off the calling thread; `lazy` detaches now and
+ * lets the kernel finish when the last user leaves. Rejects with a SysError
+ * (EBUSY, EINVAL when nothing is mounted there, EPERM without CAP_SYS_ADMIN).
+ */
+export function unmount(target: string, lazy = false): Promise<void> {
+  return umount2Async(target, lazy ? MNT_DETACH : 0);
 }
 
 interface MountInfoEntry {

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { mount } from '../../src/session/mount.js';
-import type { FuseMount, MountConfig } from '../../src/session/mount.js';
+import type { FuseMount, MountOptions } from '../../src/session/mount.js';
 import type { Filesystem } from '../../src/fs/filesystem.js';
 import { forceUnmount, withTimeout } from './mount.js';
 
@@ -20,7 +20,7 @@ export interface InProcessMount {
 export async function withInProcessMount<T>(
   filesystem: Filesystem,
   fn: (t: InProcessMount) => Promise<T>,
-  config: MountConfig = {},
+  config: MountOptions = {},
 ): Promise<T> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fusekit-inproc-'));
   const mnt = path.join(root, 'mnt');

@@ -1,0 +1,18 @@
+/** `fusekit mirror` argument parsing: the mount method and auto_unmount options. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseMirrorArgs, UsageError } from '../../src/cli/options.js';
+
+test('-o auto_unmount and -o noauto_unmount set autoUnmount; unset, the command decides by privilege', () => {
+  assert.equal(parseMirrorArgs(['s', 'm']).mount.autoUnmount, undefined);
+  assert.equal(parseMirrorArgs(['s', 'm', '-o', 'auto_unmount']).mount.autoUnmount, true);
+  assert.equal(parseMirrorArgs(['s', 'm', '-o', 'auto_unmount,noauto_unmount']).mount.autoUnmount, false);
+  assert.throws(() => parseMirrorArgs(['s', 'm', '-o', 'auto_unmount=1']), UsageError);
+});
+
+test('--mount-method takes auto, syscall or fusermount', () => {
+  assert.equal(parseMirrorArgs(['s', 'm']).mount.mountMethod, undefined);
+  assert.equal(parseMirrorArgs(['--mount-method', 'fusermount', 's', 'm']).mount.mountMethod, 'fusermount');
+  assert.equal(parseMirrorArgs(['s', 'm', '--mount-method=syscall']).mount.mountMethod, 'syscall');
+  assert.throws(() => parseMirrorArgs(['s', 'm', '--mount-method', 'sudo']), /--mount-method must be one of auto, syscall, fusermount/);
+});

@@ -1,0 +1,106 @@
+/**
+ * mount() and its handle, in this process (root): abort(), forceUnmount(),
+ * relative mountpoints, the mountpoint refusals. Every call on the mounts
+ * from here is asynchronous (this thread serves them), and every step has a
+ * deadline. A second mount at or under a served path is tested in a child
+ * process (child-process.test.ts): done here, a regression to a synchronous call
+ * would block this thread, deadlines included.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { mount, forceUnmount, MountError } from '../../src/session/mount.js';
+import type { FuseMount } from '../../src/session/mount.js';
+import { MemoryFilesystem } from '../../examples/memfs.js';
+import { connectionIdOf, forceUnmount as helperForceUnmount, isMounted, mountEntries, withTimeout } from '../helpers/mount.js';
+
+const T = { timeout: 60_000 };
+const STEP = 5000;
+
+/** A fresh directory with an empty `mnt`; cleans up whatever the test left mounted under it. */
+async function withRoot(fn: (root: string, mnt: string, keep: (m: FuseMount) => FuseMount) => Promise<void>): Promise<void> {
+  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'fusekit-lifecycle-')));
+  const mnt = path.join(root, 'mnt');
+  fs.mkdirSync(mnt);
+  const mounts: FuseMount[] = [];
+  try {
+    await fn(root, mnt, (m) => (mounts.push(m), m));
+  } finally {
+    // Innermost first, each aborted by the library (asynchronously: this thread serves them).
+    for (const m of mounts.reverse()) await withTimeout(m.abort(), STEP, 'abort during cleanup').catch(() => undefined);
+    // Last resort, without this thread: abort every connection under root through fusectl, then detach.
+    const under = () => mountEntries().filter((e) => e.mountPoint.startsWith(root + '/')).map((e) => e.mountPoint).sort((a, b) => b.length - a.length);
+    for (const p of under()) {
+      const id = connectionIdOf(p);
+      if (id !== undefined) try { fs.writeFileSync(`/sys/fs/fuse/connections/${id}/abort`, '1'); } catch { /* gone */ }
+    }
+    for (const p of under()) helperForceUnmount(p);
+    if (under().length === 0) fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+test('abort() ends the session as aborted and leaves no mount', T, async () => {
+  await withRoot(async (_root, mnt, keep) => {
+    const m = keep(await withTimeout(mount(mnt, new MemoryFilesystem()), STEP, 'mount'));
+    await fs.promises.writeFile(path.join(mnt, 'f'), 'x');
+    assert.deepEqual(await withTimeout(m.abort(), STEP, 'abort'), { reason: 'aborted' });
+    assert.deepEqual(await m.ended, { reason: 'aborted' });
+    assert.equal(isMounted(mnt), false);
+  });
+});
+
+test('forceUnmount() of a mount of this process aborts it', T, async () => {
+  await withRoot(async (_root, mnt, keep) => {
+    const m = keep(await withTimeout(mount(mnt, new MemoryFilesystem()), STEP, 'mount'));
+    await withTimeout(forceUnmount(mnt), STEP, 'forceUnmount');
+    assert.deepEqual(await withTimeout(m.ended, STEP, 'ended'), { reason: 'aborted' });
+    assert.equal(isMounted(mnt), false);
+  });
+});
+
+test('a relative mountpoint (through a symlink) is made absolute and canonical, and unmount() finds it', T, async () => {
+  await withRoot(async (root, mnt, keep) => {
+    fs.symlinkSync('mnt', path.join(root, 'link'));
+    const cwd = process.cwd();
+    process.chdir(root);
+    let m: FuseMount;
+    try {
+      m = keep(await withTimeout(mount('link', new MemoryFilesystem()), STEP, 'mount'));
+    } finally {
+      process.chdir(cwd);
+    }
+    assert.equal(m.mountpoint, mnt);
+    assert.ok(isMounted(mnt));
+    assert.deepEqual(await withTimeout(m.unmount(), STEP, 'unmount of a mount made with a relative path'), { reason: 'unmounted' });
+    assert.equal(isMounted(mnt), false);
+  });
+});
+
+test("a non-empty mountpoint is refused naming mount()'s option, nonEmpty", T, async () => {
+  await withRoot(async (_root, mnt, keep) => {
+    fs.writeFileSync(path.join(mnt, 'occupied'), '');
+    await assert.rejects(mount(mnt, new MemoryFilesystem()), (e: unknown) => {
+      assert.ok(e instanceof MountError);
+      assert.equal(e.code, 'ENOTEMPTY');
+      assert.equal(e.option, 'nonEmpty');
+      assert.match(e.message, /not empty \(pass nonEmpty: true to mount\(\) to mount over it\)/);
+      assert.doesNotMatch(e.message, /-o nonempty/);
+      return true;
+    });
+    assert.equal(isMounted(mnt), false);
+    const m = keep(await withTimeout(mount(mnt, new MemoryFilesystem(), { nonEmpty: true }), STEP, 'mount with nonEmpty'));
+    assert.deepEqual(await withTimeout(m.unmount(), STEP, 'unmount'), { reason: 'unmounted' });
+    assert.deepEqual(fs.readdirSync(mnt), ['occupied']);
+  });
+});
+
+test('the mountpoint checks give one sentence each: missing, not a directory; autoUnmount needs fusermount3', T, async () => {
+  await withRoot(async (root) => {
+    await assert.rejects(mount(path.join(root, 'nothing'), new MemoryFilesystem()), { code: 'ENOENT', message: `mountpoint ${root}/nothing does not exist` });
+    fs.writeFileSync(path.join(root, 'file'), '');
+    await assert.rejects(mount(path.join(root, 'file'), new MemoryFilesystem()), { code: 'ENOTDIR' });
+    await assert.rejects(mount(root, new MemoryFilesystem(), { mountMethod: 'syscall', autoUnmount: true }), { code: 'EINVAL', option: 'autoUnmount' });
+  });
+});

@@ -1,0 +1,237 @@
+/**
+ * `fusekit mirror` run by an ordinary user, who mounts through fusermount3:
+ * data, trees, the stats file, signals, SIGKILL with auto_unmount, `fusekit
+ * umount`, and every refusal as one sentence with no mount left behind.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { describeRun, isMounted, pollUntil, run } from '../helpers/mount.js';
+import {
+  USER,
+  makeUserDirs,
+  mountedByUser,
+  runAsUser,
+  shAsUser,
+  startUserServer,
+  unprivilegedMountsUnavailable,
+  userReadableRoot,
+  waitUnmounted,
+  type UserDirs,
+  type UserServer,
+} from './common.js';
+
+const T = { timeout: 120_000, skip: unprivilegedMountsUnavailable() };
+const READY = /fusekit: mirroring /;
+
+async function cli(): Promise<string> {
+  return path.join(await userReadableRoot(), 'bin', 'fusekit');
+}
+
+/** Gives `p` and everything under it to USER. */
+function chownTree(p: string): void {
+  fs.lchownSync(p, USER.uid, USER.gid);
+  if (fs.lstatSync(p).isDirectory()) for (const e of fs.readdirSync(p)) chownTree(path.join(p, e));
+}
+
+/** Mirrors d.src at d.mnt as USER with `args(d)`, runs `fn`, and always cleans up. */
+async function withUserMirror(
+  args: (d: UserDirs) => readonly string[],
+  fn: (d: UserDirs, server: UserServer) => Promise<void>,
+  prepare?: (d: UserDirs) => void,
+): Promise<void> {
+  const d = makeUserDirs();
+  let server: UserServer | undefined;
+  try {
+    prepare?.(d);
+    server = await startUserServer([await cli(), 'mirror', d.src, d.mnt, ...args(d)], d.mnt, { ready: READY });
+    await fn(d, server);
+  } catch (err) {
+    if (err instanceof Error && server) err.message += `\n--- server stderr ---\n${server.stderr().slice(-4000)}`;
+    throw err;
+  } finally {
+    await server?.destroy();
+    d.cleanup();
+  }
+}
+
+/** Runs `fusekit ARGS` as USER to completion (for commands that must fail). */
+async function cliAsUser(args: readonly string[], env?: Record<string, string>) {
+  return runAsUser(process.execPath, [await cli(), ...args], { timeoutMs: 15_000, userEnv: env });
+}
+
+/** The one line a refused command printed. */
+function oneLine(stderr: string): string {
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`);
+  return lines[0]!;
+}
+
+test('a user mirror: 32 MiB round trip, cp -a and diff -r, ownership, denied files, stats, SIGTERM', T, async () => {
+  await withUserMirror(
+    (d) => ['--stats-file', path.join(d.root, 'work', 'stats.json')],
+    async (d, server) => {
+      const work = path.join(d.root, 'work');
+      assert.ok(mountedByUser(d.mnt), 'the mount belongs to the user');
+      assert.match(fs.readFileSync('/proc/self/mountinfo', 'utf8'), new RegExp(`${d.mnt} .*nosuid,nodev`));
+      // Passthrough needs CAP_SYS_ADMIN: said once, at start.
+      assert.equal(server.stderr().match(/passthrough off \(/g)?.length, 1, server.stderr());
+      assert.match(server.stderr(), /CAP_SYS_ADMIN/);
+
+      let r = await shAsUser(
+        `head -c 33554432 /dev/urandom > ${work}/big && cp ${work}/big ${d.mnt}/big && cmp ${work}/big ${d.mnt}/big && cmp ${d.mnt}/big ${d.src}/big && stat -c '%s %u' ${d.mnt}/big`,
+        { timeoutMs: 60_000 },
+      );
+      assert.equal(r.code, 0, describeRun(r));
+      assert.equal(r.stdout.trim(), `33554432 ${USER.uid}`);
+
+      r = await shAsUser(
+        `cp -a ${work}/tree ${d.mnt}/tree && diff -r ${work}/tree ${d.mnt}/tree && diff -r ${d.mnt}/tree ${d.src}/tree && ` +
+          `stat -c %a ${d.mnt}/tree/a/f1 && readlink ${d.mnt}/tree/link && find ${d.src}/tree ! -user ${USER.uid} | wc -l`,
+      );
+      assert.equal(r.code, 0, describeRun(r));
+      assert.deepEqual(r.stdout.trim().split('\n'), ['600', 'a/f1', '0'], 'modes and links kept; everything belongs to the user');
+
+      // What the user may not read in SRC, the user may not read through MNT either.
+      const denied = await shAsUser(`cat ${d.src}/root-only; echo "src=$?"; cat ${d.mnt}/root-only; echo "mnt=$?"`);
+      assert.match(denied.stdout, /src=1\s+mnt=1/, describeRun(denied));
+      assert.equal(denied.stderr.match(/Permission denied/g)?.length, 2, describeRun(denied));
+
+      type Stats = { requests: Record<string, number>; passthrough: { fallbacks: Record<string, number> } };
+      await pollUntil(
+        () => {
+          const s = JSON.parse(fs.readFileSync(path.join(work, 'stats.json'), 'utf8')) as Stats;
+          return (s.requests['WRITE'] ?? 0) > 0 && (s.passthrough.fallbacks['no-permission'] ?? 0) > 0;
+        },
+        { timeoutMs: 5000, intervalMs: 100, what: 'WRITE requests and no-permission fallbacks in the stats file' },
+      );
+
+      server.child.kill('SIGTERM');
+      const e = await server.waitExit(10_000);
+      assert.deepEqual(e, { code: 0, signal: null }, server.stderr());
+      assert.equal(isMounted(d.mnt), false);
+    },
+    (d) => {
+      const work = path.join(d.root, 'work');
+      fs.mkdirSync(path.join(work, 'tree', 'a', 'b'), { recursive: true });
+      for (let i = 0; i < 40; i++) fs.writeFileSync(path.join(work, 'tree', i % 2 ? 'a' : 'a/b', `f${i}`), `file ${i}\n`.repeat(i * 50));
+      fs.symlinkSync('a/f1', path.join(work, 'tree', 'link'));
+      fs.chmodSync(path.join(work, 'tree', 'a', 'f1'), 0o600);
+      chownTree(work);
+      fs.writeFileSync(path.join(d.src, 'root-only'), 'secret');
+      fs.chmodSync(path.join(d.src, 'root-only'), 0o600);
+    },
+  );
+});
+
+test('SIGINT unmounts a user mirror, which exits 0', T, async () => {
+  await withUserMirror(() => [], async (d, server) => {
+    server.child.kill('SIGINT');
+    assert.deepEqual(await server.waitExit(10_000), { code: 0, signal: null }, server.stderr());
+    assert.equal(isMounted(d.mnt), false);
+  });
+});
+
+test('SIGKILL of a user mirror: auto_unmount (the default for a user) detaches the mount within a second', T, async () => {
+  await withUserMirror(() => [], async (d, server) => {
+    const r = await shAsUser(`ls ${d.mnt}`);
+    assert.equal(r.code, 0, describeRun(r));
+    server.child.kill('SIGKILL');
+    await server.waitExit(10_000);
+    const took = await waitUnmounted(d.mnt, 1000);
+    assert.notEqual(took, undefined, `${d.mnt} still mounted a second after SIGKILL`);
+  });
+});
+
+test('-o noauto_unmount: a SIGKILLed user mirror leaves a dead mount, which `fusekit umount` as the user clears', T, async () => {
+  await withUserMirror(() => ['-o', 'noauto_unmount'], async (d, server) => {
+    server.child.kill('SIGKILL');
+    await server.waitExit(10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(isMounted(d.mnt), 'without auto_unmount the dead mount stays');
+    const stat = await shAsUser(`stat ${d.mnt}`);
+    assert.match(stat.stderr, /not connected/, describeRun(stat));
+    const r = await cliAsUser(['umount', d.mnt]);
+    assert.equal(r.code, 0, describeRun(r));
+    assert.equal(isMounted(d.mnt), false);
+  });
+});
+
+test('`fusekit umount MNT` as the user unmounts a running user mirror, which exits 0', T, async () => {
+  await withUserMirror(() => [], async (d, server) => {
+    const r = await cliAsUser(['umount', d.mnt]);
+    assert.equal(r.code, 0, describeRun(r));
+    assert.equal(isMounted(d.mnt), false);
+    assert.deepEqual(await server.waitExit(10_000), { code: 0, signal: null }, server.stderr());
+  });
+});
+
+test('`fusekit umount` of a busy user mount says so; -l detaches it', T, async () => {
+  await withUserMirror(
+    () => [],
+    async (d, server) => {
+      // A user process keeps a file open on the mount.
+      const holder = runAsUser('sh', ['-c', `exec 3<${d.mnt}/f; sleep 3`], { timeoutMs: 10_000 });
+      await pollUntil(async () => (await cliAsUser(['umount', d.mnt])).stderr.includes('busy'), { timeoutMs: 5000, what: 'umount reporting busy' });
+      const r = await cliAsUser(['umount', '-l', d.mnt]);
+      assert.equal(r.code, 0, describeRun(r));
+      assert.equal(isMounted(d.mnt), false);
+      await holder;
+      assert.deepEqual(await server.waitExit(10_000), { code: 0, signal: null }, server.stderr());
+    },
+    (d) => {
+      fs.writeFileSync(path.join(d.src, 'f'), 'x');
+      chownTree(path.join(d.src, 'f'));
+    },
+  );
+});
+
+/** A refused mirror: one line naming the problem, a non-zero exit, no mount. */
+async function refused(args: (d: UserDirs) => readonly string[], says: RegExp, env?: Record<string, string>, prepare?: (d: UserDirs) => void): Promise<void> {
+  const d = makeUserDirs();
+  try {
+    prepare?.(d);
+    const r = await cliAsUser(['mirror', d.src, d.mnt, ...args(d)], env);
+    assert.equal(r.timedOut, false, describeRun(r));
+    assert.ok(r.code !== 0 && r.code !== null, describeRun(r));
+    assert.match(oneLine(r.stderr), says);
+    assert.equal(isMounted(d.mnt), false, 'a mount was left behind');
+  } finally {
+    d.cleanup();
+  }
+}
+
+test('refused as a user: suid, dev, allow_other without user_allow_other, --passthrough always', T, async () => {
+  await refused(() => ['-o', 'suid'], /^fusekit: suid is not possible for an ordinary user: fusermount3 always mounts nosuid/);
+  await refused(() => ['-o', 'dev'], /^fusekit: dev is not possible for an ordinary user: fusermount3 always mounts nodev/);
+  await refused(() => ['-o', 'suid,dev'], /suid is not possible.*; dev is not possible/);
+  const conf = fs.existsSync('/etc/fuse.conf') ? fs.readFileSync('/etc/fuse.conf', 'utf8') : '';
+  if (!/^\s*user_allow_other\s*$/m.test(conf)) {
+    await refused(() => ['-o', 'allow_other'], /^fusekit: allow_other needs user_allow_other in \/etc\/fuse.conf$/);
+  }
+  await refused(() => ['--passthrough', 'always'], /^fusekit: --passthrough always needs CAP_SYS_ADMIN .*with --passthrough auto file data goes through the server/);
+});
+
+test('refused as a user: no fusermount3, a mountpoint the user cannot write, mount(2) forced', T, async () => {
+  await refused(() => [], /^fusekit: mounting as an ordinary user needs fusermount3, which is not installed \(Debian and Ubuntu: apt install fuse3/, { PATH: '/nonexistent' });
+  await refused(() => [], /^fusekit: mountpoint \S+ is not writable by this user, and fusermount3 mounts only where the user may write$/, undefined, (d) => {
+    fs.chownSync(d.mnt, 0, 0);
+  });
+  await refused(() => ['--mount-method', 'syscall'], /^fusekit: mount on \S+ needs CAP_SYS_ADMIN \(root\); an ordinary user mounts through fusermount3/);
+});
+
+test('refused as a user: mount_max reached (a private mount namespace with its own fuse.conf)', T, async () => {
+  const d = makeUserDirs();
+  try {
+    const conf = path.join(d.root, 'fuse.conf');
+    fs.writeFileSync(conf, 'mount_max = 0\n');
+    const script = `mount --bind "$1" /etc/fuse.conf && exec setpriv --reuid=${USER.uid} --regid=${USER.gid} --clear-groups "$2" "$3" mirror "$4" "$5"`;
+    const r = await run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', conf, process.execPath, await cli(), d.src, d.mnt], { timeoutMs: 15_000 });
+    assert.ok(r.code !== 0 && r.code !== null, describeRun(r));
+    assert.match(oneLine(r.stderr), /^fusekit: the system has reached the number of FUSE mounts fusermount3 allows ordinary users \(mount_max in \/etc\/fuse.conf\)$/);
+    assert.equal(isMounted(d.mnt), false);
+  } finally {
+    d.cleanup();
+  }
+});
