@@ -269,16 +269,13 @@ export class MemoryFilesystem implements Filesystem {
   }
 }
 
-// Run as a program: mount until SIGINT/SIGTERM.
+// Run as a program: mount until SIGINT/SIGTERM (which unmount, then end the process).
 if (import.meta.url === `file://${process.argv[1]}`) {
   const target = process.argv[2];
   if (!target) {
     process.stderr.write('usage: memfs MOUNTPOINT\n');
     process.exit(2);
   }
-  const m = await mount(target, new MemoryFilesystem(), { source: 'memfs', subtype: 'memfs' });
-  const stop = () => void m.unmount({ lazy: true });
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  const m = await mount(target, new MemoryFilesystem(), { source: 'memfs', subtype: 'memfs', unmountOnSignal: true });
   await m.ended;
 }

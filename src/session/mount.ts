@@ -31,6 +31,7 @@ import {
 } from '../transport/fusermount.js';
 import type { FusermountMount } from '../transport/fusermount.js';
 import { Session } from './session.js';
+import { stderrLogger } from '../fs/logger.js';
 import type { SessionOptions } from './session.js';
 import type { Filesystem, InitInfo } from '../fs/filesystem.js';
 
@@ -354,8 +355,7 @@ function onSignal(sig: NodeJS.Signals): void {
   for (const m of mounts) {
     m.unmount().catch((err: unknown) => {
       if (err instanceof MountError && err.code === 'EBUSY') {
-        const log = m.session.options.log ?? ((l: string) => process.stderr.write(l + '\n'));
-        log(`fusekit: ${m.mountpoint} is busy, detaching it; the session ends when the last file is closed (signal again to abort)`);
+        (m.session.options.logger ?? stderrLogger).warn(`fusekit: ${m.mountpoint} is busy, detaching it; the session ends when the last file is closed (signal again to abort)`);
         return m.unmount({ lazy: true });
       }
       return m.abort();

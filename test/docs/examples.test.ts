@@ -12,31 +12,9 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { codeBlocks } from '../helpers/docs.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-
-/** The ```ts blocks of a Markdown file, or of the doc comments of a TypeScript file (leading ` * ` removed). */
-export function codeBlocks(file: string): { line: number; code: string }[] {
-  const text = fs.readFileSync(file, 'utf8');
-  const lines = text.split('\n');
-  const fromComment = file.endsWith('.ts');
-  const out: { line: number; code: string }[] = [];
-  let start = -1;
-  let body: string[] = [];
-  lines.forEach((raw, i) => {
-    const l = fromComment ? raw.replace(/^\s*\* ?/, '') : raw;
-    if (start < 0 && /^```(ts|typescript)\s*$/.test(l.trim())) {
-      start = i + 1;
-      body = [];
-    } else if (start >= 0 && l.trim() === '```') {
-      out.push({ line: start + 1, code: body.join('\n') });
-      start = -1;
-    } else if (start >= 0) {
-      body.push(l);
-    }
-  });
-  return out;
-}
 
 function sourcesWithExamples(): string[] {
   const files = ['README.md'];
