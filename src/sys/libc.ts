@@ -426,6 +426,8 @@ export function getdents64(fd: number, buf: Buffer): number {
 const dirent = arch.dirent64.fields;
 // The shortest record: the fixed part and the name's NUL.
 const DIRENT_MIN_RECLEN = dirent.d_name.offset + 1;
+// The kernel pads each record to a multiple of this.
+const DIRENT_ALIGN = 8;
 
 /**
  * Walks the linux_dirent64 records in buf[start, len) (d_ino, d_off,
@@ -448,9 +450,10 @@ export function parseDirents(
     const next = pos + reclen;
     if (reclen < DIRENT_MIN_RECLEN || next > end) break; // malformed; never loop or read past the data
     const name = pos + dirent.d_name.offset;
-    // reclen is the name's end + 1 rounded up to 8, so the NUL lies in the last
-    // 8 bytes; bytes after it are not cleared by the kernel, so scan forward.
-    let nul = Math.max(name, next - 8);
+    // reclen is the name's end + 1 rounded up to DIRENT_ALIGN, so the NUL lies
+    // in the last DIRENT_ALIGN bytes; bytes after it are not cleared by the
+    // kernel, so scan forward.
+    let nul = Math.max(name, next - DIRENT_ALIGN);
     while (nul < next && buf[nul] !== 0) nul++;
     const off = buf.readBigInt64LE(pos + dirent.d_off.offset);
     if (visit(readUint(buf, pos, dirent.d_ino), off, readUint(buf, pos, dirent.d_type), buf.subarray(name, nul)) === false) return pos;

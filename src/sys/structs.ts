@@ -43,27 +43,31 @@ export interface StatFs {
 // ---------------------------------------------------------------------------
 // The scratch block
 
+// Every struct starts 8-byte aligned, as its widest members need.
+const ALIGN = 8;
 let scratchBytes = 0;
 function reserve(bytes: number): number {
   const at = scratchBytes;
-  scratchBytes += Math.ceil(bytes / 8) * 8;
+  scratchBytes += Math.ceil(bytes / ALIGN) * ALIGN;
   return at;
 }
+
+/** The ioctls that take a pointer to one u32. */
+const u32Arg: Field = { offset: 0, size: 4 };
+/** loff_t, 64-bit everywhere. */
+const loff: Field = { offset: 0, size: 8 };
 
 const STAT = reserve(arch.stat.bytes);
 const STATX = reserve(arch.statx.bytes);
 const STATFS = reserve(arch.statfs.bytes);
 const TIMES = reserve(2 * arch.timespec.bytes);
-const IOCTL_ARG = reserve(Math.max(arch.fuseBackingMap.bytes, 4)); // a struct fuse_backing_map, or a u32
-const LOFF_BYTES = 8; // loff_t, 64-bit everywhere
-const OFF_IN = reserve(LOFF_BYTES);
-const OFF_OUT = reserve(LOFF_BYTES);
+const IOCTL_ARG = reserve(Math.max(arch.fuseBackingMap.bytes, u32Arg.size)); // a struct fuse_backing_map, or a u32
+const OFF_IN = reserve(loff.size);
+const OFF_OUT = reserve(loff.size);
 
 const scratch = new ArrayBuffer(scratchBytes);
 const u8 = new Uint8Array(scratch);
-const i8 = new Int8Array(scratch);
 const u16 = new Uint16Array(scratch);
-const i16 = new Int16Array(scratch);
 const u32 = new Uint32Array(scratch);
 const i32 = new Int32Array(scratch);
 const u64big = new BigUint64Array(scratch);
@@ -76,9 +80,9 @@ export const statxBuf = Buffer.from(scratch, STATX, arch.statx.bytes);
 export const statfsBuf = Buffer.from(scratch, STATFS, arch.statfs.bytes);
 const timesBuf = Buffer.from(scratch, TIMES, 2 * arch.timespec.bytes);
 const backingMapBuf = Buffer.from(scratch, IOCTL_ARG, arch.fuseBackingMap.bytes);
-const u32ArgBuf = Buffer.from(scratch, IOCTL_ARG, 4);
-const offInBuf = Buffer.from(scratch, OFF_IN, LOFF_BYTES);
-const offOutBuf = Buffer.from(scratch, OFF_OUT, LOFF_BYTES);
+const u32ArgBuf = Buffer.from(scratch, IOCTL_ARG, u32Arg.size);
+const offInBuf = Buffer.from(scratch, OFF_IN, loff.size);
+const offOutBuf = Buffer.from(scratch, OFF_OUT, loff.size);
 
 // ---------------------------------------------------------------------------
 // Field access in the scratch block, for a struct placed at `base`. The
@@ -103,17 +107,12 @@ function uint(base: number, f: Field): number {
 }
 
 function int(base: number, f: Field): number {
-  const at = base + f.offset;
-  switch (f.size) {
-    case 8:
-      return u32[at >> 2]! + i32[(at >> 2) + 1]! * TWO_32;
-    case 4:
-      return i32[at >> 2]!;
-    case 2:
-      return i16[at >> 1]!;
-    default:
-      return i8[at]!;
+  if (f.size === 8) {
+    const at = base + f.offset;
+    return u32[at >> 2]! + i32[(at >> 2) + 1]! * TWO_32;
   }
+  const unused = 32 - 8 * f.size; // sign-extend from the field's top bit
+  return (uint(base, f) << unused) >> unused;
 }
 
 /** An 8-byte unsigned field, exactly. */
@@ -278,15 +277,11 @@ export function encodeBackingMap(fd: number): Buffer {
   return backingMapBuf;
 }
 
-const u32Arg: Field = { offset: 0, size: 4 };
-
 /** A pointer to a u32 holding `value`, for ioctls that take one. */
 export function encodeU32(value: number): Buffer {
   put(IOCTL_ARG, u32Arg, value);
   return u32ArgBuf;
 }
-
-const loff: Field = { offset: 0, size: LOFF_BYTES };
 
 /** copy_file_range's `loff_t *off_in`: NULL for a null offset (use and advance the file position). */
 export function encodeOffIn(offset: number | null): Buffer | null {
