@@ -176,7 +176,7 @@ const fuseBackingMap: ArchLayout['fuseBackingMap'] = {
 const FCHMODAT2 = 452;
 
 /** x86-64: glibc's sysdeps/unix/sysv/linux/x86_64 struct stat, arch/x86 syscall_64 numbers. */
-export const X86_64: ArchLayout = {
+const X86_64: ArchLayout = {
   name: 'x86-64',
   stat: {
     cType: 'struct stat',
@@ -206,7 +206,7 @@ export const X86_64: ArchLayout = {
  * arm64: glibc's generic struct stat (asm-generic/stat.h's layout: 32-bit
  * st_nlink and st_blksize, 128 bytes), asm-generic/unistd.h numbers.
  */
-export const ARM64: ArchLayout = {
+const ARM64: ArchLayout = {
   name: 'arm64',
   stat: {
     cType: 'struct stat',

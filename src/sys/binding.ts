@@ -1,8 +1,8 @@
 /**
  * How the system call wrappers reach glibc: the koffi handle, name arguments,
- * and errno handling. libc.ts builds the wrappers from these pieces, and so do
- * the test helpers for the calls only tests make. Not part of the sys layer's
- * exports (index.ts).
+ * and errno handling. libc.ts builds the wrappers from these pieces, and so
+ * does test/helpers/libc.ts for the calls only tests make. Not part of the sys
+ * layer's exports (index.ts).
  *
  * Names and paths are `string | Buffer`. koffi UTF-8-encodes strings itself;
  * a Buffer holds the exact name bytes (Linux names need not be UTF-8) and is
@@ -85,7 +85,7 @@ export function badName(syscall: string): never {
 // Errors. Each reads errno first thing after the failed call.
 
 /** After a failed call: returns if it was EINTR (retry), else throws. */
-export function retryOrThrow(syscall: string): void {
+function retryOrThrow(syscall: string): void {
   const e = koffi.errno();
   if (e !== EINTR) throwErrno(syscall, e);
 }

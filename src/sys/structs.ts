@@ -6,7 +6,7 @@
  * read at the width the table gives, since that too differs (st_nlink and
  * st_blksize are 8 bytes on x86-64, 4 on arm64).
  *
- * Shared by libc.ts and the test helpers; not part of the sys layer's exports.
+ * Shared by libc.ts and test/helpers/libc.ts; not part of the sys layer's exports.
  */
 
 import { arch } from './arch.js';
