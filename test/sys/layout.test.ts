@@ -22,6 +22,8 @@ import path from 'node:path';
 import { ARCH_LAYOUTS, archLayoutFor, arch } from '../../src/sys/arch.js';
 import type { ArchLayout, Field } from '../../src/sys/arch.js';
 import * as constants from '../../src/sys/constants.js';
+import { structsFor } from '../../src/sys/structs.js';
+import type { Stat, StatFs, StatxResult } from '../../src/sys/structs.js';
 
 /** One number to compare: how C computes it, the table's value, and the macro whose absence means older headers. */
 interface Check {
@@ -218,6 +220,80 @@ for (const [nodeArch, layout] of Object.entries(ARCH_LAYOUTS)) {
     });
     assert.equal(elf.machine, cross.machine);
     await compare(t, checks, sectionValues(elf.data, checks.length), `${cross.compiler}'s headers`);
+  });
+}
+
+// Structs filled in by C with values that reach every width and sign the
+// decoders handle (32-bit st_nlink and st_blksize on arm64, negative times,
+// 64-bit values up to 2^53), so each table's decoders can be run on bytes its
+// own compiler laid out.
+const IMAGES_C = `#define _GNU_SOURCE
+#include <sys/stat.h>
+#include <sys/statfs.h>
+__attribute__((section(".fusekit_stat"), used)) const struct stat fusekit_stat = {
+  .st_dev = 0x123456789abcULL, .st_ino = 9007199254740991ULL, .st_mode = 0100644, .st_nlink = 4000000000U,
+  .st_uid = 4294967294U, .st_gid = 3000000000U, .st_rdev = 0x80001ULL, .st_size = 4503599627370497LL,
+  .st_blksize = 65536, .st_blocks = 8796093022208LL,
+  .st_atim = { 1700000000, 123456789 }, .st_mtim = { -86400, 999999999 }, .st_ctim = { 4102444800, 1 },
+};
+__attribute__((section(".fusekit_statx"), used)) const struct statx fusekit_statx = {
+  .stx_mask = 0x7ff, .stx_blksize = 4096, .stx_attributes = 0x8000000000000020ULL, .stx_nlink = 3,
+  .stx_uid = 4294967294U, .stx_gid = 7, .stx_mode = 0120777, .stx_ino = 123456789012345ULL, .stx_size = 42,
+  .stx_blocks = 8, .stx_attributes_mask = 0xffffffffffffffffULL,
+  .stx_atime = { -5, 7 }, .stx_btime = { 1, 2 }, .stx_ctime = { 3, 4 }, .stx_mtime = { 5, 999999999 },
+  .stx_rdev_major = 259, .stx_rdev_minor = 1048575, .stx_dev_major = 8, .stx_dev_minor = 1,
+};
+__attribute__((section(".fusekit_statfs"), used)) const struct statfs fusekit_statfs = {
+  .f_type = 0xef53, .f_bsize = 4096, .f_blocks = 1ULL << 40, .f_bfree = 2, .f_bavail = 3, .f_files = 4,
+  .f_ffree = 5, .f_namelen = 255, .f_frsize = 4096, .f_flags = 0x1026,
+};
+`;
+
+const IMAGE_STAT: Stat = {
+  dev: 0x123456789abc, ino: 2 ** 53 - 1, mode: 0o100644, nlink: 4_000_000_000, uid: 4_294_967_294, gid: 3_000_000_000,
+  rdev: 0x80001, size: 2 ** 52 + 1, blksize: 65536, blocks: 8_796_093_022_208,
+  atimeSec: 1_700_000_000, atimeNsec: 123_456_789, mtimeSec: -86400, mtimeNsec: 999_999_999, ctimeSec: 4_102_444_800, ctimeNsec: 1,
+};
+
+const IMAGE_STATX: StatxResult = {
+  mask: 0x7ff, blksize: 4096, attributes: 0x8000000000000020n, nlink: 3, uid: 4_294_967_294, gid: 7, mode: 0o120777,
+  ino: 123_456_789_012_345, size: 42, blocks: 8, attributesMask: 0xffffffffffffffffn,
+  atime: { sec: -5, nsec: 7 }, btime: { sec: 1, nsec: 2 }, ctime: { sec: 3, nsec: 4 }, mtime: { sec: 5, nsec: 999_999_999 },
+  rdevMajor: 259, rdevMinor: 1_048_575, devMajor: 8, devMinor: 1, mntId: 0n, dioMemAlign: 0, dioOffsetAlign: 0, subvol: 0n,
+};
+
+const IMAGE_STATFS: StatFs = {
+  type: 0xef53, bsize: 4096, blocks: 2 ** 40, bfree: 2, bavail: 3, files: 4, ffree: 5, namelen: 255, frsize: 4096, flags: 0x1026,
+};
+
+for (const [nodeArch, layout] of Object.entries(ARCH_LAYOUTS)) {
+  const native = nodeArch === process.arch;
+  const target = TARGETS[nodeArch]!;
+  const compiler = native ? 'cc' : target.compiler;
+  test(`the ${layout.name} decoders read the structs ${compiler} lays out`, (t) => {
+    const cc = findCompiler(compiler);
+    if (cc === undefined) {
+      t.skip(native ? 'no C compiler (cc) on PATH' : `no ${compiler}: the ${layout.name} decoders are not checked here (apt-get install ${target.apt})`);
+      return;
+    }
+    const object = withWorkDir((dir) => {
+      fs.writeFileSync(path.join(dir, 'images.c'), IMAGES_C);
+      execFileSync(cc, ['-c', '-o', path.join(dir, 'images.o'), path.join(dir, 'images.c')], { stdio: 'pipe' });
+      return fs.readFileSync(path.join(dir, 'images.o'));
+    });
+    const image = (name: string, bytes: number): Buffer => {
+      const { machine, data } = readElfSection(object, name);
+      assert.equal(machine, target.machine);
+      assert.equal(data.length, bytes, `${name} is sizeof the struct`);
+      return data;
+    };
+    const structs = structsFor(layout);
+    image('.fusekit_stat', layout.stat.bytes).copy(structs.statBuf);
+    assert.deepEqual(structs.decodeStat(), IMAGE_STAT);
+    image('.fusekit_statx', layout.statx.bytes).copy(structs.statxBuf);
+    assert.deepEqual(structs.decodeStatx(), IMAGE_STATX);
+    image('.fusekit_statfs', layout.statfs.bytes).copy(structs.statfsBuf);
+    assert.deepEqual(structs.decodeStatfs(), IMAGE_STATFS);
   });
 }
 
