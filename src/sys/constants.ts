@@ -1,7 +1,12 @@
 /**
- * Linux x86-64 constants for the calls in libc.ts, checked against glibc 2.36
- * headers. Node's os.constants lacks most of these.
+ * Linux constants for the calls in libc.ts, checked against glibc's and the
+ * kernel's headers by test/sys/layout.test.ts. Node's os.constants lacks most
+ * of these. The few whose values differ between x86-64 and arm64 come from
+ * the architecture's table in arch.ts; the FUSE ones from abi/.
  */
+
+import { arch } from './arch.js';
+import { DevIoctl, RenameFlag } from '../abi/constants.js';
 
 // open(2) flags
 export const O_RDONLY = 0;
@@ -15,15 +20,14 @@ export const O_TRUNC = 0o1000;
 export const O_APPEND = 0o2000;
 export const O_NONBLOCK = 0o4000;
 export const O_DSYNC = 0o10000;
-export const O_DIRECT = 0o40000;
-export const O_LARGEFILE = 0; // implied on 64-bit
-export const O_DIRECTORY = 0o200000;
-export const O_NOFOLLOW = 0o400000;
+export const O_DIRECT = arch.openFlags.O_DIRECT;
+export const O_DIRECTORY = arch.openFlags.O_DIRECTORY;
+export const O_NOFOLLOW = arch.openFlags.O_NOFOLLOW;
 export const O_NOATIME = 0o1000000;
 export const O_CLOEXEC = 0o2000000;
 export const O_SYNC = 0o4010000;
 export const O_PATH = 0o10000000;
-export const O_TMPFILE = 0o20200000; // includes O_DIRECTORY
+export const O_TMPFILE = arch.openFlags.O_TMPFILE; // includes O_DIRECTORY
 
 // *at(2) flags
 export const AT_FDCWD = -100;
@@ -38,9 +42,9 @@ export const AT_STATX_FORCE_SYNC = 0x2000;
 export const AT_STATX_DONT_SYNC = 0x4000;
 
 // renameat2(2)
-export const RENAME_NOREPLACE = 1;
-export const RENAME_EXCHANGE = 2;
-export const RENAME_WHITEOUT = 4;
+export const RENAME_NOREPLACE = RenameFlag.NOREPLACE;
+export const RENAME_EXCHANGE = RenameFlag.EXCHANGE;
+export const RENAME_WHITEOUT = RenameFlag.WHITEOUT;
 
 // utimensat(2) special nsec values
 export const UTIME_NOW = (1 << 30) - 1;
@@ -168,11 +172,14 @@ export const X_OK = 1;
 export const W_OK = 2;
 export const R_OK = 4;
 
+// getrlimit(2) / setrlimit(2)
+export const RLIMIT_NOFILE = 7;
+
 // /dev/fuse ioctls (linux/fuse.h): _IOR/_IOW(229, n, size)
-export const FUSE_DEV_IOC_CLONE = 0x8004e500;
-export const FUSE_DEV_IOC_BACKING_OPEN = 0x4010e501;
-export const FUSE_DEV_IOC_BACKING_CLOSE = 0x4004e502;
-export const FUSE_DEV_IOC_SYNC_INIT = 0xe503;
+export const FUSE_DEV_IOC_CLONE = DevIoctl.CLONE;
+export const FUSE_DEV_IOC_BACKING_OPEN = DevIoctl.BACKING_OPEN;
+export const FUSE_DEV_IOC_BACKING_CLOSE = DevIoctl.BACKING_CLOSE;
+export const FUSE_DEV_IOC_SYNC_INIT = DevIoctl.SYNC_INIT;
 
 // Device numbers in glibc's 64-bit dev_t encoding:
 //   bits 0-7 minor[0:8], 8-19 major[0:12], 20-43 minor[8:32], 44-63 major[12:32].

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import * as sys from '../../src/sys/index.js';
+import * as testSys from '../helpers/libc.js';
 
 test('errnoName maps numbers to the kernel names', () => {
   assert.equal(sys.errnoName(os.constants.errno.ENOENT), 'ENOENT');
@@ -28,27 +29,27 @@ test('bad fds fail with EBADF instead of crashing', () => {
   assert.throws(() => sys.close(987654), ebadf('close'));
   assert.equal(sys.tryClose(-1), -os.constants.errno.EBADF);
   assert.throws(() => sys.fstat(-1), ebadf('fstat'));
-  assert.throws(() => sys.read(987654, buf, 0, 16), ebadf('read'));
+  assert.throws(() => testSys.read(987654, buf, 0, 16), ebadf('read'));
   assert.equal(sys.tryRead(-5, buf, 0, 16), -os.constants.errno.EBADF);
-  assert.throws(() => sys.write(-5, buf, 0, 16), ebadf('write'));
+  assert.throws(() => testSys.write(-5, buf, 0, 16), ebadf('write'));
   assert.equal(sys.tryWrite(-5, buf, 0, 16), -os.constants.errno.EBADF);
-  assert.throws(() => sys.pread(-5, buf, 0, 16, 0), ebadf('pread'));
-  assert.throws(() => sys.fsync(-5), ebadf('fsync'));
+  assert.throws(() => testSys.pread(-5, buf, 0, 16, 0), ebadf('pread'));
+  assert.throws(() => testSys.fsync(-5), ebadf('fsync'));
   assert.throws(() => sys.ftruncate(-5, 0), ebadf('ftruncate'));
   assert.throws(() => sys.getdents64(-5, buf), ebadf('getdents64'));
   assert.throws(() => sys.fstatfs(-5), ebadf('fstatfs'));
-  assert.throws(() => sys.fgetxattr(-5, 'user.x', null), ebadf('fgetxattr'));
+  assert.throws(() => testSys.fgetxattr(-5, 'user.x', null), ebadf('fgetxattr'));
   assert.throws(() => sys.lseek(-5, 0, sys.SEEK_SET), ebadf('lseek'));
   assert.throws(() => sys.fstatat(-5, 'x', 0), ebadf('fstatat'));
-  assert.throws(() => sys.ioctlBuffer(-5, 0x80086601, Buffer.alloc(8)), ebadf('ioctl'));
+  assert.throws(() => testSys.ioctlBuffer(-5, 0x80086601, Buffer.alloc(8)), ebadf('ioctl'));
 });
 
 test('out-of-range buffer slices fail with EFAULT before reaching the kernel', () => {
   const buf = Buffer.alloc(16);
   const efault = os.constants.errno.EFAULT;
-  assert.throws(() => sys.read(0, buf, 8, 9), { code: 'EFAULT', syscall: 'read' });
-  assert.throws(() => sys.write(1, buf, -1, 4), { code: 'EFAULT', syscall: 'write' });
-  assert.throws(() => sys.pwrite(1, buf, 0, 17, 0), { code: 'EFAULT', syscall: 'pwrite' });
+  assert.throws(() => testSys.read(0, buf, 8, 9), { code: 'EFAULT', syscall: 'read' });
+  assert.throws(() => testSys.write(1, buf, -1, 4), { code: 'EFAULT', syscall: 'write' });
+  assert.throws(() => testSys.pwrite(1, buf, 0, 17, 0), { code: 'EFAULT', syscall: 'pwrite' });
   assert.equal(sys.tryRead(0, buf, 16, 1), -efault);
   assert.equal(sys.tryWrite(1, buf, 0, Number.NaN), -efault);
 });

@@ -141,6 +141,29 @@ test('fchmod, fchmodat, fchown, fchownat', withTempDir((dir, dirfd) => {
   assert.throws(() => sys.fchmodat(dirfd, 'missing', 0o600, 0), { code: 'ENOENT', syscall: 'fchmodat' });
 }));
 
+test('fchmodat2 changes the mode through an O_PATH descriptor (AT_EMPTY_PATH)', (t) => {
+  withTempDir((dir, dirfd) => {
+    fs.writeFileSync(path.join(dir, 'f'), '');
+    fs.chmodSync(path.join(dir, 'f'), 0o600);
+    const fd = sys.openat(dirfd, 'f', sys.O_PATH | sys.O_CLOEXEC);
+    try {
+      try {
+        sys.fchmodat2(fd, '', 0o2751, sys.AT_EMPTY_PATH);
+      } catch (err) {
+        if ((err as sys.SysError).code !== 'ENOSYS') throw err;
+        t.skip('this kernel has no fchmodat2 (Linux 6.6+)');
+        return;
+      }
+      assert.equal(fs.statSync(path.join(dir, 'f')).mode & 0o7777, 0o2751);
+      sys.fchmodat2(dirfd, 'f', 0o640, 0);
+      assert.equal(fs.statSync(path.join(dir, 'f')).mode & 0o7777, 0o640);
+      assert.throws(() => sys.fchmodat2(dirfd, 'missing', 0o600, 0), { code: 'ENOENT', syscall: 'fchmodat2' });
+    } finally {
+      sys.close(fd);
+    }
+  })();
+});
+
 test('utimensat with UTIME_OMIT, UTIME_NOW, exact ns, a null name; futimens', withTempDir((dir, dirfd) => {
   const file = path.join(dir, 'f');
   fs.writeFileSync(file, '');
