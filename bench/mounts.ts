@@ -7,7 +7,6 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { activeChildren, sleep } from './proc.js';
 
 export interface MountEntry {
@@ -256,8 +255,4 @@ export function statsDelta(a: StatsSnapshot | undefined, b: StatsSnapshot | unde
     if (diff) d[k] = diff;
   }
   return d;
-}
-
-export function resolveCli(repoRoot: string): string {
-  return path.join(repoRoot, 'bin', 'fusekit');
 }

@@ -7,10 +7,12 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 /** Children currently running (workload tools and mirror servers alike). */
 export const activeChildren = new Set<ChildProcess>();
 
+/** Resolves after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** How a child ended and what it wrote. */
 export interface RunResult {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -21,6 +23,7 @@ export interface RunResult {
   seconds: number;
 }
 
+/** How to run a child. */
 export interface RunOptions {
   timeoutMs: number;
   /** Keep stdout (default: it goes to /dev/null, as `find` output should). */
@@ -79,6 +82,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions): Pro
   });
 }
 
+/** A workload command that failed, timed out or printed nothing usable. */
 export class ToolError extends Error {}
 
 /** Like run(), but a non-zero exit, a signal or a timeout throws a ToolError naming the command. */
