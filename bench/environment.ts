@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { forceUnmount, fuseMountPoints, mountsUnder } from './mounts.js';
+import { forceUnmount, fuseMounts, mountsUnder } from '../test/helpers/mounttable.js';
 import type { Options } from './options.js';
 import { run, runOk, sleep } from './proc.js';
 import { log } from './shutdown.js';
@@ -182,7 +182,9 @@ export async function makeTarball(work: string, cap: number | undefined): Promis
 /** Records FUSE mounts that are not ours (someone else's servers compete for the CPUs). */
 export function noteDisturbance(env: Env, when: string): void {
   const dir = env.opts.dir;
-  const fuse = fuseMountPoints().filter((m) => !(m === dir || m.startsWith(dir + '/')));
+  const fuse = fuseMounts()
+    .map((e) => e.mountPoint)
+    .filter((m) => !(m === dir || m.startsWith(dir + '/')));
   if (fuse.length) {
     env.disturbance.push(
       `at ${when}: ${fuse.length} other FUSE mount${fuse.length > 1 ? 's' : ''} ` + `(${fuse.slice(0, 2).join(', ')}${fuse.length > 2 ? ', ...' : ''})`,

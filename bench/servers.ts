@@ -7,7 +7,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { forceUnmount, Mirror, mountAt } from './mounts.js';
+import { forceUnmount, mountAt } from '../test/helpers/mounttable.js';
+import { Mirror } from './mounts.js';
 import { sleep } from './proc.js';
 import type { Bench } from './runner.js';
 import { guard, liveMirrors, log } from './shutdown.js';

@@ -5,7 +5,8 @@
  * and the progress log on stderr.
  */
 import * as fs from 'node:fs';
-import { forceUnmount, mountsUnder, type Mirror } from './mounts.js';
+import { forceUnmount, mountsUnder } from '../test/helpers/mounttable.js';
+import type { Mirror } from './mounts.js';
 import { activeChildren, killAllChildren } from './proc.js';
 
 /** Mirror servers started and not yet stopped. */

@@ -8,12 +8,14 @@
  * the mountpoint is detached with `umount -l`, so no mount is left behind even
  * when the server hangs.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isFuseFsType } from '../../src/transport/mount.js';
+import { abortConnection, forceUnmount, mountAt, mountsUnder } from './mounttable.js';
 
 // ---------------------------------------------------------------------------
 // Locations
@@ -196,134 +198,9 @@ function childEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 // ---------------------------------------------------------------------------
-// Mount table
-//
-// Parsed here rather than with src/transport/mount.ts on purpose: the cleanup
-// that guarantees no mount outlives a test must not depend on the code under test.
+// Mount table and forced cleanup (a module of its own, shared with the bench)
 
-export interface MountEntry {
-  mountId: number;
-  parentId: number;
-  major: number;
-  minor: number;
-  root: string;
-  mountPoint: string;
-  options: string;
-  fstype: string;
-  source: string;
-  superOptions: string;
-}
-
-function unescapeMountinfo(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-}
-
-/** Parses /proc/self/mountinfo (reading it never touches any mount). */
-export function mountEntries(): MountEntry[] {
-  const text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
-  const entries: MountEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    const f = line.split(' ');
-    const sep = f.indexOf('-', 6);
-    if (sep < 0 || f.length < sep + 3) continue;
-    const [major, minor] = (f[2] ?? '0:0').split(':').map((x) => Number(x));
-    entries.push({
-      mountId: Number(f[0]),
-      parentId: Number(f[1]),
-      major: major ?? 0,
-      minor: minor ?? 0,
-      root: unescapeMountinfo(f[3] ?? ''),
-      mountPoint: unescapeMountinfo(f[4] ?? ''),
-      options: f[5] ?? '',
-      fstype: f[sep + 1] ?? '',
-      source: unescapeMountinfo(f[sep + 2] ?? ''),
-      superOptions: f[sep + 3] ?? '',
-    });
-  }
-  return entries;
-}
-
-function isFuseType(fstype: string): boolean {
-  return fstype === 'fuse' || fstype === 'fuseblk' || fstype.startsWith('fuse.') || fstype.startsWith('fuseblk.');
-}
-
-/** The top-most mount entry at `mnt` (as given: pass canonical paths), if any. */
-export function mountAt(mnt: string): MountEntry | undefined {
-  const p = path.resolve(mnt);
-  const all = mountEntries().filter((e) => e.mountPoint === p);
-  return all[all.length - 1];
-}
-
-/** Whether anything is mounted at `mnt`. */
-export function isMounted(mnt: string): boolean {
-  return mountAt(mnt) !== undefined;
-}
-
-/** The fusectl connection number (minor device of the FUSE mount at `mnt`). */
-export function connectionIdOf(mnt: string): number | undefined {
-  const p = path.resolve(mnt);
-  const fuse = mountEntries().filter((e) => e.mountPoint === p && isFuseType(e.fstype));
-  const top = fuse[fuse.length - 1];
-  return top?.minor;
-}
-
-const FUSECTL_DIR = '/sys/fs/fuse/connections';
-
-/** Mounts fusectl if it isn't (needs root). Never throws. */
-export function ensureFusectl(): boolean {
-  try {
-    if (mountEntries().some((e) => e.fstype === 'fusectl')) return true;
-    spawnSync('mount', ['-t', 'fusectl', 'none', FUSECTL_DIR], { stdio: 'ignore', timeout: 5000 });
-    return mountEntries().some((e) => e.fstype === 'fusectl');
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Aborts the FUSE connection of the mount at `mnt` through fusectl. Pending and
- * future requests fail with ENOTCONN and the server's /dev/fuse reads fail with
- * ENODEV. Returns whether an abort was written. Never throws.
- */
-export function abortConnection(mnt: string): boolean {
-  try {
-    const id = connectionIdOf(mnt);
-    if (id === undefined) return false;
-    ensureFusectl();
-    fs.writeFileSync(path.join(FUSECTL_DIR, String(id), 'abort'), '1');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Aborts the connection (if FUSE) and detaches the mount with `umount -l`. Never throws. */
-export function forceUnmount(mnt: string): void {
-  const p = path.resolve(mnt);
-  for (let i = 0; i < 5 && isMountedSafe(p); i++) {
-    abortConnection(p);
-    try {
-      // -c: don't canonicalize (never stat the mountpoint); -i: no umount.<type> helper.
-      spawnSync('umount', ['-l', '-c', '-i', p], { stdio: 'ignore', timeout: 10_000 });
-    } catch {
-      /* try again */
-    }
-  }
-}
-
-function isMountedSafe(p: string): boolean {
-  try {
-    return isMounted(p);
-  } catch {
-    return false;
-  }
-}
-
-/** Every fuse mount currently in the mount table (for leak checks). */
-export function fuseMounts(): MountEntry[] {
-  return mountEntries().filter((e) => isFuseType(e.fstype));
-}
+export { abortConnection, ensureFusectl, forceUnmount, fuseMounts, isMounted, mountAt, mountsUnder, type MountInfoEntry } from './mounttable.js';
 
 // ---------------------------------------------------------------------------
 // Temp dirs
@@ -349,14 +226,9 @@ export function makeTempDirs(prefix = 'fusekit-test-'): TempDirs {
     mnt,
     cleanup() {
       try {
-        const under = () =>
-          mountEntries()
-            .filter((e) => e.mountPoint === root || e.mountPoint.startsWith(root + '/'))
-            .map((e) => e.mountPoint)
-            .sort((a, b) => b.length - a.length);
-        for (const m of under()) forceUnmount(m);
+        for (const m of mountsUnder(root)) forceUnmount(m);
         // Never let rm walk into a mount.
-        if (under().length > 0) return;
+        if (mountsUnder(root).length > 0) return;
         fs.rmSync(root, { recursive: true, force: true, maxRetries: 3 });
       } catch {
         /* best effort */
@@ -543,7 +415,7 @@ export async function spawnMirror(
   for (;;) {
     if (info) return fail('process exited before mounting');
     const e = mountAt(mnt);
-    if (e && isFuseType(e.fstype)) break;
+    if (e && isFuseFsType(e.fsType)) break;
     if (Date.now() >= deadline) return fail(`${mnt} not in /proc/self/mountinfo after ${timeoutMs} ms`);
     await sleep(20);
   }

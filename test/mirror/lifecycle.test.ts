@@ -31,7 +31,7 @@ test('mounts MNT as fuse.fusekit with SRC as its source and shows SRC', T, async
     async ({ src, mnt }) => {
       const e = mountAt(mnt);
       assert.ok(e, 'mount entry missing');
-      assert.equal(e.fstype, 'fuse.fusekit');
+      assert.equal(e.fsType, 'fuse.fusekit');
       assert.equal(e.source, src);
       const a = (await fs.promises.readdir(mnt)).sort();
       const b = (await fs.promises.readdir(src)).sort();
