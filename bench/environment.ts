@@ -1,35 +1,21 @@
 /**
- * The run's environment: where the repository is, the load tool (benchtool.c
- * built with gcc, or its Node twin) and fio, the scratch directory, the
- * tarball the untar rows extract, and signs of other activity on the machine.
+ * The run's environment: the load tool (benchtool.c built with gcc, or its
+ * Node twin) and fio, the scratch directory, the tarball the untar rows
+ * extract, and signs of other activity on the machine.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { forceUnmount, fuseMounts, mountsUnder } from '../test/helpers/mounttable.js';
+import { REPO_ROOT } from '../test/helpers/repo.js';
+import { sleep } from '../test/helpers/wait.js';
 import type { Options } from './options.js';
-import { run, runOk, sleep } from './proc.js';
+import { run, runOk } from './proc.js';
 import { log } from './shutdown.js';
 
 /** Where the compiled bench lives (dist/bench). */
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-
-function findRepoRoot(): string {
-  let dir = HERE;
-  for (let i = 0; i < 6; i++) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown };
-      if (pkg.name === 'fusekit') return dir;
-    } catch {
-      /* keep walking */
-    }
-    dir = path.dirname(dir);
-  }
-  return path.resolve(HERE, '../..');
-}
-/** The repository root (holds package.json, bin/, bench/benchtool.c). */
-export const REPO = findRepoRoot();
 
 /** The program that runs the create/stat/unlink loops, the random reads without fio, and mktree. */
 export interface LoadTool {
@@ -81,7 +67,7 @@ export function which(cmd: string, args: string[]): string | undefined {
 
 /** Builds benchtool.c into `work` with gcc, or falls back to dist/bench/tool.js. */
 export async function loadTool(work: string): Promise<LoadTool> {
-  const source = path.join(REPO, 'bench', 'benchtool.c');
+  const source = path.join(REPO_ROOT, 'bench', 'benchtool.c');
   const bin = path.join(work, 'benchtool');
   if (which('gcc', ['--version']) && fs.existsSync(source)) {
     const r = await run('gcc', ['-O2', '-o', bin, source], { timeoutMs: 60_000 });
@@ -120,7 +106,7 @@ export function prepareScratch(dir: string, extraDirs: string[] = []): void {
  * whole directory, or its first `cap` bytes of regular files with --tree-mb.
  */
 export async function makeTarball(work: string, cap: number | undefined): Promise<TreeInfo> {
-  const candidates = ['/usr/include', '/usr/share/doc', path.join(REPO, 'node_modules')];
+  const candidates = ['/usr/include', '/usr/share/doc', path.join(REPO_ROOT, 'node_modules')];
   const root = candidates.find((c) => {
     try {
       return fs.statSync(c).isDirectory();

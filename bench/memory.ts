@@ -6,11 +6,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { mountAt } from '../test/helpers/mounttable.js';
+import { fdCount, procStatus } from '../test/helpers/proc.js';
+import { sleep } from '../test/helpers/wait.js';
 import type { Env, ToolOutput } from './environment.js';
 import { fmtMiB, fmtNum, subCounts } from './format.js';
-import { mountAt } from '../test/helpers/mounttable.js';
 import { statsAfter, statsDelta, type Mirror } from './mounts.js';
-import { run, runOk, sleep, ToolError, type RunResult } from './proc.js';
+import { run, runOk, ToolError, type RunResult } from './proc.js';
 import { MEM_FILES_PER_DIR } from './rows.js';
 import { dropCaches, syncAll } from './runner.js';
 import { startMirror, stopMirror } from './servers.js';
@@ -48,22 +50,10 @@ export interface MemoryResult {
   error?: string;
 }
 
-/** VmRSS and VmHWM of a process in KiB ({} once it is gone). */
-function procStatus(pid: number): { rssKiB?: number; hwmKiB?: number } {
-  try {
-    const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const rss = /^VmRSS:\s+(\d+)\s+kB/m.exec(s);
-    const hwm = /^VmHWM:\s+(\d+)\s+kB/m.exec(s);
-    return { rssKiB: rss ? Number(rss[1]) : undefined, hwmKiB: hwm ? Number(hwm[1]) : undefined };
-  } catch {
-    return {};
-  }
-}
-
 /** Open descriptors of a process (undefined once it is gone). */
-function fdCount(pid: number): number | undefined {
+function fdsOf(pid: number): number | undefined {
   try {
-    return fs.readdirSync(`/proc/${pid}/fd`).length;
+    return fdCount(pid);
   } catch {
     return undefined;
   }
@@ -94,10 +84,10 @@ export async function memoryPhase(env: Env): Promise<MemoryResult> {
     await sleep(1000);
     const s0 = await statsAfter(mirror.statsFile, Date.now());
     res.rssStartKiB = procStatus(pid).rssKiB;
-    res.fdsStart = fdCount(pid);
+    res.fdsStart = fdsOf(pid);
     let fdsPeak = res.fdsStart ?? 0;
     const sampler = setInterval(() => {
-      const n = fdCount(pid);
+      const n = fdsOf(pid);
       if (n !== undefined && n > fdsPeak) fdsPeak = n;
     }, 500);
     guard();
@@ -114,7 +104,7 @@ export async function memoryPhase(env: Env): Promise<MemoryResult> {
     const afterFind = procStatus(pid);
     res.peakKiB = afterFind.hwmKiB;
     res.rssAfterFindKiB = afterFind.rssKiB;
-    res.fdsAfterFind = fdCount(pid);
+    res.fdsAfterFind = fdsOf(pid);
     res.fdsPeak = Math.max(fdsPeak, res.fdsAfterFind ?? 0);
     const s1 = await statsAfter(mirror.statsFile, Date.now());
     res.findRequests = statsDelta(s0, s1);
@@ -141,7 +131,7 @@ export async function memoryPhase(env: Env): Promise<MemoryResult> {
     }
     res.settleSeconds = (Date.now() - t0) / 1000;
     res.rssAfterDropKiB = procStatus(pid).rssKiB;
-    res.fdsAfterDrop = fdCount(pid);
+    res.fdsAfterDrop = fdsOf(pid);
     const s2 = await statsAfter(mirror.statsFile, Date.now());
     res.dropRequests = statsDelta(s1, s2);
     res.nodesAfterDrop = s2?.nodes;

@@ -10,7 +10,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { forceUnmount, mountAt } from '../test/helpers/mounttable.js';
-import { activeChildren, sleep } from './proc.js';
+import { procStatus } from '../test/helpers/proc.js';
+import { sleep } from '../test/helpers/wait.js';
+import { activeChildren } from './proc.js';
 
 /** A started mirror, or why it did not start (unknownOption: the CLI rejected an argument). */
 export type StartResult =
@@ -89,13 +91,7 @@ export class Mirror {
 
   /** Peak resident set size of the server in KiB (VmHWM), if it is still running. */
   peakRssKiB(): number | undefined {
-    try {
-      const status = fs.readFileSync(`/proc/${this.pid}/status`, 'utf8');
-      const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
-      return m ? Number(m[1]) : undefined;
-    } catch {
-      return undefined;
-    }
+    return procStatus(this.pid).hwmKiB;
   }
 
   /**

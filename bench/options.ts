@@ -3,7 +3,7 @@
  * and the usage text.
  */
 import * as path from 'node:path';
-import { REPO } from './environment.js';
+import { CLI } from '../test/helpers/repo.js';
 import { MiB } from './format.js';
 import { MEM_FILES_PER_DIR } from './rows.js';
 
@@ -111,7 +111,7 @@ export function parseArgs(argv: string[]): Options | 'help' {
       default: throw new UsageError(`unknown option '${arg}'`);
     }
   }
-  const common = { quick, memory: true, profile: true, dir: '/tmp/fusekit-bench', cli: path.join(REPO, 'bin', 'fusekit'), keep: false };
+  const common = { quick, memory: true, profile: true, dir: '/tmp/fusekit-bench', cli: CLI, keep: false };
   const base: Options = quick
     ? { ...common, size: 32 * MiB, files: 1000, reps: 2, runtime: 2, warmRuntime: 1, treeCap: 8 * MiB, memEntries: 10_000 }
     : { ...common, size: 512 * MiB, files: 10_000, reps: 3, runtime: 10, warmRuntime: 5, treeCap: undefined, memEntries: 200_000 };

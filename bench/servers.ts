@@ -8,8 +8,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { forceUnmount, mountAt } from '../test/helpers/mounttable.js';
+import { sleep } from '../test/helpers/wait.js';
 import { Mirror } from './mounts.js';
-import { sleep } from './proc.js';
 import type { Bench } from './runner.js';
 import { guard, liveMirrors, log } from './shutdown.js';
 import { targetList, type Targets, type TargetState } from './targets.js';

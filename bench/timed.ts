@@ -3,8 +3,8 @@
  * two passes over the repetitions, every workload on all targets back to back
  * in the repetition's rotated order.
  */
-import { noteDisturbance } from './environment.js';
 import { randreadCold, randreadWarm, seqFile, seqreadCold, seqreadWarm, seqwrite, warmupWrite } from './data.js';
+import { noteDisturbance } from './environment.js';
 import { create, findRm, statUnlink, untar } from './metadata.js';
 import { run } from './proc.js';
 import type { Bench } from './runner.js';

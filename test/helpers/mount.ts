@@ -13,194 +13,36 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { isFuseFsType } from '../../src/transport/mount.js';
 import { abortConnection, forceUnmount, mountAt, mountsUnder } from './mounttable.js';
+import { childEnv, collect, describeRun, run, type RunOptions, type RunResult } from './proc.js';
+import { CLI } from './repo.js';
+import { sleep, withTimeout } from './wait.js';
 
 // ---------------------------------------------------------------------------
-// Locations
+// Shared with the conformance runner and the bench (modules of their own,
+// without side effects), re-exported so a test needs one import
 
-function findRepoRoot(): string {
-  const fromEnv = process.env['FUSEKIT_ROOT'];
-  if (fromEnv) return path.resolve(fromEnv);
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  // Compiled layout: <root>/dist/test/helpers/mount.js; walk up to the package.
-  let dir = here;
-  for (let i = 0; i < 6; i++) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown };
-      if (pkg.name === 'fusekit') return dir;
-    } catch {
-      /* keep walking */
-    }
-    const up = path.dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return path.resolve(here, '../../..');
-}
-
-/** The repository root (holds package.json, bin/, dist/). */
-export const REPO_ROOT = findRepoRoot();
-/** The CLI entry point; run it as `process.execPath, [CLI, ...]`. */
-export const CLI = path.join(REPO_ROOT, 'bin', 'fusekit');
+export { CLI, REPO_ROOT } from './repo.js';
+export { pollUntil, sleep, withTimeout } from './wait.js';
+export { describeRun, fdCount, procStatus, run, type RunOptions, type RunResult } from './proc.js';
+export { abortConnection, ensureFusectl, forceUnmount, fuseMounts, isMounted, mountAt, mountsUnder, type MountInfoEntry } from './mounttable.js';
 
 // ---------------------------------------------------------------------------
 // Small utilities
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
+/** Hex SHA-256 of the bytes. */
 export function sha256(data: Buffer | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Races `p` against a deadline; the loser is not cancelled. */
-export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, deadline]);
-  } finally {
-    if (timer) clearTimeout(timer);
-  }
-}
-
-/**
- * Calls `fn` until it returns a truthy value (which is returned) or the deadline
- * passes (then throws, naming `what` and the last error/value).
- */
-export async function pollUntil<T>(
-  fn: () => T | Promise<T>,
-  opts: { timeoutMs: number; intervalMs?: number; what: string },
-): Promise<NonNullable<T>> {
-  const end = Date.now() + opts.timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() >= end) {
-      const detail = last instanceof Error ? last.message : JSON.stringify(last);
-      throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what} (last: ${detail})`);
-    }
-    await sleep(opts.intervalMs ?? 50);
-  }
-}
-
 // ---------------------------------------------------------------------------
-// Running tools
-
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  stdoutBuf: Buffer;
-  timedOut: boolean;
-  durationMs: number;
-}
-
-export interface RunOptions {
-  timeoutMs: number;
-  cwd?: string;
-  env?: NodeJS.ProcessEnv;
-  input?: string | Buffer;
-  /** Bytes of stdout/stderr kept (each); the rest is drained and dropped. Default 64 MiB. */
-  maxBuffer?: number;
-}
-
-/**
- * Runs a tool with a hard deadline (SIGKILL when it passes). Resolves with the
- * outcome whatever the exit status; rejects only if the program can't be spawned.
- */
-export function run(cmd: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
-  const started = Date.now();
-  const max = opts.maxBuffer ?? 64 * 1024 * 1024;
-  return new Promise((resolve, reject) => {
-    let child: ChildProcess;
-    try {
-      child = spawn(cmd, [...args], {
-        cwd: opts.cwd,
-        env: opts.env ?? childEnv(),
-        stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      });
-    } catch (err) {
-      reject(err);
-      return;
-    }
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let outLen = 0;
-    let errLen = 0;
-    child.stdout?.on('data', (b: Buffer) => {
-      if (outLen < max) out.push(b);
-      outLen += b.length;
-    });
-    child.stderr?.on('data', (b: Buffer) => {
-      if (errLen < max) err.push(b);
-      errLen += b.length;
-    });
-    if (opts.input !== undefined && child.stdin) {
-      child.stdin.on('error', () => {});
-      child.stdin.end(opts.input);
-    }
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, opts.timeoutMs);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      const stdoutBuf = Buffer.concat(out);
-      resolve({
-        code,
-        signal,
-        stdout: stdoutBuf.toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        stdoutBuf,
-        timedOut,
-        durationMs: Date.now() - started,
-      });
-    });
-  });
-}
+// Running the CLI
 
 /** Runs the fusekit CLI (not a mirror that stays up: use spawnMirror for that). */
 export function runCli(args: readonly string[], opts: RunOptions): Promise<RunResult> {
   return run(process.execPath, [CLI, ...args], opts);
 }
-
-/** Formats a RunResult for assertion messages. */
-export function describeRun(r: RunResult): string {
-  return (
-    `exit=${r.code} signal=${r.signal} timedOut=${r.timedOut} ${r.durationMs}ms\n` +
-    `stdout: ${r.stdout.slice(0, 4000)}\nstderr: ${r.stderr.slice(0, 4000)}`
-  );
-}
-
-function childEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  // Set by node --test for its file processes; meaningless to our children.
-  delete env['NODE_TEST_CONTEXT'];
-  return env;
-}
-
-// ---------------------------------------------------------------------------
-// Mount table and forced cleanup (a module of its own, shared with the bench)
-
-export { abortConnection, ensureFusectl, forceUnmount, fuseMounts, isMounted, mountAt, mountsUnder, type MountInfoEntry } from './mounttable.js';
 
 // ---------------------------------------------------------------------------
 // Temp dirs
@@ -317,18 +159,8 @@ export async function spawnMirror(
     ? spawn('/bin/sh', ['-c', `${setup}exec "$0" "$@"`, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(opts.env) })
     : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(opts.env) });
 
-  const errChunks: Buffer[] = [];
-  const outChunks: Buffer[] = [];
-  let errLen = 0;
-  let outLen = 0;
-  child.stderr?.on('data', (b: Buffer) => {
-    if (errLen < OUTPUT_CAP) errChunks.push(b);
-    errLen += b.length;
-  });
-  child.stdout?.on('data', (b: Buffer) => {
-    if (outLen < OUTPUT_CAP) outChunks.push(b);
-    outLen += b.length;
-  });
+  const stderr = collect(child.stderr, OUTPUT_CAP);
+  const stdout = collect(child.stdout, OUTPUT_CAP);
 
   let info: ExitInfo | undefined;
   let spawnError: Error | undefined;
@@ -365,8 +197,8 @@ export async function spawnMirror(
     pid: child.pid ?? -1,
     src,
     mnt,
-    stderr: () => Buffer.concat(errChunks).toString('utf8'),
-    stdout: () => Buffer.concat(outChunks).toString('utf8'),
+    stderr: () => stderr().toString('utf8'),
+    stdout: () => stdout().toString('utf8'),
     exited,
     exitInfo: () => info,
     waitExit,
@@ -504,11 +336,6 @@ export async function withMirror<T>(fn: (ctx: MirrorContext) => Promise<T>, opts
 
 // ---------------------------------------------------------------------------
 // Misc helpers for tests
-
-/** Number of open fds of a process (entries of /proc/PID/fd). */
-export function fdCount(pid: number): number {
-  return fs.readdirSync(`/proc/${pid}/fd`).length;
-}
 
 /** Writes to /proc/sys/vm/drop_caches after sync (in a child, with a deadline). */
 export async function dropCaches(level: 1 | 2 | 3): Promise<void> {

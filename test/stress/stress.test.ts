@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { run, withMirror, describeRun, fdCount, dropCaches, pollUntil } from '../helpers/mount.js';
+import { run, withMirror, describeRun, fdCount, dropCaches, pollUntil, procStatus } from '../helpers/mount.js';
 import { freshStats, pt } from '../passthrough-mount/common.js';
 
 const SECONDS = Number(process.env.FUSEKIT_STRESS_SECONDS ?? 15);
@@ -107,7 +107,8 @@ test(`stress: ${WORKERS} processes of mixed metadata and data work for ${SECONDS
     assert.ok(settled <= baseline + 4, `server holds ${settled} descriptors, baseline ${baseline}`);
     const s = await freshStats(stats, 'final stats');
     assert.equal(pt(s).backingIdsOpen, 0);
-    const rssKiB = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${proc.pid}/status`, 'utf8'))?.[1]);
+    const rssKiB = procStatus(proc.pid).hwmKiB;
+    assert.ok(rssKiB !== undefined, 'the server has no VmHWM in /proc/PID/status');
     t.diagnostic(`server peak RSS ${Math.round(rssKiB / 1024)} MiB`);
     assert.ok(rssKiB < 300 * 1024, `peak RSS ${rssKiB} KiB`);
   }, { args: (d) => ['--stats-file', path.join(d.root, 'stats.json')], watchdogMs: (SECONDS + 80) * 1000 });
