@@ -8,9 +8,9 @@
  * hang the harness.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
 import { forceUnmount, mountAt } from '../test/helpers/mounttable.js';
 import { procStatus } from '../test/helpers/proc.js';
+import { statsWrittenAfter } from '../test/helpers/stats.js';
 import { sleep } from '../test/helpers/wait.js';
 import { activeChildren } from './proc.js';
 
@@ -149,29 +149,12 @@ export interface StatsSnapshot {
 /**
  * The server's stats file as written after `afterMs` (epoch ms): the server
  * rewrites it at least once a second, so this waits for a write newer than the
- * moment of interest. Undefined if none arrives within `timeoutMs`.
+ * moment of interest. Undefined if none arrives within `timeoutMs`. A
+ * reference server's file may lack fields: requests default to none.
  */
 export async function statsAfter(file: string, afterMs: number, timeoutMs = 5000): Promise<StatsSnapshot | undefined> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    try {
-      const st = fs.statSync(file);
-      if (st.mtimeMs > afterMs) {
-        const j = JSON.parse(fs.readFileSync(file, 'utf8')) as {
-          requests?: Record<string, number>;
-          uptimeSeconds?: number;
-          errors?: Record<string, number>;
-          nodes?: number;
-          openHandles?: number;
-        };
-        return { requests: j.requests ?? {}, uptimeSeconds: j.uptimeSeconds ?? 0, errors: j.errors, nodes: j.nodes, openHandles: j.openHandles };
-      }
-    } catch {
-      /* not written yet, or mid-rename */
-    }
-    await sleep(50);
-  }
-  return undefined;
+  const j = await statsWrittenAfter(file, afterMs, { timeoutMs, intervalMs: 50 });
+  return j && { requests: j.requests ?? {}, uptimeSeconds: j.uptimeSeconds ?? 0, errors: j.errors, nodes: j.nodes, openHandles: j.openHandles };
 }
 
 /** Per-opcode difference b - a. */

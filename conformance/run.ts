@@ -24,6 +24,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CASES, type Case } from './cases.js';
 import { forceUnmount, fuseMounts, makeTempDirs, run, spawnMirror, type MirrorProcess, type TempDirs } from '../test/helpers/mount.js';
+import { readStats } from '../test/helpers/stats.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CONF_SRC = path.resolve(HERE, '../../conformance'); // dist/conformance -> conformance
@@ -355,16 +356,14 @@ async function main(): Promise<number> {
         await proc.stop('SIGTERM', 10_000);
         const ex = proc.exitInfo();
         if (ex && ex.code !== 0) st.error = `mirror exited with code ${ex.code} signal ${ex.signal} on SIGTERM`;
-        try {
-          const j = JSON.parse(fs.readFileSync(path.join(dirs.root, 'stats.json'), 'utf8')) as {
-            passthrough?: { opens?: Record<string, number>; fallbacks?: Record<string, number>; conflicts?: number };
-          };
+        const j = readStats(path.join(dirs.root, 'stats.json'));
+        if (j) {
           const o = j.passthrough?.opens ?? {};
           st.opens = Object.entries(o).map(([k, v]) => `${k}=${v}`).join(' ');
           const fb = Object.entries(j.passthrough?.fallbacks ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
           if (fb) st.opens += ` fallbacks: ${fb}`;
           if (j.passthrough?.conflicts) st.opens += ` conflicts=${j.passthrough.conflicts}`;
-        } catch {
+        } else {
           st.opens = '(no stats file)';
         }
       } catch (err) {

@@ -19,6 +19,7 @@ import {
   withMirror,
   withTimeout,
 } from '../helpers/mount.js';
+import { argsWithStats } from '../helpers/stats.js';
 
 const T = { timeout: 60_000 };
 
@@ -175,10 +176,7 @@ test('--stats-file is written while serving and stays valid JSON after exit', T,
       prepare: ({ src }) => {
         for (let i = 0; i < 5; i++) fs.writeFileSync(path.join(src, `f${i}`), String(i));
       },
-      args: ({ root }) => {
-        statsPath = path.join(root, 'stats.json');
-        return ['--stats-file', statsPath];
-      },
+      args: argsWithStats([], (f) => (statsPath = f)),
     },
   );
 });

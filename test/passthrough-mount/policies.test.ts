@@ -11,20 +11,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { describeRun, havePython, pollUntil, python, run, sha256, withMirror, errCode } from '../helpers/mount.js';
-import { cmp, dropFileCaches, freshStats, pt, req, statsLine, withMirrorStack, type StatsJson } from './common.js';
+import { argsWithStats, freshStats, pt, req, statsLine, type StatsJson } from '../helpers/stats.js';
+import { cmp, dropFileCaches, withMirrorStack } from './common.js';
 
 const T = { timeout: 60_000 };
 const MiB = 1024 * 1024;
-
-
-/** `--stats-file ROOT/stats.json` after `policy`; the path is handed to `keep`. */
-function argsWithStats(policy: readonly string[], keep: (file: string) => void) {
-  return ({ root }: { root: string }) => {
-    const file = path.join(root, 'stats.json');
-    keep(file);
-    return [...policy, '--stats-file', file];
-  };
-}
 
 // ---------------------------------------------------------------------------
 // (a), (b): 64 MiB written with dd conv=fsync, caches dropped, read back.
