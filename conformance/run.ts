@@ -24,6 +24,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CASES, type Case } from './cases.js';
 import { forceUnmount, fuseMounts, makeTempDirs, run, spawnMirror, type MirrorProcess, type TempDirs } from '../test/helpers/mount.js';
+import { mulberry32 } from '../test/helpers/prng.js';
 import { readStats } from '../test/helpers/stats.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -127,17 +128,6 @@ function short(s: string, n = 160): string {
 
 // ---------------------------------------------------------------------------
 // Fuzz generation (seeded, deterministic)
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function genOps(seed: number, n: number): string[] {
   const rnd = mulberry32(seed * 7919 + 17);
