@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as sys from '../../src/sys/index.js';
-import { withTempDir } from './tempdir.js';
+import { withTempDir } from '../helpers/tempdir.js';
 
 const { EAGAIN, ENXIO, ENOENT, EEXIST } = os.constants.errno;
 
