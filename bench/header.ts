@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fmtNum, MiB } from './format.js';
 import type { RenderInput } from './report.js';
-import type { TargetState } from './targets.js';
+import { mirrorTargets, type TargetState } from './targets.js';
 
 /**
  * How an idle CPU waits matters more than anything in the server: on a KVM
@@ -33,11 +33,8 @@ function cpuIdleSetting(): string | undefined {
 export function headerLines(x: RenderInput): string[] {
   const { env, targets } = x;
   const { opts, tree } = env;
-  const src = targets.source;
-  const pt = targets.pt;
-  const np = targets.nopt;
-  const ref = targets.ref;
-  const mirrorsOf = ref ? [pt, np, ref] : [pt, np];
+  const { source: src, pt, nopt: np, ref } = targets;
+  const mirrorsOf = mirrorTargets(targets);
   const lines: string[] = [];
   const backings = mirrorsOf.map((t) => t.backing);
   lines.push(

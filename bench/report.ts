@@ -9,7 +9,7 @@ import { headerLines } from './header.js';
 import type { MemoryResult } from './memory.js';
 import type { ProfileResult } from './profile.js';
 import { MEM_PEAK_TARGET_MIB, type RowDef } from './rows.js';
-import { targetList, type TargetKey, type Targets, type TargetState } from './targets.js';
+import { mirrorTargets, targetList, type TargetKey, type Targets, type TargetState } from './targets.js';
 
 /** Each repetition's ratio of a target against the source (higher is better; null where either failed). */
 export function repRatios(def: RowDef, src: TargetState, t: TargetState): (number | null)[] {
@@ -57,11 +57,8 @@ export interface RenderInput {
 export function render(x: RenderInput): string {
   const { env, targets, defs } = x;
   const { opts } = env;
-  const src = targets.source;
-  const pt = targets.pt;
-  const np = targets.nopt;
-  const ref = targets.ref;
-  const mirrorsOf = ref ? [pt, np, ref] : [pt, np];
+  const { source: src, pt, nopt: np, ref } = targets;
+  const mirrorsOf = mirrorTargets(targets);
   const lines = headerLines(x);
   lines.push('');
 

@@ -12,7 +12,7 @@ import { sleep } from '../test/helpers/wait.js';
 import { Mirror } from './mounts.js';
 import type { Bench } from './runner.js';
 import { guard, liveMirrors, log } from './shutdown.js';
-import { targetList, type Targets, type TargetState } from './targets.js';
+import { mirrorTargets } from './targets.js';
 
 /** How a server's SIGTERM went (forced: it had to be aborted or detached). */
 export type StopResult = { code: number | null; signal: NodeJS.Signals | null; forced: boolean };
@@ -63,11 +63,6 @@ function cleanDirContents(dir: string): void {
   }
 }
 
-
-/** The targets that are mirrors (everything but the source). */
-function mirrorTargets(targets: Targets): TargetState[] {
-  return targetList(targets).filter((t) => t.mode);
-}
 
 /** Starts the mirror of every mirror target and its request-count chain; a target whose mirror does not start gets its error. */
 export async function startTargetMirrors(b: Bench, work: string, defaultCli: string): Promise<void> {

@@ -57,6 +57,11 @@ export interface TargetState {
   seconds: number;
 }
 
+/** The targets that are mirrors, in column order (pt, nopt[, ref]). */
+export function mirrorTargets(targets: Targets): TargetState[] {
+  return targetList(targets).filter((t) => t.mode);
+}
+
 /** The list started at index `by` (wrapping): the target order of repetition `by`. */
 export function rotate<T>(xs: readonly T[], by: number): T[] {
   const k = ((by % xs.length) + xs.length) % xs.length;
