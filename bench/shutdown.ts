@@ -5,7 +5,7 @@
  * and the progress log on stderr.
  */
 import * as fs from 'node:fs';
-import { forceUnmount, mountsUnder } from '../test/helpers/mounttable.js';
+import { detachAllUnder } from '../test/helpers/mounttable.js';
 import type { Mirror } from './mounts.js';
 import { activeChildren, killAllChildren } from './proc.js';
 
@@ -41,15 +41,14 @@ export function setScratch(dir: string, keep: boolean): void {
 
 /** Detaches whatever is still mounted under the scratch directory. */
 export function detachScratchMounts(): void {
-  if (scratchDir) for (const m of mountsUnder(scratchDir)) forceUnmount(m);
+  if (scratchDir) detachAllUnder(scratchDir);
 }
 
 /** Removes the scratch directory (unless --keep), never while something is mounted under it. */
 export function removeScratch(): void {
   if (!scratchDir || keepScratch) return;
   try {
-    for (const m of mountsUnder(scratchDir)) forceUnmount(m);
-    if (mountsUnder(scratchDir).length > 0) {
+    if (!detachAllUnder(scratchDir)) {
       log(`bench: ${scratchDir} still has mounts under it; not removing it`);
       return;
     }

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isFuseFsType } from '../../src/transport/mount.js';
-import { abortConnection, forceUnmount, mountAt, mountsUnder } from './mounttable.js';
+import { abortConnection, detachAllUnder, forceUnmount, mountAt } from './mounttable.js';
 import { childEnv, collect, describeRun, run, type RunOptions, type RunResult } from './proc.js';
 import { CLI } from './repo.js';
 import { sleep, withTimeout } from './wait.js';
@@ -26,7 +26,7 @@ import { sleep, withTimeout } from './wait.js';
 export { CLI, REPO_ROOT } from './repo.js';
 export { pollUntil, sleep, withTimeout } from './wait.js';
 export { describeRun, fdCount, procStatus, run, type RunOptions, type RunResult } from './proc.js';
-export { abortConnection, ensureFusectl, forceUnmount, fuseMounts, isMounted, mountAt, mountsUnder, type MountInfoEntry } from './mounttable.js';
+export { abortConnection, detachAllUnder, ensureFusectl, forceUnmount, fuseMounts, isMounted, mountAt, mountsUnder, type MountInfoEntry } from './mounttable.js';
 
 // ---------------------------------------------------------------------------
 // Small utilities
@@ -68,9 +68,8 @@ export function makeTempDirs(prefix = 'fusekit-test-'): TempDirs {
     mnt,
     cleanup() {
       try {
-        for (const m of mountsUnder(root)) forceUnmount(m);
         // Never let rm walk into a mount.
-        if (mountsUnder(root).length > 0) return;
+        if (!detachAllUnder(root)) return;
         fs.rmSync(root, { recursive: true, force: true, maxRetries: 3 });
       } catch {
         /* best effort */

@@ -76,6 +76,12 @@ export function forceUnmount(mnt: string): void {
   }
 }
 
+/** Detaches every mount at or below `dir`, deepest first; true when none is left (only then may `dir` be removed). */
+export function detachAllUnder(dir: string): boolean {
+  for (const m of mountsUnder(dir)) forceUnmount(m);
+  return mountsUnder(dir).length === 0;
+}
+
 function isMountedSafe(p: string): boolean {
   try {
     return isMounted(p);
