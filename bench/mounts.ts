@@ -1,88 +1,20 @@
 /**
- * The mirror servers under test, and the guarantees that no mount outlives the
- * benchmark: servers are stopped with SIGTERM; if one doesn't go in time its
- * connection is aborted through fusectl and the mountpoint detached with
- * `umount -l`. Nothing here touches a mount from this process except through
- * /proc/self/mountinfo, so a hung server can never hang the harness.
+ * The mirror server processes under test and their stats files, and the
+ * guarantee that no mount outlives a server: servers are stopped with
+ * SIGTERM; if one doesn't go in time its connection is aborted through
+ * fusectl and the mountpoint detached with `umount -l`
+ * (test/helpers/mounttable.ts). Nothing here touches a mount from this
+ * process except through /proc/self/mountinfo, so a hung server can never
+ * hang the harness.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { activeChildren, sleep } from './proc.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { forceUnmount, mountAt } from '../test/helpers/mounttable.js';
+import { procStatus } from '../test/helpers/proc.js';
+import { statsWrittenAfter } from '../test/helpers/stats.js';
+import { sleep } from '../test/helpers/wait.js';
+import { activeChildren } from './proc.js';
 
-export interface MountEntry {
-  major: number;
-  minor: number;
-  mountPoint: string;
-  fstype: string;
-}
-
-function unescapeMountinfo(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-}
-
-export function mountEntries(): MountEntry[] {
-  const entries: MountEntry[] = [];
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const f = line.split(' ');
-    const sep = f.indexOf('-', 6);
-    if (sep < 0 || f.length < sep + 3) continue;
-    const [major, minor] = (f[2] ?? '0:0').split(':').map(Number);
-    entries.push({ major: major ?? 0, minor: minor ?? 0, mountPoint: unescapeMountinfo(f[4] ?? ''), fstype: f[sep + 1] ?? '' });
-  }
-  return entries;
-}
-
-function isFuse(fstype: string): boolean {
-  return fstype === 'fuse' || fstype.startsWith('fuse.') || fstype === 'fuseblk' || fstype.startsWith('fuseblk.');
-}
-
-/** Every FUSE mount point in the table. */
-export function fuseMountPoints(): string[] {
-  return mountEntries()
-    .filter((e) => isFuse(e.fstype))
-    .map((e) => e.mountPoint);
-}
-
-/** The top-most mount at `mnt`, if any. */
-export function mountAt(mnt: string): MountEntry | undefined {
-  const all = mountEntries().filter((e) => e.mountPoint === mnt);
-  return all[all.length - 1];
-}
-
-/** Mount points at or below `dir`, deepest first. */
-export function mountsUnder(dir: string): string[] {
-  return mountEntries()
-    .map((e) => e.mountPoint)
-    .filter((m) => m === dir || m.startsWith(dir + '/'))
-    .sort((a, b) => b.length - a.length);
-}
-
-/**
- * Aborts the FUSE connection at `mnt` (every pending and future request fails,
- * the server's device reads fail) and detaches the mount. Never throws.
- */
-export function forceUnmount(mnt: string): void {
-  for (let i = 0; i < 5; i++) {
-    let top: MountEntry | undefined;
-    try {
-      top = mountAt(mnt);
-    } catch {
-      return;
-    }
-    if (!top) return;
-    if (isFuse(top.fstype)) {
-      try {
-        fs.writeFileSync(`/sys/fs/fuse/connections/${top.minor}/abort`, '1');
-      } catch {
-        /* fusectl not mounted, or the connection is gone already */
-      }
-    }
-    // -c: never stat the mountpoint; -i: no umount.<type> helper.
-    spawnSync('umount', ['-l', '-c', '-i', mnt], { stdio: 'ignore', timeout: 10_000 });
-  }
-}
-
+/** A started mirror, or why it did not start (unknownOption: the CLI rejected an argument). */
 export type StartResult =
   | { ok: true; mirror: Mirror }
   | { ok: false; unknownOption: boolean; message: string };
@@ -126,7 +58,7 @@ export class Mirror {
   /** Whether the server is alive and its mount is in the table (checked before every step). */
   healthy(): boolean {
     const top = mountAt(this.mnt);
-    return this.isRunning() && top !== undefined && top.fstype === 'fuse.fusekit';
+    return this.isRunning() && top !== undefined && top.fsType === 'fuse.fusekit';
   }
 
   /**
@@ -159,13 +91,7 @@ export class Mirror {
 
   /** Peak resident set size of the server in KiB (VmHWM), if it is still running. */
   peakRssKiB(): number | undefined {
-    try {
-      const status = fs.readFileSync(`/proc/${this.pid}/status`, 'utf8');
-      const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
-      return m ? Number(m[1]) : undefined;
-    } catch {
-      return undefined;
-    }
+    return procStatus(this.pid).hwmKiB;
   }
 
   /**
@@ -210,6 +136,7 @@ export class Mirror {
   }
 }
 
+/** The part of a server's stats file the bench reads. */
 export interface StatsSnapshot {
   requests: Record<string, number>;
   uptimeSeconds: number;
@@ -222,29 +149,12 @@ export interface StatsSnapshot {
 /**
  * The server's stats file as written after `afterMs` (epoch ms): the server
  * rewrites it at least once a second, so this waits for a write newer than the
- * moment of interest. Undefined if none arrives within `timeoutMs`.
+ * moment of interest. Undefined if none arrives within `timeoutMs`. A
+ * reference server's file may lack fields: requests default to none.
  */
 export async function statsAfter(file: string, afterMs: number, timeoutMs = 5000): Promise<StatsSnapshot | undefined> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    try {
-      const st = fs.statSync(file);
-      if (st.mtimeMs > afterMs) {
-        const j = JSON.parse(fs.readFileSync(file, 'utf8')) as {
-          requests?: Record<string, number>;
-          uptimeSeconds?: number;
-          errors?: Record<string, number>;
-          nodes?: number;
-          openHandles?: number;
-        };
-        return { requests: j.requests ?? {}, uptimeSeconds: j.uptimeSeconds ?? 0, errors: j.errors, nodes: j.nodes, openHandles: j.openHandles };
-      }
-    } catch {
-      /* not written yet, or mid-rename */
-    }
-    await sleep(50);
-  }
-  return undefined;
+  const j = await statsWrittenAfter(file, afterMs, { timeoutMs, intervalMs: 50 });
+  return j && { requests: j.requests ?? {}, uptimeSeconds: j.uptimeSeconds ?? 0, errors: j.errors, nodes: j.nodes, openHandles: j.openHandles };
 }
 
 /** Per-opcode difference b - a. */
@@ -256,8 +166,4 @@ export function statsDelta(a: StatsSnapshot | undefined, b: StatsSnapshot | unde
     if (diff) d[k] = diff;
   }
   return d;
-}
-
-export function resolveCli(repoRoot: string): string {
-  return path.join(repoRoot, 'bin', 'fusekit');
 }

@@ -2,25 +2,15 @@
  * Child processes for the benchmark: every one has a deadline (SIGKILL when it
  * passes) and is registered so a Ctrl-C can kill whatever is running.
  */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { run as runChild, type RunResult } from '../test/helpers/proc.js';
+
+export type { RunResult };
 
 /** Children currently running (workload tools and mirror servers alike). */
 export const activeChildren = new Set<ChildProcess>();
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-  /** Wall-clock seconds from spawn to exit. */
-  seconds: number;
-}
-
+/** How to run a workload command. */
 export interface RunOptions {
   timeoutMs: number;
   /** Keep stdout (default: it goes to /dev/null, as `find` output should). */
@@ -33,52 +23,21 @@ export function toolEnv(): NodeJS.ProcessEnv {
   return { ...process.env, LC_ALL: 'C', LANG: 'C' };
 }
 
-/** Runs a program to completion (or to its deadline). Never rejects except when it cannot be spawned. */
+/**
+ * Runs a program to completion (or to its deadline), registered in
+ * activeChildren while it runs. Never rejects except when it cannot be spawned.
+ */
 export function run(cmd: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const stdio: StdioOptions = ['ignore', opts.captureStdout ? 'pipe' : 'ignore', 'pipe'];
-    const started = process.hrtime.bigint();
-    let child: ChildProcess;
-    try {
-      child = spawn(cmd, [...args], { stdio, env: opts.env ?? toolEnv() });
-    } catch (err) {
-      reject(err);
-      return;
-    }
-    activeChildren.add(child);
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let errLen = 0;
-    child.stdout?.on('data', (b: Buffer) => out.push(b));
-    child.stderr?.on('data', (b: Buffer) => {
-      if (errLen < 1 << 20) err.push(b);
-      errLen += b.length;
-    });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, opts.timeoutMs);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      activeChildren.delete(child);
-      reject(e);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      activeChildren.delete(child);
-      resolve({
-        code,
-        signal,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        timedOut,
-        seconds: Number(process.hrtime.bigint() - started) / 1e9,
-      });
-    });
+  return runChild(cmd, args, {
+    timeoutMs: opts.timeoutMs,
+    env: opts.env ?? toolEnv(),
+    stdout: opts.captureStdout ? 'pipe' : 'ignore',
+    maxBuffer: 1 << 20,
+    track: activeChildren,
   });
 }
 
+/** A workload command that failed, timed out or printed nothing usable. */
 export class ToolError extends Error {}
 
 /** Like run(), but a non-zero exit, a signal or a timeout throws a ToolError naming the command. */

@@ -24,6 +24,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CASES, type Case } from './cases.js';
 import { forceUnmount, fuseMounts, makeTempDirs, run, spawnMirror, type MirrorProcess, type TempDirs } from '../test/helpers/mount.js';
+import { mulberry32 } from '../test/helpers/prng.js';
+import { readStats } from '../test/helpers/stats.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CONF_SRC = path.resolve(HERE, '../../conformance'); // dist/conformance -> conformance
@@ -126,17 +128,6 @@ function short(s: string, n = 160): string {
 
 // ---------------------------------------------------------------------------
 // Fuzz generation (seeded, deterministic)
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function genOps(seed: number, n: number): string[] {
   const rnd = mulberry32(seed * 7919 + 17);
@@ -355,16 +346,14 @@ async function main(): Promise<number> {
         await proc.stop('SIGTERM', 10_000);
         const ex = proc.exitInfo();
         if (ex && ex.code !== 0) st.error = `mirror exited with code ${ex.code} signal ${ex.signal} on SIGTERM`;
-        try {
-          const j = JSON.parse(fs.readFileSync(path.join(dirs.root, 'stats.json'), 'utf8')) as {
-            passthrough?: { opens?: Record<string, number>; fallbacks?: Record<string, number>; conflicts?: number };
-          };
+        const j = readStats(path.join(dirs.root, 'stats.json'));
+        if (j) {
           const o = j.passthrough?.opens ?? {};
           st.opens = Object.entries(o).map(([k, v]) => `${k}=${v}`).join(' ');
           const fb = Object.entries(j.passthrough?.fallbacks ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
           if (fb) st.opens += ` fallbacks: ${fb}`;
           if (j.passthrough?.conflicts) st.opens += ` conflicts=${j.passthrough.conflicts}`;
-        } catch {
+        } else {
           st.opens = '(no stats file)';
         }
       } catch (err) {

@@ -75,12 +75,19 @@ export function unmount(target: string, lazy = false): Promise<void> {
   return umount2Async(target, lazy ? MNT_DETACH : 0);
 }
 
-interface MountInfoEntry {
+/** One line of /proc/self/mountinfo (proc(5)), with the escapes in paths undone. */
+export interface MountInfoEntry {
   major: number;
+  /** For a FUSE mount, the connection number under /sys/fs/fuse/connections. */
   minor: number;
   mountPoint: string;
+  /** Per-mount options (`rw,nosuid,nodev,relatime`...). */
+  options: string;
+  /** `fuse.<subtype>` for a FUSE mount. */
   fsType: string;
   source: string;
+  /** Per-superblock options (for FUSE: `user_id=0,group_id=0,allow_other`...). */
+  superOptions: string;
 }
 
 /** Undo the octal escapes of /proc/self/mountinfo (space, tab, newline, backslash). */
@@ -88,8 +95,8 @@ function unescapeMountField(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
-export function readMountInfo(): MountInfoEntry[] {
-  const text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+/** Parses the text of /proc/PID/mountinfo, in table order (a later entry at the same point is mounted on top). */
+export function parseMountInfo(text: string): MountInfoEntry[] {
   const out: MountInfoEntry[] = [];
   for (const line of text.split('\n')) {
     if (!line) continue;
@@ -98,17 +105,36 @@ export function readMountInfo(): MountInfoEntry[] {
     const f = pre.split(' ');
     const [maj, min] = f[2].split(':').map(Number);
     const g = post.split(' ');
-    out.push({ major: maj, minor: min, mountPoint: unescapeMountField(f[4]), fsType: g[0], source: unescapeMountField(g[1]) });
+    out.push({
+      major: maj,
+      minor: min,
+      mountPoint: unescapeMountField(f[4]),
+      options: f[5] ?? '',
+      fsType: g[0],
+      source: unescapeMountField(g[1] ?? ''),
+      superOptions: g[2] ?? '',
+    });
   }
   return out;
 }
 
+/** This process's mount table. Reading it never touches a mount, so a hung server cannot block it. */
+export function readMountInfo(): MountInfoEntry[] {
+  return parseMountInfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+}
+
+/** Whether a filesystem type is FUSE (`fuse`, `fuseblk`, or either with a `.subtype`); fusectl is not. */
+export function isFuseFsType(fsType: string): boolean {
+  return fsType === 'fuse' || fsType === 'fuseblk' || fsType.startsWith('fuse.') || fsType.startsWith('fuseblk.');
+}
+
 /** The FUSE connection number of the mount at `target` (the minor of its device), read without touching the mount. */
 export function connectionIdOf(target: string): number | undefined {
-  const entries = readMountInfo().filter((e) => e.mountPoint === target && e.fsType.startsWith('fuse'));
+  const entries = readMountInfo().filter((e) => e.mountPoint === target && isFuseFsType(e.fsType));
   return entries.length ? entries[entries.length - 1].minor : undefined;
 }
 
+/** Whether anything is mounted at `target` (an absolute path, as the mount table spells it). */
 export function isMounted(target: string): boolean {
   return readMountInfo().some((e) => e.mountPoint === target);
 }

@@ -8,321 +8,40 @@
  * the mountpoint is detached with `umount -l`, so no mount is left behind even
  * when the server hangs.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isFuseFsType } from '../../src/transport/mount.js';
+import { abortConnection, detachAllUnder, forceUnmount, mountAt } from './mounttable.js';
+import { childEnv, collect, describeRun, run, type RunOptions, type RunResult } from './proc.js';
+import { CLI } from './repo.js';
+import { sleep, withTimeout } from './wait.js';
 
 // ---------------------------------------------------------------------------
-// Locations
+// Shared with the conformance runner and the bench (modules of their own,
+// without side effects), re-exported so a test needs one import
 
-function findRepoRoot(): string {
-  const fromEnv = process.env['FUSEKIT_ROOT'];
-  if (fromEnv) return path.resolve(fromEnv);
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  // Compiled layout: <root>/dist/test/helpers/mount.js; walk up to the package.
-  let dir = here;
-  for (let i = 0; i < 6; i++) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown };
-      if (pkg.name === 'fusekit') return dir;
-    } catch {
-      /* keep walking */
-    }
-    const up = path.dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return path.resolve(here, '../../..');
-}
-
-/** The repository root (holds package.json, bin/, dist/). */
-export const REPO_ROOT = findRepoRoot();
-/** The CLI entry point; run it as `process.execPath, [CLI, ...]`. */
-export const CLI = path.join(REPO_ROOT, 'bin', 'fusekit');
+export { CLI, REPO_ROOT } from './repo.js';
+export { pollUntil, sleep, withTimeout } from './wait.js';
+export { describeRun, fdCount, procStatus, run, type RunOptions, type RunResult } from './proc.js';
+export { abortConnection, detachAllUnder, ensureFusectl, forceUnmount, fuseMounts, isMounted, mountAt, mountsUnder, type MountInfoEntry } from './mounttable.js';
 
 // ---------------------------------------------------------------------------
 // Small utilities
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
+/** Hex SHA-256 of the bytes. */
 export function sha256(data: Buffer | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Races `p` against a deadline; the loser is not cancelled. */
-export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, deadline]);
-  } finally {
-    if (timer) clearTimeout(timer);
-  }
-}
-
-/**
- * Calls `fn` until it returns a truthy value (which is returned) or the deadline
- * passes (then throws, naming `what` and the last error/value).
- */
-export async function pollUntil<T>(
-  fn: () => T | Promise<T>,
-  opts: { timeoutMs: number; intervalMs?: number; what: string },
-): Promise<NonNullable<T>> {
-  const end = Date.now() + opts.timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() >= end) {
-      const detail = last instanceof Error ? last.message : JSON.stringify(last);
-      throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what} (last: ${detail})`);
-    }
-    await sleep(opts.intervalMs ?? 50);
-  }
-}
-
 // ---------------------------------------------------------------------------
-// Running tools
-
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  stdoutBuf: Buffer;
-  timedOut: boolean;
-  durationMs: number;
-}
-
-export interface RunOptions {
-  timeoutMs: number;
-  cwd?: string;
-  env?: NodeJS.ProcessEnv;
-  input?: string | Buffer;
-  /** Bytes of stdout/stderr kept (each); the rest is drained and dropped. Default 64 MiB. */
-  maxBuffer?: number;
-}
-
-/**
- * Runs a tool with a hard deadline (SIGKILL when it passes). Resolves with the
- * outcome whatever the exit status; rejects only if the program can't be spawned.
- */
-export function run(cmd: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
-  const started = Date.now();
-  const max = opts.maxBuffer ?? 64 * 1024 * 1024;
-  return new Promise((resolve, reject) => {
-    let child: ChildProcess;
-    try {
-      child = spawn(cmd, [...args], {
-        cwd: opts.cwd,
-        env: opts.env ?? childEnv(),
-        stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      });
-    } catch (err) {
-      reject(err);
-      return;
-    }
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let outLen = 0;
-    let errLen = 0;
-    child.stdout?.on('data', (b: Buffer) => {
-      if (outLen < max) out.push(b);
-      outLen += b.length;
-    });
-    child.stderr?.on('data', (b: Buffer) => {
-      if (errLen < max) err.push(b);
-      errLen += b.length;
-    });
-    if (opts.input !== undefined && child.stdin) {
-      child.stdin.on('error', () => {});
-      child.stdin.end(opts.input);
-    }
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, opts.timeoutMs);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      const stdoutBuf = Buffer.concat(out);
-      resolve({
-        code,
-        signal,
-        stdout: stdoutBuf.toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        stdoutBuf,
-        timedOut,
-        durationMs: Date.now() - started,
-      });
-    });
-  });
-}
+// Running the CLI
 
 /** Runs the fusekit CLI (not a mirror that stays up: use spawnMirror for that). */
 export function runCli(args: readonly string[], opts: RunOptions): Promise<RunResult> {
   return run(process.execPath, [CLI, ...args], opts);
-}
-
-/** Formats a RunResult for assertion messages. */
-export function describeRun(r: RunResult): string {
-  return (
-    `exit=${r.code} signal=${r.signal} timedOut=${r.timedOut} ${r.durationMs}ms\n` +
-    `stdout: ${r.stdout.slice(0, 4000)}\nstderr: ${r.stderr.slice(0, 4000)}`
-  );
-}
-
-function childEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  // Set by node --test for its file processes; meaningless to our children.
-  delete env['NODE_TEST_CONTEXT'];
-  return env;
-}
-
-// ---------------------------------------------------------------------------
-// Mount table
-//
-// Parsed here rather than with src/transport/mount.ts on purpose: the cleanup
-// that guarantees no mount outlives a test must not depend on the code under test.
-
-export interface MountEntry {
-  mountId: number;
-  parentId: number;
-  major: number;
-  minor: number;
-  root: string;
-  mountPoint: string;
-  options: string;
-  fstype: string;
-  source: string;
-  superOptions: string;
-}
-
-function unescapeMountinfo(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-}
-
-/** Parses /proc/self/mountinfo (reading it never touches any mount). */
-export function mountEntries(): MountEntry[] {
-  const text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
-  const entries: MountEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    const f = line.split(' ');
-    const sep = f.indexOf('-', 6);
-    if (sep < 0 || f.length < sep + 3) continue;
-    const [major, minor] = (f[2] ?? '0:0').split(':').map((x) => Number(x));
-    entries.push({
-      mountId: Number(f[0]),
-      parentId: Number(f[1]),
-      major: major ?? 0,
-      minor: minor ?? 0,
-      root: unescapeMountinfo(f[3] ?? ''),
-      mountPoint: unescapeMountinfo(f[4] ?? ''),
-      options: f[5] ?? '',
-      fstype: f[sep + 1] ?? '',
-      source: unescapeMountinfo(f[sep + 2] ?? ''),
-      superOptions: f[sep + 3] ?? '',
-    });
-  }
-  return entries;
-}
-
-function isFuseType(fstype: string): boolean {
-  return fstype === 'fuse' || fstype === 'fuseblk' || fstype.startsWith('fuse.') || fstype.startsWith('fuseblk.');
-}
-
-/** The top-most mount entry at `mnt` (as given: pass canonical paths), if any. */
-export function mountAt(mnt: string): MountEntry | undefined {
-  const p = path.resolve(mnt);
-  const all = mountEntries().filter((e) => e.mountPoint === p);
-  return all[all.length - 1];
-}
-
-/** Whether anything is mounted at `mnt`. */
-export function isMounted(mnt: string): boolean {
-  return mountAt(mnt) !== undefined;
-}
-
-/** The fusectl connection number (minor device of the FUSE mount at `mnt`). */
-export function connectionIdOf(mnt: string): number | undefined {
-  const p = path.resolve(mnt);
-  const fuse = mountEntries().filter((e) => e.mountPoint === p && isFuseType(e.fstype));
-  const top = fuse[fuse.length - 1];
-  return top?.minor;
-}
-
-const FUSECTL_DIR = '/sys/fs/fuse/connections';
-
-/** Mounts fusectl if it isn't (needs root). Never throws. */
-export function ensureFusectl(): boolean {
-  try {
-    if (mountEntries().some((e) => e.fstype === 'fusectl')) return true;
-    spawnSync('mount', ['-t', 'fusectl', 'none', FUSECTL_DIR], { stdio: 'ignore', timeout: 5000 });
-    return mountEntries().some((e) => e.fstype === 'fusectl');
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Aborts the FUSE connection of the mount at `mnt` through fusectl. Pending and
- * future requests fail with ENOTCONN and the server's /dev/fuse reads fail with
- * ENODEV. Returns whether an abort was written. Never throws.
- */
-export function abortConnection(mnt: string): boolean {
-  try {
-    const id = connectionIdOf(mnt);
-    if (id === undefined) return false;
-    ensureFusectl();
-    fs.writeFileSync(path.join(FUSECTL_DIR, String(id), 'abort'), '1');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Aborts the connection (if FUSE) and detaches the mount with `umount -l`. Never throws. */
-export function forceUnmount(mnt: string): void {
-  const p = path.resolve(mnt);
-  for (let i = 0; i < 5 && isMountedSafe(p); i++) {
-    abortConnection(p);
-    try {
-      // -c: don't canonicalize (never stat the mountpoint); -i: no umount.<type> helper.
-      spawnSync('umount', ['-l', '-c', '-i', p], { stdio: 'ignore', timeout: 10_000 });
-    } catch {
-      /* try again */
-    }
-  }
-}
-
-function isMountedSafe(p: string): boolean {
-  try {
-    return isMounted(p);
-  } catch {
-    return false;
-  }
-}
-
-/** Every fuse mount currently in the mount table (for leak checks). */
-export function fuseMounts(): MountEntry[] {
-  return mountEntries().filter((e) => isFuseType(e.fstype));
 }
 
 // ---------------------------------------------------------------------------
@@ -349,14 +68,8 @@ export function makeTempDirs(prefix = 'fusekit-test-'): TempDirs {
     mnt,
     cleanup() {
       try {
-        const under = () =>
-          mountEntries()
-            .filter((e) => e.mountPoint === root || e.mountPoint.startsWith(root + '/'))
-            .map((e) => e.mountPoint)
-            .sort((a, b) => b.length - a.length);
-        for (const m of under()) forceUnmount(m);
         // Never let rm walk into a mount.
-        if (under().length > 0) return;
+        if (!detachAllUnder(root)) return;
         fs.rmSync(root, { recursive: true, force: true, maxRetries: 3 });
       } catch {
         /* best effort */
@@ -445,18 +158,8 @@ export async function spawnMirror(
     ? spawn('/bin/sh', ['-c', `${setup}exec "$0" "$@"`, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(opts.env) })
     : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(opts.env) });
 
-  const errChunks: Buffer[] = [];
-  const outChunks: Buffer[] = [];
-  let errLen = 0;
-  let outLen = 0;
-  child.stderr?.on('data', (b: Buffer) => {
-    if (errLen < OUTPUT_CAP) errChunks.push(b);
-    errLen += b.length;
-  });
-  child.stdout?.on('data', (b: Buffer) => {
-    if (outLen < OUTPUT_CAP) outChunks.push(b);
-    outLen += b.length;
-  });
+  const stderr = collect(child.stderr, OUTPUT_CAP);
+  const stdout = collect(child.stdout, OUTPUT_CAP);
 
   let info: ExitInfo | undefined;
   let spawnError: Error | undefined;
@@ -493,8 +196,8 @@ export async function spawnMirror(
     pid: child.pid ?? -1,
     src,
     mnt,
-    stderr: () => Buffer.concat(errChunks).toString('utf8'),
-    stdout: () => Buffer.concat(outChunks).toString('utf8'),
+    stderr: () => stderr().toString('utf8'),
+    stdout: () => stdout().toString('utf8'),
     exited,
     exitInfo: () => info,
     waitExit,
@@ -543,7 +246,7 @@ export async function spawnMirror(
   for (;;) {
     if (info) return fail('process exited before mounting');
     const e = mountAt(mnt);
-    if (e && isFuseType(e.fstype)) break;
+    if (e && isFuseFsType(e.fsType)) break;
     if (Date.now() >= deadline) return fail(`${mnt} not in /proc/self/mountinfo after ${timeoutMs} ms`);
     await sleep(20);
   }
@@ -632,11 +335,6 @@ export async function withMirror<T>(fn: (ctx: MirrorContext) => Promise<T>, opts
 
 // ---------------------------------------------------------------------------
 // Misc helpers for tests
-
-/** Number of open fds of a process (entries of /proc/PID/fd). */
-export function fdCount(pid: number): number {
-  return fs.readdirSync(`/proc/${pid}/fd`).length;
-}
 
 /** Writes to /proc/sys/vm/drop_caches after sync (in a child, with a deadline). */
 export async function dropCaches(level: 1 | 2 | 3): Promise<void> {

@@ -84,7 +84,7 @@ for (const c of cases) {
       const argv = c.argv(d);
       const r = await runCli(argv, { timeoutMs: 8000 });
       assert.equal(r.timedOut, false, `did not exit: ${describeRun(r)}`);
-      assert.ok(r.durationMs < 5000, `took ${r.durationMs} ms`);
+      assert.ok(r.seconds < 5, `took ${r.seconds.toFixed(2)} s`);
       assert.notEqual(r.code, 0, describeRun(r));
       assert.notEqual(r.code, null, describeRun(r));
       const errLines = r.stderr.split('\n').filter((l) => l.trim() !== '');
@@ -107,7 +107,7 @@ test('bad input: missing MNT argument is a usage error', T, async () => {
   try {
     const r = await runCli(['mirror', d.src], { timeoutMs: 8000 });
     assert.equal(r.timedOut, false, describeRun(r));
-    assert.ok(r.durationMs < 5000);
+    assert.ok(r.seconds < 5);
     assert.ok(r.code !== 0 && r.code !== null, describeRun(r));
     assert.ok(r.stderr.trim().length > 0, 'nothing on stderr');
   } finally {
@@ -118,7 +118,7 @@ test('bad input: missing MNT argument is a usage error', T, async () => {
 test('bad input: unknown subcommand', T, async () => {
   const r = await runCli(['no-such-command'], { timeoutMs: 8000 });
   assert.equal(r.timedOut, false, describeRun(r));
-  assert.ok(r.durationMs < 5000);
+  assert.ok(r.seconds < 5);
   assert.ok(r.code !== 0 && r.code !== null, describeRun(r));
   assert.ok(r.stderr.trim().length > 0, 'nothing on stderr');
 });

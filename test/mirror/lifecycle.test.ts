@@ -19,6 +19,7 @@ import {
   withMirror,
   withTimeout,
 } from '../helpers/mount.js';
+import { argsWithStats } from '../helpers/stats.js';
 
 const T = { timeout: 60_000 };
 
@@ -31,7 +32,7 @@ test('mounts MNT as fuse.fusekit with SRC as its source and shows SRC', T, async
     async ({ src, mnt }) => {
       const e = mountAt(mnt);
       assert.ok(e, 'mount entry missing');
-      assert.equal(e.fstype, 'fuse.fusekit');
+      assert.equal(e.fsType, 'fuse.fusekit');
       assert.equal(e.source, src);
       const a = (await fs.promises.readdir(mnt)).sort();
       const b = (await fs.promises.readdir(src)).sort();
@@ -175,10 +176,7 @@ test('--stats-file is written while serving and stays valid JSON after exit', T,
       prepare: ({ src }) => {
         for (let i = 0; i < 5; i++) fs.writeFileSync(path.join(src, `f${i}`), String(i));
       },
-      args: ({ root }) => {
-        statsPath = path.join(root, 'stats.json');
-        return ['--stats-file', statsPath];
-      },
+      args: argsWithStats([], (f) => (statsPath = f)),
     },
   );
 });

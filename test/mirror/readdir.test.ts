@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { describeRun, pollUntil, run, withMirror } from '../helpers/mount.js';
+import { argsWithStats, freshStats, type StatsJson } from '../helpers/stats.js';
 
 const T = { timeout: 90_000 };
 
@@ -150,24 +151,6 @@ test('readdir sees entries added and removed between listings', T, async () => {
   });
 });
 
-type Stats = { requests: Record<string, number>; uptimeSeconds: number };
-
-/** The stats file as written after this call (it is rewritten every second). */
-async function statsAfterNow(file: string): Promise<Stats> {
-  const read = (): Stats | undefined => {
-    try {
-      return JSON.parse(fs.readFileSync(file, 'utf8')) as Stats;
-    } catch {
-      return undefined;
-    }
-  };
-  const start = read()?.uptimeSeconds ?? -1;
-  return pollUntil(() => {
-    const s = read();
-    return s && s.uptimeSeconds > start + 0.5 ? s : undefined;
-  }, { timeoutMs: 10_000, intervalMs: 100, what: 'a fresh stats file' });
-}
-
 test('listings are cached by the kernel without directory handles, and refreshed after a change', T, async () => {
   let statsPath = '';
   await withMirror(
@@ -175,11 +158,11 @@ test('listings are cached by the kernel without directory handles, and refreshed
       const dm = path.join(mnt, 'd');
       const names = Array.from({ length: 300 }, (_, i) => `f${i}`).sort();
       assert.deepEqual(fs.readdirSync(dm).sort(), names);
-      const before = await statsAfterNow(statsPath);
-      const listings = (s: Stats) => (s.requests['READDIR'] ?? 0) + (s.requests['READDIRPLUS'] ?? 0);
+      const before = await freshStats(statsPath, 'a fresh stats file', undefined, 10_000);
+      const listings = (s: StatsJson) => (s.requests['READDIR'] ?? 0) + (s.requests['READDIRPLUS'] ?? 0);
       assert.ok(listings(before) > 0, 'the first listing reached the server');
       for (let i = 0; i < 5; i++) assert.deepEqual(fs.readdirSync(dm).sort(), names);
-      const after = await statsAfterNow(statsPath);
+      const after = await freshStats(statsPath, 'a fresh stats file', undefined, 10_000);
       assert.equal(listings(after), listings(before), 'repeat listings within attr_timeout come from the kernel cache');
       // OPENDIR is declined once; RELEASEDIR never comes.
       assert.ok((after.requests['OPENDIR'] ?? 0) <= 1, `OPENDIR x${after.requests['OPENDIR']}`);
@@ -203,10 +186,7 @@ test('listings are cached by the kernel without directory handles, and refreshed
         fs.mkdirSync(path.join(src, 'd'));
         for (let i = 0; i < 300; i++) fs.writeFileSync(path.join(src, 'd', `f${i}`), '');
       },
-      args: ({ root }) => {
-        statsPath = path.join(root, 'stats.json');
-        return ['--stats-file', statsPath];
-      },
+      args: argsWithStats([], (f) => (statsPath = f)),
     },
   );
 });

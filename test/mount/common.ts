@@ -14,7 +14,8 @@ import {
   REPO_ROOT,
   forceUnmount,
   isMounted,
-  mountEntries,
+  mountAt,
+  mountsUnder,
   run,
   sleep,
   type RunOptions,
@@ -113,11 +114,7 @@ export function makeUserDirs(prefix = 'fusekit-user-'): UserDirs {
     mnt,
     cleanup() {
       try {
-        const under = () =>
-          mountEntries()
-            .filter((e) => e.mountPoint === root || e.mountPoint.startsWith(root + '/'))
-            .map((e) => e.mountPoint)
-            .sort((a, b) => b.length - a.length);
+        const under = () => mountsUnder(root);
         for (const m of under()) forceUnmount(m);
         if (under().length > 0) return;
         fs.rmSync(root, { recursive: true, force: true, maxRetries: 3 });
@@ -130,8 +127,8 @@ export function makeUserDirs(prefix = 'fusekit-user-'): UserDirs {
 
 /** Whether `mnt` is a FUSE mount owned by `uid` (user_id in its super options; USER by default). */
 export function mountedByUser(mnt: string, uid = USER.uid): boolean {
-  const e = mountEntries().filter((x) => x.mountPoint === mnt).pop();
-  return e !== undefined && e.fstype.startsWith('fuse') && e.superOptions.split(',').includes(`user_id=${uid}`);
+  const e = mountAt(mnt);
+  return e !== undefined && e.fsType.startsWith('fuse') && e.superOptions.split(',').includes(`user_id=${uid}`);
 }
 
 /** Polls until nothing is mounted at `mnt`; returns how long it took, or undefined at the deadline. */

@@ -14,7 +14,8 @@ import { test } from 'node:test';
 import { mount, forceUnmount, MountError } from '../../src/session/mount.js';
 import type { FuseMount } from '../../src/session/mount.js';
 import { MemoryFilesystem } from '../../examples/memfs.js';
-import { connectionIdOf, forceUnmount as helperForceUnmount, isMounted, mountEntries, withTimeout } from '../helpers/mount.js';
+import { forceUnmount as helperForceUnmount, isMounted, mountsUnder, withTimeout } from '../helpers/mount.js';
+import { connectionIdOf } from '../../src/transport/mount.js';
 
 const T = { timeout: 60_000 };
 const STEP = 5000;
@@ -31,7 +32,7 @@ async function withRoot(fn: (root: string, mnt: string, keep: (m: FuseMount) => 
     // Innermost first, each aborted by the library (asynchronously: this thread serves them).
     for (const m of mounts.reverse()) await withTimeout(m.abort(), STEP, 'abort during cleanup').catch(() => undefined);
     // Last resort, without this thread: abort every connection under root through fusectl, then detach.
-    const under = () => mountEntries().filter((e) => e.mountPoint.startsWith(root + '/')).map((e) => e.mountPoint).sort((a, b) => b.length - a.length);
+    const under = () => mountsUnder(root).filter((p) => p !== root);
     for (const p of under()) {
       const id = connectionIdOf(p);
       if (id !== undefined) try { fs.writeFileSync(`/sys/fs/fuse/connections/${id}/abort`, '1'); } catch { /* gone */ }

@@ -1,7 +1,8 @@
 /**
- * Shared pieces of the passthrough real-mount tests: the stats file, the storm
- * worker (C, compiled at test time), cache dropping per file, and a stack of
- * mirrors (a mirror of a mirror) with reverse-order cleanup.
+ * Shared pieces of the passthrough real-mount tests: the storm worker (C,
+ * compiled at test time), cache dropping per file, and a stack of mirrors (a
+ * mirror of a mirror) with reverse-order cleanup. The stats file helpers are
+ * in ../helpers/stats.ts.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -12,87 +13,12 @@ import {
   describeRun,
   forceUnmount,
   makeTempDirs,
-  pollUntil,
   python,
   run,
   spawnMirror,
   type MirrorProcess,
   type TempDirs,
 } from '../helpers/mount.js';
-
-// ---------------------------------------------------------------------------
-// The stats file
-
-export interface PassthroughStatsJson {
-  opens: { passthrough: number; cached: number; direct: number };
-  fallbacks: Record<string, number>;
-  conflicts: number;
-  backingIdsOpen: number;
-}
-
-export interface StatsJson {
-  requests: Record<string, number>;
-  errors: Record<string, number>;
-  uptimeSeconds: number;
-  /** Inodes the mirror holds besides the root. */
-  nodes: number;
-  /** Open files and directories. */
-  openHandles: number;
-  passthrough?: PassthroughStatsJson;
-}
-
-/** The stats file as written last (it is replaced by rename, so it always parses); undefined if absent. */
-export function readStats(file: string): StatsJson | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as StatsJson;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A request count, 0 when the opcode never came. */
-export function req(s: StatsJson, op: string): number {
-  return s.requests[op] ?? 0;
-}
-
-/** The passthrough section; throws (with the whole file) if the server wrote none. */
-export function pt(s: StatsJson): PassthroughStatsJson {
-  if (!s.passthrough) throw new Error(`stats file has no passthrough section: ${JSON.stringify(s)}`);
-  return s.passthrough;
-}
-
-/**
- * Waits for a stats snapshot written after this call that satisfies `pred`.
- * The file is replaced whole, so what is read now is the latest snapshot; one
- * with a larger uptime was written later, and counts every request answered
- * before this call (RELEASE, which the kernel sends after close(2) returns,
- * may come later: `pred` waits for what depends on it).
- */
-export async function freshStats(file: string, what: string, pred: (s: StatsJson) => boolean = () => true, timeoutMs = 6000): Promise<StatsJson> {
-  const now = readStats(file);
-  const after = now?.uptimeSeconds ?? -1;
-  let last: StatsJson | undefined;
-  try {
-    return await pollUntil(
-      () => {
-        const s = readStats(file);
-        if (!s || s.uptimeSeconds <= after) return undefined;
-        last = s;
-        return pred(s) ? s : undefined;
-      },
-      { timeoutMs, intervalMs: 100, what },
-    );
-  } catch (err) {
-    (err as Error).message += `\nlast stats: ${JSON.stringify(last ?? readStats(file))}`;
-    throw err;
-  }
-}
-
-/** One line for t.diagnostic: request counts of interest and the passthrough section. */
-export function statsLine(s: StatsJson, ops: readonly string[] = ['OPEN', 'CREATE', 'READ', 'WRITE']): string {
-  const r = ops.map((o) => `${o}=${req(s, o)}`).join(' ');
-  return `${r} errors=${JSON.stringify(s.errors)} passthrough=${JSON.stringify(s.passthrough)}`;
-}
 
 // ---------------------------------------------------------------------------
 // Caches

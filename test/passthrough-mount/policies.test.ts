@@ -11,20 +11,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { describeRun, errCode, fdCount, havePython, pollUntil, python, run, sha256, withMirror } from '../helpers/mount.js';
-import { cmp, dropFileCaches, freshStats, pt, req, statsLine, withMirrorStack, type StatsJson } from './common.js';
+import { argsWithStats, freshStats, pt, req, statsLine, type StatsJson } from '../helpers/stats.js';
+import { cmp, dropFileCaches, withMirrorStack } from './common.js';
 
 const T = { timeout: 60_000 };
 const MiB = 1024 * 1024;
-
-
-/** `--stats-file ROOT/stats.json` after `policy`; the path is handed to `keep`. */
-function argsWithStats(policy: readonly string[], keep: (file: string) => void) {
-  return ({ root }: { root: string }) => {
-    const file = path.join(root, 'stats.json');
-    keep(file);
-    return [...policy, '--stats-file', file];
-  };
-}
 
 // ---------------------------------------------------------------------------
 // (a), (b): 64 MiB written with dd conv=fsync, caches dropped, read back.
@@ -115,7 +106,16 @@ test('--passthrough readonly: a read-only open is passthrough (no READ), a writa
   );
 });
 
-test('--passthrough readonly (share): a writer opening a file held by a passthrough reader succeeds and the reader sees its data', T, async (t) => {
+/**
+ * SRC/f is 8 KiB of 'A', mirrored with `--passthrough readonly` and `args`.
+ * MNT/f is opened for reading (so the inode is in passthrough) and read;
+ * `whileHeld` runs while that reader is open, `afterwards` once it is closed.
+ */
+async function withHeldReader(
+  args: readonly string[],
+  whileHeld: (file: string, reader: fs.promises.FileHandle) => Promise<void>,
+  afterwards: (ctx: { src: string; file: string; stats: string }) => Promise<void>,
+): Promise<void> {
   let stats = '';
   await withMirror(
     async ({ src, mnt }) => {
@@ -125,17 +125,34 @@ test('--passthrough readonly (share): a writer opening a file held by a passthro
         const b = Buffer.alloc(8);
         await reader.read(b, 0, 8, 0);
         assert.equal(b.toString(), 'AAAAAAAA');
-        const writer = await fs.promises.open(file, 'r+'); // must not fail (EIO would be a wrong reply)
-        try {
-          await writer.write(Buffer.from('WRITER'), 0, 6, 0);
-        } finally {
-          await writer.close();
-        }
-        await reader.read(b, 0, 8, 0);
-        assert.equal(b.toString(), 'WRITERAA', 'the reader does not see the writer\'s data');
+        await whileHeld(file, reader);
       } finally {
         await reader.close();
       }
+      await afterwards({ src, file, stats });
+    },
+    {
+      prepare: ({ src }) => fs.writeFileSync(path.join(src, 'f'), 'A'.repeat(8192)),
+      args: argsWithStats(['--passthrough', 'readonly', ...args], (f) => (stats = f)),
+    },
+  );
+}
+
+test('--passthrough readonly (share): a writer opening a file held by a passthrough reader succeeds and the reader sees its data', T, async (t) => {
+  await withHeldReader(
+    [],
+    async (file, reader) => {
+      const writer = await fs.promises.open(file, 'r+'); // must not fail (EIO would be a wrong reply)
+      try {
+        await writer.write(Buffer.from('WRITER'), 0, 6, 0);
+      } finally {
+        await writer.close();
+      }
+      const b = Buffer.alloc(8);
+      await reader.read(b, 0, 8, 0);
+      assert.equal(b.toString(), 'WRITERAA', 'the reader does not see the writer\'s data');
+    },
+    async ({ src, file, stats }) => {
       assert.equal(fs.readFileSync(path.join(src, 'f'), 'utf8').slice(0, 8), 'WRITERAA');
       assert.equal((await fs.promises.readFile(file, 'utf8')).slice(0, 8), 'WRITERAA');
       const s = await freshStats(stats, 'stats after the shared write');
@@ -144,30 +161,19 @@ test('--passthrough readonly (share): a writer opening a file held by a passthro
       assert.equal(pt(s).fallbacks['refused-writable-open'] ?? 0, 0);
       assert.equal(s.errors['EBUSY'] ?? 0, 0);
     },
-    {
-      prepare: ({ src }) => fs.writeFileSync(path.join(src, 'f'), 'A'.repeat(8192)),
-      args: argsWithStats(['--passthrough', 'readonly'], (f) => (stats = f)),
-    },
   );
 });
 
 test('--passthrough readonly --writable-conflict refuse: that writable open fails with EBUSY, and works once the reader is gone', T, async (t) => {
-  let stats = '';
-  await withMirror(
-    async ({ src, mnt }) => {
-      const file = path.join(mnt, 'f');
-      const reader = await fs.promises.open(file, 'r');
-      try {
-        const b = Buffer.alloc(8);
-        await reader.read(b, 0, 8, 0);
-        assert.equal(b.toString(), 'AAAAAAAA');
-        assert.equal(await errCode(fs.promises.open(file, 'r+')), 'EBUSY', 'O_RDWR open while a passthrough reader holds the file');
-        assert.equal(await errCode(fs.promises.open(file, 'a')), 'EBUSY', 'O_WRONLY|O_APPEND open while a passthrough reader holds the file');
-        // Another read-only open is still fine.
-        assert.equal((await fs.promises.readFile(file, 'utf8')).slice(0, 4), 'AAAA');
-      } finally {
-        await reader.close();
-      }
+  await withHeldReader(
+    ['--writable-conflict', 'refuse'],
+    async (file) => {
+      assert.equal(await errCode(fs.promises.open(file, 'r+')), 'EBUSY', 'O_RDWR open while a passthrough reader holds the file');
+      assert.equal(await errCode(fs.promises.open(file, 'a')), 'EBUSY', 'O_WRONLY|O_APPEND open while a passthrough reader holds the file');
+      // Another read-only open is still fine.
+      assert.equal((await fs.promises.readFile(file, 'utf8')).slice(0, 4), 'AAAA');
+    },
+    async ({ src, file, stats }) => {
       assert.equal(fs.readFileSync(path.join(src, 'f'), 'utf8'), 'A'.repeat(8192), 'SRC changed by a refused open');
       // RELEASE reaches the server shortly after close(2); then the writable open is served again.
       await pollUntil(async () => (await errCode(fs.promises.writeFile(file, 'written'))) === undefined, {
@@ -179,10 +185,6 @@ test('--passthrough readonly --writable-conflict refuse: that writable open fail
       t.diagnostic(`readonly/refuse: ${statsLine(s)}`);
       assert.ok((pt(s).fallbacks['refused-writable-open'] ?? 0) >= 2, statsLine(s));
       assert.ok((s.errors['EBUSY'] ?? 0) >= 2, statsLine(s));
-    },
-    {
-      prepare: ({ src }) => fs.writeFileSync(path.join(src, 'f'), 'A'.repeat(8192)),
-      args: argsWithStats(['--passthrough', 'readonly', '--writable-conflict', 'refuse'], (f) => (stats = f)),
     },
   );
 });

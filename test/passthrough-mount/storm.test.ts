@@ -23,18 +23,16 @@ import { makeTempDirs, run, withMirror, describeRun } from '../helpers/mount.js'
 import {
   cmp,
   compileStormWorker,
-  freshStats,
   haveGcc,
   mountTmpfs,
   prepareStormFiles,
-  pt,
   runStorm,
   scratchDir,
-  statsLine,
   stormErrors,
   sum,
   type StormResult,
 } from './common.js';
+import { argsWithStats, freshStats, pt, statsLine } from '../helpers/stats.js';
 
 const FILES = 3;
 const WORKERS = 7;
@@ -145,10 +143,7 @@ for (const p of POLICIES) {
           await mountTmpfs(src);
           prepareStormFiles(src, FILES);
         },
-        args: ({ root }) => {
-          statsFile = path.join(root, 'stats.json');
-          return [...p.args, '--stats-file', statsFile];
-        },
+        args: argsWithStats(p.args, (f) => (statsFile = f)),
         watchdogMs: 27_000,
       },
     );

@@ -21,6 +21,7 @@ import { IoModeArbiter, PASSTHROUGH_FORBIDDEN_FLAGS } from '../../src/passthroug
 import type { ArbiterDecision, InodeIoState, IoMode, IoModeArbiterOptions } from '../../src/passthrough/arbiter.js';
 import { KernelIoModel } from './kernel-model.js';
 import type { Access, KernelRelease, OpenReplyModel } from './kernel-model.js';
+import { mulberry32 } from '../helpers/prng.js';
 
 const WISHES: readonly IoMode[] = ['cached', 'direct', 'passthrough'];
 const ACCESSES: readonly Access[] = ['read-only', 'read-write'];
@@ -368,21 +369,9 @@ test('exhaustive: the other fallback choices, 1 inode, up to 5 events', (t) => {
   }
 });
 
-/** mulberry32: a small seeded PRNG, so a failure names a reproducible sequence. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('randomized: 2,000 sequences of 40 events on 3 inodes (seed 20250618)', (t) => {
   const SEED = 20250618;
-  const random = prng(SEED);
+  const random = mulberry32(SEED);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const cov = newCoverage();
   const started = Date.now();

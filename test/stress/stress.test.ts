@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { run, withMirror, describeRun, fdCount, dropCaches, pollUntil } from '../helpers/mount.js';
-import { freshStats, pt } from '../passthrough-mount/common.js';
+import { run, withMirror, describeRun, fdCount, dropCaches, pollUntil, procStatus } from '../helpers/mount.js';
+import { argsWithStats, freshStats, pt } from '../helpers/stats.js';
 
 const SECONDS = Number(process.env.FUSEKIT_STRESS_SECONDS ?? 15);
 const WORKERS = 6;
@@ -79,8 +79,8 @@ print(ops, sum(errors.values()), " ".join(f"{k}={v}" for k, v in sorted(errors.i
 `;
 
 test(`stress: ${WORKERS} processes of mixed metadata and data work for ${SECONDS} s`, { timeout: (SECONDS + 90) * 1000 }, async (t) => {
+  let stats = '';
   await withMirror(async ({ mnt, proc, root }) => {
-    const stats = path.join(root, 'stats.json');
     await fs.promises.readdir(mnt);
     const baseline = fdCount(proc.pid);
     const script = path.join(root, 'worker.py');
@@ -107,8 +107,9 @@ test(`stress: ${WORKERS} processes of mixed metadata and data work for ${SECONDS
     assert.ok(settled <= baseline + 4, `server holds ${settled} descriptors, baseline ${baseline}`);
     const s = await freshStats(stats, 'final stats');
     assert.equal(pt(s).backingIdsOpen, 0);
-    const rssKiB = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${proc.pid}/status`, 'utf8'))?.[1]);
+    const rssKiB = procStatus(proc.pid).hwmKiB;
+    assert.ok(rssKiB !== undefined, 'the server has no VmHWM in /proc/PID/status');
     t.diagnostic(`server peak RSS ${Math.round(rssKiB / 1024)} MiB`);
     assert.ok(rssKiB < 300 * 1024, `peak RSS ${rssKiB} KiB`);
-  }, { args: (d) => ['--stats-file', path.join(d.root, 'stats.json')], watchdogMs: (SECONDS + 80) * 1000 });
+  }, { args: argsWithStats([], (f) => (stats = f)), watchdogMs: (SECONDS + 80) * 1000 });
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as sys from '../../src/sys/index.js';
-import { withTempDir } from './tempdir.js';
+import { withTempDir } from '../helpers/tempdir.js';
 
 interface Entry {
   ino: number;

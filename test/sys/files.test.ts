@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as sys from '../../src/sys/index.js';
 import * as testSys from '../helpers/libc.js';
-import { withTempDir } from './tempdir.js';
+import { withTempDir } from '../helpers/tempdir.js';
 
 const { EAGAIN, ENXIO, ENOENT, EEXIST } = os.constants.errno;
 

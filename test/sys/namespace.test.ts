@@ -4,21 +4,21 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as sys from '../../src/sys/index.js';
+import { withTempDir } from '../helpers/tempdir.js';
 
-function withTempDir(fn: (dir: string, dirfd: number) => void): () => void {
-  return () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fusekit-sys-'));
+/** withTempDir, with an O_PATH descriptor of the directory for the *at calls. */
+function withTempDirFd(fn: (dir: string, dirfd: number) => void): () => void {
+  return withTempDir((dir) => {
     const dirfd = sys.open(dir, sys.O_PATH | sys.O_DIRECTORY | sys.O_CLOEXEC);
     try {
       fn(dir, dirfd);
     } finally {
       sys.close(dirfd);
-      fs.rmSync(dir, { recursive: true, force: true });
     }
-  };
+  });
 }
 
-test('mkdirat, mknodat (FIFO), unlinkat', withTempDir((dir, dirfd) => {
+test('mkdirat, mknodat (FIFO), unlinkat', withTempDirFd((dir, dirfd) => {
   sys.mkdirat(dirfd, 'sub', 0o750);
   const st = fs.statSync(path.join(dir, 'sub'));
   assert.ok(st.isDirectory());
@@ -43,7 +43,7 @@ test('mkdirat, mknodat (FIFO), unlinkat', withTempDir((dir, dirfd) => {
   assert.throws(() => sys.unlinkat(dirfd, 'fifo', 0), { code: 'ENOENT', syscall: 'unlinkat' });
 }));
 
-test('symlinkat and readlinkat, including raw bytes and the O_PATH empty-name form', withTempDir((dir, dirfd) => {
+test('symlinkat and readlinkat, including raw bytes and the O_PATH empty-name form', withTempDirFd((dir, dirfd) => {
   sys.symlinkat('target/file', dirfd, 'link');
   assert.equal(fs.readlinkSync(path.join(dir, 'link')), 'target/file');
   assert.ok(sys.readlinkat(dirfd, 'link').equals(Buffer.from('target/file')));
@@ -74,7 +74,7 @@ test('symlinkat and readlinkat, including raw bytes and the O_PATH empty-name fo
   assert.throws(() => sys.readlinkat(dirfd, 'missing'), { code: 'ENOENT', syscall: 'readlinkat' });
 }));
 
-test('renameat2: plain, RENAME_NOREPLACE, RENAME_EXCHANGE', withTempDir((dir, dirfd) => {
+test('renameat2: plain, RENAME_NOREPLACE, RENAME_EXCHANGE', withTempDirFd((dir, dirfd) => {
   fs.writeFileSync(path.join(dir, 'a'), 'A');
   fs.writeFileSync(path.join(dir, 'b'), 'B');
   assert.throws(() => sys.renameat2(dirfd, 'a', dirfd, 'b', sys.RENAME_NOREPLACE), {
@@ -91,7 +91,7 @@ test('renameat2: plain, RENAME_NOREPLACE, RENAME_EXCHANGE', withTempDir((dir, di
   assert.throws(() => sys.renameat2(dirfd, 'zz', dirfd, 'b', sys.RENAME_EXCHANGE), { code: 'ENOENT' });
 }));
 
-test('linkat', withTempDir((dir, dirfd) => {
+test('linkat', withTempDirFd((dir, dirfd) => {
   fs.writeFileSync(path.join(dir, 'orig'), 'data');
   sys.linkat(dirfd, 'orig', dirfd, 'hard', 0);
   const a = sys.fstatat(dirfd, 'orig', 0);
@@ -111,7 +111,7 @@ test('linkat', withTempDir((dir, dirfd) => {
   }
 }));
 
-test('fchmod, fchmodat, fchown, fchownat', withTempDir((dir, dirfd) => {
+test('fchmod, fchmodat, fchown, fchownat', withTempDirFd((dir, dirfd) => {
   fs.writeFileSync(path.join(dir, 'f'), '');
   sys.fchmodat(dirfd, 'f', 0o604, 0);
   assert.equal(fs.statSync(path.join(dir, 'f')).mode & 0o7777, 0o604);
@@ -142,7 +142,7 @@ test('fchmod, fchmodat, fchown, fchownat', withTempDir((dir, dirfd) => {
 }));
 
 test('fchmodat2 changes the mode through an O_PATH descriptor (AT_EMPTY_PATH)', (t) => {
-  withTempDir((dir, dirfd) => {
+  withTempDirFd((dir, dirfd) => {
     fs.writeFileSync(path.join(dir, 'f'), '');
     fs.chmodSync(path.join(dir, 'f'), 0o600);
     const fd = sys.openat(dirfd, 'f', sys.O_PATH | sys.O_CLOEXEC);
@@ -164,7 +164,7 @@ test('fchmodat2 changes the mode through an O_PATH descriptor (AT_EMPTY_PATH)', 
   })();
 });
 
-test('utimensat with UTIME_OMIT, UTIME_NOW, exact ns, a null name; futimens', withTempDir((dir, dirfd) => {
+test('utimensat with UTIME_OMIT, UTIME_NOW, exact ns, a null name; futimens', withTempDirFd((dir, dirfd) => {
   const file = path.join(dir, 'f');
   fs.writeFileSync(file, '');
   sys.utimensat(dirfd, 'f', { sec: 1_000_000_000, nsec: 1 }, { sec: 2_000_000_000, nsec: 999_999_999 }, 0);

@@ -1,3 +1,4 @@
+/** A fresh temporary directory for a synchronous test body, removed afterwards. */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

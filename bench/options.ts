@@ -1,0 +1,119 @@
+/**
+ * The bench's command line: its options, their defaults (full and --quick),
+ * and the usage text.
+ */
+import * as path from 'node:path';
+import { CLI } from '../test/helpers/repo.js';
+import { MiB } from './format.js';
+import { MEM_FILES_PER_DIR } from './rows.js';
+
+/** What one run does, after defaults and --quick are applied. */
+export interface Options {
+  size: number;
+  files: number;
+  reps: number;
+  runtime: number;
+  warmRuntime: number;
+  /** Cap on the bytes of regular files taken from /usr/include (undefined: all of it). */
+  treeCap?: number;
+  memEntries: number;
+  memory: boolean;
+  profile: boolean;
+  quick: boolean;
+  out?: string;
+  dir: string;
+  cli: string;
+  /** Another mirror program, run like the fusekit CLI, as a fourth (passthrough) target. */
+  reference?: string;
+  keep: boolean;
+}
+
+/** Printed by --help, and after a usage error. */
+export const USAGE = `usage: npm run bench -- [options]
+  --size N[K|M|G]    sequential file size (default 512M; --quick: 32M)
+  --files N          files for create/stat/unlink (default 10000; --quick: 1000)
+  --reps N           repetitions; each runs every workload on the three (four) targets
+                     back to back, order rotated (default 3; --quick: 2)
+  --runtime S        seconds of cold random reads per repetition (default 10; --quick: 2)
+  --warm-runtime S   seconds of warm random reads per repetition (default 5; --quick: 1)
+  --tree-mb N        cap the tree at the first N MiB of /usr/include (default: no cap,
+                     the whole of it; --quick: 8). Meant for --quick only.
+  --mem-entries N    files in the memory-phase tree, ${MEM_FILES_PER_DIR} per directory
+                     (default 200000; --quick: 10000)
+  --no-memory        skip the memory phase
+  --no-profile       skip the per-opcode request profile of the passthrough mirror
+  --quick            small sizes for a smoke run
+  --out FILE         also write the raw results as JSON
+  --dir DIR          scratch directory (default /tmp/fusekit-bench; must be on the
+                     filesystem you want as the baseline; removed at the end)
+  --cli PATH         the fusekit entry point to test (default: this checkout's bin/fusekit)
+  --reference CLI    a fourth target: another mirror program, started exactly like the
+                     fusekit CLI (node CLI mirror SRC MNT --passthrough always
+                     --stats-file F) over DIR/src-ref at DIR/mnt-ref, interleaved with the
+                     others; shown as the "reference" column with its own ratio
+  --keep             keep DIR (source files and tarball) at the end
+`;
+
+/** A bad command line: main prints it with the usage and exits 2. */
+export class UsageError extends Error {}
+
+function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(s.trim());
+  if (!m) throw new UsageError(`--size: cannot parse '${s}' (e.g. 256M, 1G)`);
+  const mult = { '': 1, k: 1024, m: MiB, g: 1024 * MiB, t: 1024 * 1024 * MiB }[(m[2] ?? '').toLowerCase()] ?? 1;
+  const bytes = Math.round((Number(m[1]) * mult) / MiB) * MiB;
+  if (bytes < MiB) throw new UsageError('--size must be at least 1M');
+  return bytes;
+}
+
+function positiveInt(name: string, v: string | undefined): number {
+  const n = Number(v);
+  if (v === undefined || !Number.isInteger(n) || n < 1) throw new UsageError(`${name} needs a positive integer`);
+  return n;
+}
+
+/** Parses the arguments after `npm run bench --`; 'help' for -h/--help. Throws UsageError. */
+export function parseArgs(argv: string[]): Options | 'help' {
+  const explicit: Partial<Options> = {};
+  let quick = false;
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i] ?? '';
+    let value: string | undefined;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) {
+      value = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    const next = () => {
+      if (value !== undefined) return value;
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${arg} needs a value`);
+      return v;
+    };
+    switch (arg) {
+      case '-h':
+      case '--help': return 'help';
+      case '--quick': quick = true; break;
+      case '--keep': explicit.keep = true; break;
+      case '--no-memory': explicit.memory = false; break;
+      case '--no-profile': explicit.profile = false; break;
+      case '--size': explicit.size = parseSize(next()); break;
+      case '--files': explicit.files = positiveInt(arg, next()); break;
+      case '--reps': explicit.reps = positiveInt(arg, next()); break;
+      case '--runtime': explicit.runtime = positiveInt(arg, next()); break;
+      case '--warm-runtime': explicit.warmRuntime = positiveInt(arg, next()); break;
+      case '--tree-mb': explicit.treeCap = positiveInt(arg, next()) * MiB; break;
+      case '--mem-entries': explicit.memEntries = positiveInt(arg, next()); break;
+      case '--out': explicit.out = path.resolve(next()); break;
+      case '--dir': explicit.dir = path.resolve(next()); break;
+      case '--cli': explicit.cli = path.resolve(next()); break;
+      case '--reference': explicit.reference = path.resolve(next()); break;
+      default: throw new UsageError(`unknown option '${arg}'`);
+    }
+  }
+  const common = { quick, memory: true, profile: true, dir: '/tmp/fusekit-bench', cli: CLI, keep: false };
+  const base: Options = quick
+    ? { ...common, size: 32 * MiB, files: 1000, reps: 2, runtime: 2, warmRuntime: 1, treeCap: 8 * MiB, memEntries: 10_000 }
+    : { ...common, size: 512 * MiB, files: 10_000, reps: 3, runtime: 10, warmRuntime: 5, treeCap: undefined, memEntries: 200_000 };
+  return { ...base, ...explicit };
+}

@@ -1,0 +1,102 @@
+/**
+ * Starting and stopping the mirror servers of a run: each timed mirror target
+ * (passthrough, no passthrough, and the --reference program), and the memory
+ * phase's fresh mirror. A CLI that rejects --passthrough is run without it
+ * (and the table says so); a reference program's exit status on SIGTERM is
+ * only noted.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { forceUnmount, mountAt } from '../test/helpers/mounttable.js';
+import { sleep } from '../test/helpers/wait.js';
+import { Mirror } from './mounts.js';
+import type { Bench } from './runner.js';
+import { guard, liveMirrors, log } from './shutdown.js';
+import { mirrorTargets } from './targets.js';
+
+/** How a server's SIGTERM went (forced: it had to be aborted or detached). */
+export type StopResult = { code: number | null; signal: NodeJS.Signals | null; forced: boolean };
+
+/**
+ * Starts `CLI mirror SRC MNT --passthrough MODE --stats-file F`, or without
+ * --passthrough if the CLI rejects the flag; registers it for shutdown.
+ */
+export async function startMirror(cli: string, src: string, mnt: string, statsFile: string, mode: 'always' | 'never', tag: string): Promise<
+  { ok: true; mirror: Mirror; args: string[]; flagRejected: boolean; message: string } | { ok: false; message: string }
+> {
+  guard();
+  let args = ['--passthrough', mode];
+  let flagRejected = false;
+  let res = await Mirror.start(cli, src, mnt, statsFile, args);
+  if (!res.ok && res.unknownOption) {
+    // Kept on purpose for fusekit builds without --passthrough; always reported in the table header.
+    log(`  [${tag}] WARNING: this fusekit rejected '--passthrough ${mode}' (${res.message}); running the mirror WITHOUT the flag`);
+    flagRejected = true;
+    guard();
+    args = [];
+    res = await Mirror.start(cli, src, mnt, statsFile, args);
+  }
+  if (!res.ok) return { ok: false, message: `mirror did not start with '${['mirror', src, mnt, ...args].join(' ')}': ${res.message}` };
+  liveMirrors.add(res.mirror);
+  // The start-up line (it names the passthrough mode) may trail the mount by a moment.
+  for (let i = 0; i < 40 && !res.mirror.stderr().includes('\n'); i++) await sleep(25);
+  const message = res.mirror.stderr().trim();
+  log(`  [${tag}] server pid ${res.mirror.pid}: ${message.split('\n')[0] ?? ''}`);
+  return { ok: true, mirror: res.mirror, args, flagRejected, message };
+}
+
+/** Stops a server, detaches what is left of its mount and empties the bare mountpoint. */
+export async function stopMirror(m: Mirror, mnt: string): Promise<StopResult> {
+  const stop = await m.stop();
+  liveMirrors.delete(m);
+  if (mountAt(mnt)) forceUnmount(mnt);
+  cleanDirContents(mnt); // anything that landed in the bare mountpoint
+  return stop;
+}
+
+function cleanDirContents(dir: string): void {
+  if (mountAt(dir)) return; // never reach into a mount from here
+  try {
+    for (const name of fs.readdirSync(dir)) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+  } catch (err) {
+    log(`bench: could not empty ${dir}: ${(err as Error).message}`);
+  }
+}
+
+
+/** Starts the mirror of every mirror target and its request-count chain; a target whose mirror does not start gets its error. */
+export async function startTargetMirrors(b: Bench, work: string, defaultCli: string): Promise<void> {
+  for (const t of mirrorTargets(b.targets)) {
+    const r = await startMirror(t.cli ?? defaultCli, t.backing, t.root, path.join(work, `stats-${t.key}.json`), t.mode ?? 'never', t.key);
+    if (!r.ok) {
+      t.error = r.message;
+      log(`  [${t.key}] ${t.error}`);
+      continue;
+    }
+    b.mirrors.set(t.key, r.mirror);
+    t.mirrorArgs = r.args;
+    t.flagRejected = r.flagRejected;
+    t.startMessage = r.message;
+    t.pid = r.mirror.pid;
+    await b.baseline(t);
+  }
+}
+
+/** Stops every running target mirror, recording its peak RSS and how it stopped. */
+export async function stopTargetMirrors(b: Bench): Promise<void> {
+  for (const t of mirrorTargets(b.targets)) {
+    const m = b.mirrors.get(t.key);
+    if (!m) continue;
+    t.peakRssKiB = m.peakRssKiB();
+    t.stop = await stopMirror(m, t.root);
+    b.mirrors.delete(t.key);
+    const how = t.stop.forced ? 'had to be aborted/detached' : `exited with code ${t.stop.code}`;
+    log(`  [${t.key}] server stopped: ${how}`);
+    if (!t.stop.forced && t.stop.code !== 0) {
+      const msg = `server exited with code ${t.stop.code} on SIGTERM`;
+      // Another program's exit status on SIGTERM is its own business (libfuse's passthrough_hp exits 1).
+      if (t.reference) (t.notes ??= []).push(`${msg} (noted only; it does not fail the run)`);
+      else t.error ??= msg;
+    }
+  }
+}

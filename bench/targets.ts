@@ -1,0 +1,86 @@
+/**
+ * The targets a run compares: the source directory, the passthrough and
+ * no-passthrough mirrors, and with --reference another mirror program; each
+ * with where it runs and everything measured on it. Also the order the
+ * targets run in per repetition.
+ */
+import * as path from 'node:path';
+import type { Options } from './options.js';
+import type { RowResult } from './rows.js';
+
+/** source, passthrough mirror, no-passthrough mirror, reference mirror. */
+export type TargetKey = 'source' | 'pt' | 'nopt' | 'ref';
+/** The targets of a run: the three fixed ones, plus the reference mirror with --reference. */
+export type Targets = Record<'source' | 'pt' | 'nopt', TargetState> & { ref?: TargetState };
+
+/** The targets of the run in their base order (rotated per repetition). */
+export function targetList(targets: Targets): TargetState[] {
+  return [targets.source, targets.pt, targets.nopt, ...(targets.ref ? [targets.ref] : [])];
+}
+
+/** One target: where its workloads run, how its mirror ran, and what was measured on it. */
+export interface TargetState {
+  key: TargetKey;
+  title: string;
+  /** Where the workloads run (the source directory itself, or the mountpoint). */
+  root: string;
+  /** The directory on the baseline filesystem behind `root`. */
+  backing: string;
+  /** For mirrors: the --passthrough mode asked for. */
+  mode?: 'always' | 'never';
+  /** For mirrors: the program started as `node CLI mirror ...`. */
+  cli?: string;
+  /**
+   * The --reference mirror: its stats file may carry no request counts, and a
+   * non-zero exit on SIGTERM is a note, not a failure of the run.
+   */
+  reference?: boolean;
+  /** Remarks about this target that do not fail the run. */
+  notes?: string[];
+  /** The extra CLI arguments actually used (after any fallback). */
+  mirrorArgs?: string[];
+  /** Set when the CLI rejected --passthrough and the mirror ran without it. */
+  flagRejected?: boolean;
+  startMessage?: string;
+  pid?: number;
+  rows: Record<string, RowResult>;
+  /**
+   * Mirrors: request deltas from the stats file per window and repetition. A
+   * window runs from the previous snapshot of this mirror to the one taken
+   * right after the step (so it includes the step's own sync/drop_caches).
+   */
+  windows: Record<string, (Record<string, number> | null)[]>;
+  peakRssKiB?: number;
+  stop?: { code: number | null; signal: NodeJS.Signals | null; forced: boolean };
+  error?: string;
+  /** Seconds spent in this target's steps (the run is interleaved). */
+  seconds: number;
+}
+
+/** The targets that are mirrors, in column order (pt, nopt[, ref]). */
+export function mirrorTargets(targets: Targets): TargetState[] {
+  return targetList(targets).filter((t) => t.mode);
+}
+
+/** The list started at index `by` (wrapping): the target order of repetition `by`. */
+export function rotate<T>(xs: readonly T[], by: number): T[] {
+  const k = ((by % xs.length) + xs.length) % xs.length;
+  return [...xs.slice(k), ...xs.slice(0, k)];
+}
+
+/** The targets of a run with these options, nothing measured yet (mirrors not started). */
+export function makeTargets(opts: Options): Targets {
+  const d = (s: string) => path.join(opts.dir, s);
+  const targets: Targets = {
+    source: { key: 'source', title: 'source', root: d('src-direct'), backing: d('src-direct'), rows: {}, windows: {}, seconds: 0 },
+    pt: { key: 'pt', title: 'passthrough', root: d('mnt-pt'), backing: d('src-pt'), mode: 'always', cli: opts.cli, rows: {}, windows: {}, seconds: 0 },
+    nopt: { key: 'nopt', title: 'no passthrough', root: d('mnt-nopt'), backing: d('src-nopt'), mode: 'never', cli: opts.cli, rows: {}, windows: {}, seconds: 0 },
+  };
+  if (opts.reference !== undefined) {
+    targets.ref = {
+      key: 'ref', title: 'reference', root: d('mnt-ref'), backing: d('src-ref'), mode: 'always', cli: opts.reference, reference: true, notes: [],
+      rows: {}, windows: {}, seconds: 0,
+    };
+  }
+  return targets;
+}
