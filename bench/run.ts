@@ -737,7 +737,7 @@ class Bench {
   private check(t: TargetState): void {
     guard();
     const m = this.mirrors.get(t.key);
-    if (t.mode && (!m || !m.healthy())) {
+    if (t.mode && !m?.healthy()) {
       throw new ToolError(`the mirror server is gone or unmounted (stderr: ${(m?.stderr() ?? '').trim().split('\n').slice(-3).join(' | ')})`);
     }
   }
@@ -798,7 +798,7 @@ class Bench {
       }
       log(`  r${rep + 1} [${t.key}] ${what}: FAILED: ${msg}`);
       const m = this.mirrors.get(t.key);
-      if (t.mode && (!m || !m.healthy())) {
+      if (t.mode && !m?.healthy()) {
         t.error = `the mirror server died or was unmounted during ${what} (rep ${rep + 1}); stderr: ${(m?.stderr() ?? '').trim().split('\n').slice(-3).join(' | ')}`;
         log(`  [${t.key}] ${t.error}; skipping this target from now on`);
       } else if (cleanup) {

@@ -223,8 +223,8 @@ export class MirrorFilesystem implements Filesystem {
   private lookupIn(parent: MirrorInode, name: Buffer, onlyKnown = false): EntryOut | Errno | undefined {
     const r = tryFstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW, this.lookupStat);
     if (r < 0) return Errno.of(-r);
-    let st: Stat = this.lookupStat;
-    let inode = this.inodes.find(st.dev, st.ino);
+    const st: Stat = this.lookupStat;
+    const inode = this.inodes.find(st.dev, st.ino);
     if (inode) {
       inode.nlookup++;
       this.inodes.touch(inode);

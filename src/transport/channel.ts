@@ -163,8 +163,7 @@ export class FuseChannel implements Channel {
   /** Writes one reply or notification. Returns 0 or a negative errno (ENOENT: the request is gone, e.g. interrupted). */
   write(buf: Buffer, len: number): number {
     if (this.ended) return -E.ENODEV;
-    const n = tryWrite(this.fd, buf, 0, len);
-    return n < 0 ? n : 0;
+    return Math.min(tryWrite(this.fd, buf, 0, len), 0);
   }
 
   /**
