@@ -26,7 +26,8 @@ export const ROOT_ID = 1 as NodeId;
 
 /**
  * `struct fuse_in_header`, as decoded: what every request starts with.
- * @internal A filesystem reads the same facts from its `RequestContext`.
+ * A filesystem reads the same facts from its `RequestContext`.
+ * @internal
  */
 export interface InHeader {
   /** Length of the whole request in bytes, header included. */
@@ -260,8 +261,9 @@ interface Req<Op extends string> {
   /** The operation, by opcode name: tells the request types apart. */
   op: Op;
   /**
-   * The decoded `fuse_in_header`.
-   * @internal A filesystem reads the same facts from its `RequestContext`.
+   * The decoded `fuse_in_header`. A filesystem reads the same facts from its
+   * `RequestContext`.
+   * @internal
    */
   header: InHeader;
 }
