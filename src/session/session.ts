@@ -35,7 +35,7 @@ export const DEFAULT_REQUEST_DEADLINE_MS = 60_000;
 /** Default for `SessionOptions.slowRequestMs`. */
 export const DEFAULT_SLOW_REQUEST_MS = 10_000;
 
-/** How a session negotiates INIT and serves requests; `mount()` takes the same options. */
+/** A session's options: what it asks for at INIT, passthrough, logging, and request deadlines. */
 export interface SessionOptions {
   /** Largest WRITE the kernel may send (default 1 MiB; the channel's read buffers must match). */
   maxWrite?: number;
