@@ -97,46 +97,111 @@ export function opcodeName(op: number): string {
  * `initFlagNames` shows them as BIT_2 / BIT_31 if a peer ever sends them.
  */
 export const InitFlag = {
+  /** The kernel may send several READs of one file at once (parallel readahead). Asked for by default. */
   ASYNC_READ: 1n << 0n,
+  /**
+   * POSIX byte-range locks (fcntl) go to the filesystem as GETLK/SETLK; without
+   * it the kernel keeps them locally. Asked for when the filesystem implements
+   * getlk and setlk.
+   */
   POSIX_LOCKS: 1n << 1n,
+  /** O_TRUNC reaches OPEN in its flags and the filesystem truncates; without it the kernel sends a SETATTR of size 0 after the open. Asked for by default. */
   ATOMIC_O_TRUNC: 1n << 3n,
+  /** The filesystem answers LOOKUP of "." and "..", so the mount can be exported over NFS. */
   EXPORT_SUPPORT: 1n << 4n,
+  /** WRITE requests may be larger than 4 KiB, up to max_write. Asked for by default. */
   BIG_WRITES: 1n << 5n,
+  /** The kernel leaves the caller's umask unapplied in MKNOD, MKDIR, CREATE and TMPFILE; the filesystem gets it in `umask`. */
   DONT_MASK: 1n << 6n,
+  /** The device accepts replies written with splice(2) (fusekit does not use it). */
   SPLICE_WRITE: 1n << 7n,
+  /** The device may move spliced pages instead of copying them (fusekit does not use it). */
   SPLICE_MOVE: 1n << 8n,
+  /** Requests may be read from the device with splice(2) (fusekit does not use it). */
   SPLICE_READ: 1n << 9n,
+  /** flock(2) locks go to the filesystem as SETLK with LK_FLOCK; without it the kernel keeps them locally. */
   FLOCK_LOCKS: 1n << 10n,
+  /** ioctl(2) on directories is sent too. */
   HAS_IOCTL_DIR: 1n << 11n,
+  /** The kernel drops a file's cached pages when fresh attributes show a new mtime or size. Asked for by default. */
   AUTO_INVAL_DATA: 1n << 12n,
+  /** Listings may use READDIRPLUS, which returns each entry with its attributes. Asked for when the filesystem implements readdirplus. */
   DO_READDIRPLUS: 1n << 13n,
+  /** The kernel picks READDIR or READDIRPLUS per listing (plus only when the entries get looked up). Asked for with DO_READDIRPLUS. */
   READDIRPLUS_AUTO: 1n << 14n,
+  /** The pieces of one direct-I/O call are sent in parallel. Asked for by default. */
   ASYNC_DIO: 1n << 15n,
+  /**
+   * Writes are cached in the kernel and written back later. It switches
+   * passthrough off for the whole connection, so fusekit drops it when
+   * passthrough is granted.
+   */
   WRITEBACK_CACHE: 1n << 16n,
+  /** The kernel takes ENOSYS from OPEN as "no open needed": later opens succeed without a request. */
   NO_OPEN_SUPPORT: 1n << 17n,
+  /** LOOKUP and READDIR in one directory may run in parallel. Asked for by default. */
   PARALLEL_DIROPS: 1n << 18n,
+  /**
+   * The filesystem clears set-user-ID and set-group-ID bits and
+   * security.capability itself on write, chown and truncate (first version; see
+   * HANDLE_KILLPRIV_V2).
+   */
   HANDLE_KILLPRIV: 1n << 19n,
+  /** The kernel enforces POSIX ACLs (the system.posix_acl_* xattrs) with default_permissions and applies default ACLs to new inodes. */
   POSIX_ACL: 1n << 20n,
+  /** Reading an aborted connection fails with ECONNABORTED instead of ENODEV. */
   ABORT_ERROR: 1n << 21n,
+  /** INIT's max_pages sets the largest request, beyond the old 32 pages. Asked for by default. */
   MAX_PAGES: 1n << 22n,
+  /** The kernel caches symlink targets in its page cache. */
   CACHE_SYMLINKS: 1n << 23n,
+  /** The kernel takes ENOSYS from OPENDIR as "no opendir needed": later opendirs succeed without a request. */
   NO_OPENDIR_SUPPORT: 1n << 24n,
+  /** Cached data is dropped only when the filesystem asks (inode invalidation), never because attributes changed. */
   EXPLICIT_INVAL_DATA: 1n << 25n,
+  /** INIT's map_alignment is valid (DAX mappings, virtiofs). */
   MAP_ALIGNMENT: 1n << 26n,
+  /** Directories may be marked as submounts (virtiofs). */
   SUBMOUNTS: 1n << 27n,
+  /**
+   * The filesystem clears set-user-ID and set-group-ID bits itself where the
+   * kernel flags it (WriteFlag.KILL_SUIDGID, Fattr.KILL_SUIDGID,
+   * OPEN_KILL_SUIDGID), sparing a security.capability lookup per write.
+   */
   HANDLE_KILLPRIV_V2: 1n << 28n,
+  /** SETXATTR carries setxattr_flags (the 16-byte fuse_setxattr_in). Asked for by default. */
   SETXATTR_EXT: 1n << 29n,
+  /** The INIT flags go on in flags2 (bits 32 and up). Asked for by default. */
   INIT_EXT: 1n << 30n,
+  /** Requests that create an inode carry the security contexts to label it with (`RequestExtensions.secctx`). */
   SECURITY_CTX: 1n << 32n,
+  /** DAX may be switched per inode (virtiofs). */
   HAS_INODE_DAX: 1n << 33n,
+  /** Requests that create an inode carry the caller's supplementary group that matches the parent directory's group (`RequestExtensions.suppGroups`). */
   CREATE_SUPP_GROUP: 1n << 34n,
+  /** An entry invalidation may carry EXPIRE_ONLY: mark the name stale instead of dropping it. */
   HAS_EXPIRE_ONLY: 1n << 35n,
+  /** Shared mmap is allowed on files opened with FOPEN_DIRECT_IO. Asked for by default. */
   DIRECT_IO_ALLOW_MMAP: 1n << 36n,
+  /**
+   * Opens may be answered FOPEN_PASSTHROUGH with a backing id: reads, writes
+   * and mmap then go straight to the backing file (Linux 6.9+). Asked for when
+   * passthrough is configured.
+   */
   PASSTHROUGH: 1n << 37n,
+  /** The filesystem refuses NFS export. */
   NO_EXPORT_SUPPORT: 1n << 38n,
+  /** The filesystem may ask the kernel to resend pending requests; a resent request has bit 63 set in its id. */
   HAS_RESEND: 1n << 39n,
+  /** The mount may be idmapped. */
   ALLOW_IDMAP: 1n << 40n,
+  /** Requests may travel over io_uring instead of the device read (fusekit reads the device). */
   OVER_IO_URING: 1n << 41n,
+  /**
+   * INIT's request_timeout is honoured: the kernel aborts the connection when a
+   * request stays unanswered that many seconds. Asked for when
+   * `SessionOptions.kernelRequestTimeout` is set.
+   */
   REQUEST_TIMEOUT: 1n << 42n,
 } as const;
 
@@ -218,29 +283,49 @@ export function initFlagNames(flags: bigint): string[] {
 
 /** `fuse_open_out.open_flags` (FOPEN_*). */
 export const Fopen = {
+  /** No page cache for this open: every read and write is a request. */
   DIRECT_IO: 1,
+  /** Keep the file's cached pages from earlier opens (with PASSTHROUGH the open fails with EIO). */
   KEEP_CACHE: 2,
+  /** The file has no seekable position: pread, pwrite and lseek fail with ESPIPE. */
   NONSEEKABLE: 4,
+  /** Opendir: the kernel may keep the listing in its page cache. */
   CACHE_DIR: 8,
+  /** The file is a stream: no file position at all. */
   STREAM: 16,
+  /** close(2) sends no FLUSH. */
   NOFLUSH: 32,
+  /** Direct-I/O writes to this file may run in parallel. */
   PARALLEL_DIRECT_WRITES: 64,
+  /** Reads, writes and mmap go straight to the backing file named by the reply's backing id. */
   PASSTHROUGH: 128,
 } as const;
 
 /** `fuse_setattr_in.valid` (FATTR_*): which fields of the request are meaningful. */
 export const Fattr = {
+  /** `mode` is set: chmod. */
   MODE: 1 << 0,
+  /** `uid` is set: chown. */
   UID: 1 << 1,
+  /** `gid` is set: chown or chgrp. */
   GID: 1 << 2,
+  /** `size` is set: truncate. */
   SIZE: 1 << 3,
+  /** `atime` is set. */
   ATIME: 1 << 4,
+  /** `mtime` is set. */
   MTIME: 1 << 5,
+  /** `fh` is set: the change came through an open file. */
   FH: 1 << 6,
+  /** Set the access time to now, not to `atime`. */
   ATIME_NOW: 1 << 7,
+  /** Set the modification time to now, not to `mtime`. */
   MTIME_NOW: 1 << 8,
+  /** `lockOwner` is set. */
   LOCKOWNER: 1 << 9,
+  /** `ctime` is set. */
   CTIME: 1 << 10,
+  /** Clear set-user-ID and set-group-ID bits as well (HANDLE_KILLPRIV_V2). */
   KILL_SUIDGID: 1 << 11,
 } as const;
 
@@ -249,6 +334,7 @@ export const GETATTR_FH = 1;
 
 /** `fuse_read_in.read_flags`. */
 export const ReadFlag = {
+  /** `lockOwner` is set. */
   LOCKOWNER: 2,
 } as const;
 
@@ -256,13 +342,17 @@ export const ReadFlag = {
 export const WriteFlag = {
   /** Delayed write from the page cache: `fh` is any open handle, not necessarily the writer's. */
   CACHE: 1,
+  /** `lockOwner` is set. */
   LOCKOWNER: 2,
+  /** Clear set-user-ID and set-group-ID bits: an unprivileged caller wrote (HANDLE_KILLPRIV_V2). */
   KILL_SUIDGID: 4,
 } as const;
 
 /** `fuse_release_in.release_flags`. */
 export const ReleaseFlag = {
+  /** Flush before releasing. */
   FLUSH: 1,
+  /** Drop the flock(2) lock held by `lockOwner`. */
   FLOCK_UNLOCK: 2,
 } as const;
 
@@ -322,8 +412,11 @@ export const NotifyCode = {
 
 /** renameat2(2) flags as carried by RENAME2. */
 export const RenameFlag = {
+  /** Fail with EEXIST if the new name exists. */
   NOREPLACE: 1,
+  /** Swap the two names atomically; both must exist. */
   EXCHANGE: 2,
+  /** Leave a whiteout at the old name (overlayfs). */
   WHITEOUT: 4,
 } as const;
 

@@ -112,6 +112,7 @@ function applyOption(a: MirrorArgs, opt: string): void {
 
 export function parseMirrorArgs(args: string[]): MirrorArgs {
   const a: MirrorArgs = { source: '', mountpoint: '', debug: false, mount: {}, mirror: {}, passthrough: {} };
+  // biome-ignore lint/suspicious/noShadowRestrictedNames: a local helper; nothing here calls Object's valueOf.
   const valueOf = (i: number, flag: string): string => {
     const v = args[i];
     if (v === undefined || v.startsWith('-')) throw new UsageError(`${flag} needs a value`);

@@ -13,6 +13,7 @@ const ERRNO = osConstants.errno as Record<string, number>;
 export class FuseError extends Error {
   /** Positive errno, e.g. 2 for ENOENT. */
   readonly errno: number;
+  /** The errno's name, e.g. 'ENOENT', as Node's own errors carry it. */
   readonly code: string;
 
   constructor(errno: number | string, message?: string) {
@@ -58,6 +59,7 @@ export class Errno {
   private constructor(
     /** Positive errno, e.g. 2 for ENOENT. */
     readonly errno: number,
+    /** The errno's name, e.g. 'ENOENT'. */
     readonly code: string,
   ) {}
 

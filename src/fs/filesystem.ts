@@ -95,7 +95,9 @@ export interface RequestContext {
   nodeid: NodeId;
   /** Caller's fsuid/fsgid and thread group id; pid is 0 for requests no process made (writeback). */
   uid: number;
+  /** Caller's fsgid. */
   gid: number;
+  /** Caller's thread group id; 0 for requests no process made (writeback). */
   pid: number;
   /** The request id, for logs. */
   unique: bigint;
@@ -106,6 +108,7 @@ export interface RequestContext {
 
 /** What an open returns. Flags are FOPEN_* bits (`Fopen` in the abi layer). */
 export interface OpenReply {
+  /** The handle the kernel passes back in every request on this open file; any number the filesystem likes. */
   fh: FileHandle | number;
   /**
    * A backing file for kernel passthrough: a descriptor of a regular file
@@ -120,7 +123,15 @@ export interface OpenReply {
    * backing file (stat it), not from a copy you keep, or a file written
    * through the mount looks empty once the kernel drops its cached attributes.
    */
-  backing?: { fd: number } | { path: string };
+  backing?:
+    | {
+        /** An open descriptor of the backing file. */
+        fd: number;
+      }
+    | {
+        /** The backing file's path. */
+        path: string;
+      };
   /** Overrides the policy for this open. Default: the policy decides (passthrough if a backing file is offered). */
   ioMode?: IoMode;
   /**
@@ -131,8 +142,11 @@ export interface OpenReply {
   openFlags?: number;
 }
 
+/** What CREATE and TMPFILE return: the new inode's entry (a lookup reference) and the open file. */
 export interface CreateReply {
+  /** The new inode, as LOOKUP would answer it. */
   entry: EntryOut;
+  /** The open file, as OPEN would answer it. */
   open: OpenReply;
 }
 
@@ -143,9 +157,12 @@ export interface CreateReply {
  */
 export interface DirentSink {
   /**
+   * Adds one record.
+   * @param name the entry's name
    * @param ino inode number shown in d_ino
    * @param type DT_* value (`(mode & S_IFMT) >> 12`)
    * @param nextOffset the cookie that resumes *after* this entry (never 0)
+   * @returns false, having added nothing, when the reply is full
    */
   add(name: string | Buffer, ino: number, type: number, nextOffset: bigint): boolean;
 }
@@ -157,7 +174,15 @@ export interface DirentSink {
  * that would not fit.
  */
 export interface DirentPlusSink {
+  /** Whether a record with a name of `nameLength` bytes still fits in the reply. */
   fits(nameLength: number): boolean;
+  /**
+   * Adds a record and, with it, the lookup reference described above.
+   * @param name the entry's name
+   * @param entry the entry, as LOOKUP would answer it (nodeid 0: the name only)
+   * @param nextOffset the cookie that resumes *after* this entry (never 0)
+   * @returns false, having added nothing, when the reply is full
+   */
   add(name: string | Buffer, entry: EntryOut, nextOffset: bigint): boolean;
 }
 
@@ -178,13 +203,17 @@ export interface Notifier {
   prune(nodeids: readonly number[]): number;
 }
 
+/** What INIT settled, as `Filesystem.init` receives it. */
 export interface InitInfo {
   /** Negotiated protocol minor (7.31 … 7.45). */
   minor: number;
   /** Capabilities the kernel offered and the ones now in force (FUSE_* INIT bits as a 64-bit set). */
   offered: bigint;
+  /** Capabilities now in force (`InitFlag` bits). */
   enabled: bigint;
+  /** Largest WRITE payload the kernel will send, in bytes. */
   maxWrite: number;
+  /** Largest readahead the kernel will do, in bytes. */
   maxReadahead: number;
 }
 
@@ -196,7 +225,9 @@ export type HandlerResult<T> = T | Errno | Promise<T | Errno>;
 
 /** IOCTL's answer: the ioctl's return value and the bytes to copy back to the caller (at most `req.outSize`). */
 export interface IoctlReply {
+  /** What ioctl(2) returns to the caller. */
   result: number;
+  /** Bytes copied back to the caller's argument. */
   data?: Buffer;
 }
 
@@ -239,11 +270,15 @@ export interface Filesystem {
   setattr?(req: SetattrRequest, ctx: RequestContext): HandlerResult<AttrOut>;
   /** The symlink's target, without NUL. */
   readlink?(req: ReadlinkRequest, ctx: RequestContext): HandlerResult<string | Buffer>;
+  /** Create the symlink `req.name` to `req.target` in directory `ctx.nodeid`. Adds a lookup reference. */
   symlink?(req: SymlinkRequest, ctx: RequestContext): HandlerResult<EntryOut>;
   /** Create a file, FIFO, socket or device node. Without `create`, the kernel also uses it for open(O_CREAT). */
   mknod?(req: MknodRequest, ctx: RequestContext): HandlerResult<EntryOut>;
+  /** Create the directory `req.name` in `ctx.nodeid`. Adds a lookup reference. */
   mkdir?(req: MkdirRequest, ctx: RequestContext): HandlerResult<EntryOut>;
+  /** Remove `req.name` from directory `ctx.nodeid`. The inode lives on while the kernel holds lookup references or open files to it. */
   unlink?(req: UnlinkRequest, ctx: RequestContext): HandlerResult<void>;
+  /** Remove the empty directory `req.name` from `ctx.nodeid` (ENOTEMPTY if it is not empty). */
   rmdir?(req: RmdirRequest, ctx: RequestContext): HandlerResult<void>;
   /** RENAME and RENAME2: `req.flags` may hold RENAME_NOREPLACE (1), RENAME_EXCHANGE (2), RENAME_WHITEOUT (4). ENOSYS for flagged renames makes them EINVAL from then on. */
   rename?(req: RenameRequest, ctx: RequestContext): HandlerResult<void>;
@@ -265,11 +300,13 @@ export interface Filesystem {
   release?(req: ReleaseRequest, ctx: RequestContext): HandlerResult<void>;
   /** fsync/fdatasync (`req.fsyncFlags & FSYNC_FDATASYNC` = data only). ENOSYS: later fsyncs succeed without a request. */
   fsync?(req: FsyncRequest, ctx: RequestContext): HandlerResult<void>;
+  /** Set an extended attribute. ENOSYS: EOPNOTSUPP from then on. */
   setxattr?(req: SetxattrRequest, ctx: RequestContext): HandlerResult<void>;
   /** The value; fusekit answers size probes (req.size 0) and ERANGE itself. ENOSYS: EOPNOTSUPP from then on. */
   getxattr?(req: GetxattrRequest, ctx: RequestContext): HandlerResult<Buffer>;
   /** The names; fusekit NUL-terminates them and answers size probes and ERANGE. */
   listxattr?(req: ListxattrRequest, ctx: RequestContext): HandlerResult<(string | Buffer)[]>;
+  /** Remove an extended attribute (ENODATA if it is not set). ENOSYS: EOPNOTSUPP from then on. */
   removexattr?(req: RemovexattrRequest, ctx: RequestContext): HandlerResult<void>;
   /** Every close(2) of a descriptor (several per open after dup). ENOSYS: closes succeed without a request. */
   flush?(req: FlushRequest, ctx: RequestContext): HandlerResult<void>;
@@ -285,24 +322,33 @@ export interface Filesystem {
   readdir?(req: ReaddirRequest, ctx: RequestContext, out: DirentSink): HandlerResult<void>;
   /** READDIRPLUS: used only when implemented (DO_READDIRPLUS and READDIRPLUS_AUTO are then negotiated). */
   readdirplus?(req: ReaddirplusRequest, ctx: RequestContext, out: DirentPlusSink): HandlerResult<void>;
+  /** Last close of a directory handle from opendir; the handle is gone after this. Missing: success. */
   releasedir?(req: ReleasedirRequest, ctx: RequestContext): HandlerResult<void>;
+  /** fsync(2) of a directory. ENOSYS: later fsyncs of directories succeed without a request. */
   fsyncdir?(req: FsyncdirRequest, ctx: RequestContext): HandlerResult<void>;
   /** POSIX locks are sent only when the filesystem implements getlk and setlk (POSIX_LOCKS is then negotiated). */
   getlk?(req: GetlkRequest, ctx: RequestContext): HandlerResult<FileLock>;
+  /** Take or release a lock. With `req.sleep` (SETLKW) answer once the lock is granted; an interrupt aborts `ctx.signal`. */
   setlk?(req: SetlkRequest, ctx: RequestContext): HandlerResult<void>;
   /** access(2), R_OK/W_OK/X_OK in `req.mask`. Not sent with -o default_permissions. ENOSYS: always allowed. */
   access?(req: AccessRequest, ctx: RequestContext): HandlerResult<void>;
   /** open(O_CREAT) atomically. ENOSYS: the kernel uses mknod + open instead. */
   create?(req: CreateRequest, ctx: RequestContext): HandlerResult<CreateReply>;
+  /** open(O_TMPFILE): create and open an unnamed file in directory `ctx.nodeid`. ENOSYS: EOPNOTSUPP from then on. */
   tmpfile?(req: TmpfileRequest, ctx: RequestContext): HandlerResult<CreateReply>;
+  /** The device block that holds file block `req.block`. Sent only for mounts on a block device. */
   bmap?(req: BmapRequest, ctx: RequestContext): HandlerResult<number>;
+  /** ioctl(2) on an open file. ENOSYS reaches the caller as ENOTTY. */
   ioctl?(req: IoctlRequest, ctx: RequestContext): HandlerResult<IoctlReply>;
+  /** The ready events among `req.events`. ENOSYS: every file counts as always ready from then on. */
   poll?(req: PollRequest, ctx: RequestContext): HandlerResult<number>;
+  /** fallocate(2): allocate, punch or zero `req.length` bytes at `req.offset` as `req.mode` says. ENOSYS: EOPNOTSUPP from then on. */
   fallocate?(req: FallocateRequest, ctx: RequestContext): HandlerResult<void>;
   /** SEEK_DATA / SEEK_HOLE only; the kernel does SET/CUR/END itself. ENOSYS: the whole file is data. */
   lseek?(req: LseekRequest, ctx: RequestContext): HandlerResult<number>;
   /** Return the bytes copied. ENOSYS: the kernel copies through read and write. */
   copyFileRange?(req: CopyFileRangeRequest, ctx: RequestContext): HandlerResult<number>;
+  /** syncfs(2) of the whole filesystem. Linux sends it only to virtiofs today, so a /dev/fuse mount does not see it. */
   syncfs?(req: SyncfsRequest, ctx: RequestContext): HandlerResult<void>;
   /** statx(2) beyond what GETATTR gives (e.g. birth time). ENOSYS: GETATTR is used. */
   statx?(req: StatxRequest, ctx: RequestContext): HandlerResult<StatxOut>;

@@ -61,6 +61,7 @@ const STAT_SELF = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
 export interface MirrorOptions {
   /** Seconds the kernel may cache names and attributes (default 1). Longer is faster; shorter shows changes made in the source sooner. */
   entryTimeout?: number;
+  /** Seconds the kernel may cache attributes (default 1). */
   attrTimeout?: number;
   /** Seconds to cache "no such file" (default 0). */
   negativeTimeout?: number;
@@ -74,6 +75,11 @@ export interface MirrorOptions {
   logger?: Logger;
 }
 
+/**
+ * The flagship filesystem: a complete mirror of the directory `source`, with
+ * file data in kernel passthrough where the session allows it (see this
+ * module's comment for how it stays inside the source tree).
+ */
 export class MirrorFilesystem implements Filesystem {
   /**
    * - HANDLE_KILLPRIV_V2: the mirror clears set-user-ID/set-group-ID bits itself
@@ -90,6 +96,10 @@ export class MirrorFilesystem implements Filesystem {
    */
   readonly initFlags: bigint;
 
+  /**
+   * Every inode the kernel knows, by node id and by the source's device and inode number.
+   * @internal
+   */
   readonly inodes: InodeTable;
   private readonly entryTimeout: number;
   private readonly attrTimeout: number;
@@ -120,6 +130,11 @@ export class MirrorFilesystem implements Filesystem {
   private umaskNow = 0;
   private readonly logger: Logger;
 
+  /**
+   * Opens `source` (an O_PATH descriptor held for the mirror's life); throws if it cannot.
+   * @param source the directory to mirror
+   * @param options cache timeouts, permission enforcement and logging
+   */
   constructor(readonly source: string, options: MirrorOptions = {}) {
     this.logger = options.logger ?? stderrLogger;
     this.entryTimeout = options.entryTimeout ?? 1;
@@ -223,8 +238,8 @@ export class MirrorFilesystem implements Filesystem {
   private lookupIn(parent: MirrorInode, name: Buffer, onlyKnown = false): EntryOut | Errno | undefined {
     const r = tryFstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW, this.lookupStat);
     if (r < 0) return Errno.of(-r);
-    let st: Stat = this.lookupStat;
-    let inode = this.inodes.find(st.dev, st.ino);
+    const st: Stat = this.lookupStat;
+    const inode = this.inodes.find(st.dev, st.ino);
     if (inode) {
       inode.nlookup++;
       this.inodes.touch(inode);

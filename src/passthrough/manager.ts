@@ -30,7 +30,9 @@ const O_RDONLY = 0;
  */
 export type PassthroughPolicy = 'auto' | 'always' | 'readonly' | 'never';
 
+/** Kernel passthrough for a session: which opens use it, and how far it may reach. */
 export interface PassthroughConfig {
+  /** Which opens use passthrough (default `auto`). */
   policy?: PassthroughPolicy;
   /**
    * With `readonly`: what a writable open gets while the inode is already in
@@ -43,20 +45,38 @@ export interface PassthroughConfig {
   maxStackDepth?: 1 | 2;
 }
 
+/** What passthrough has done so far on a connection. */
 export interface PassthroughStats {
-  opens: { passthrough: number; cached: number; direct: number };
+  /** Opens answered, by the I/O mode they got. */
+  opens: {
+    /** Straight to a backing file. */
+    passthrough: number;
+    /** Through the page cache. */
+    cached: number;
+    /** Every read and write to the server (FOPEN_DIRECT_IO). */
+    direct: number;
+  };
+  /** Passthrough wishes not granted, by reason (`cached-opens`, `no-backing-file`, `stack-depth`…). */
   fallbacks: Record<string, number>;
+  /** Opens whose mode differs from their wish because of another open of the same inode. */
   conflicts: number;
+  /** Backing ids registered with the kernel and not closed yet. */
   backingIdsOpen: number;
 }
 
+/** The reply flags and backing id an open gets, and its mode. */
 export interface ResolvedOpen {
   openFlags: number;
   backingId: number;
   mode: IoMode;
 }
 
+/**
+ * A session's passthrough: turns each open's wish into a reply the kernel
+ * accepts, and keeps the backing ids and counters (see the module comment).
+ */
 export class PassthroughManager {
+  /** The policy in force. */
   readonly policy: PassthroughPolicy;
   private readonly writableConflict: 'share' | 'refuse';
   private readonly arbiter = new IoModeArbiter<number, BackingId>();
@@ -74,16 +94,23 @@ export class PassthroughManager {
     if (this.policy === 'never') this.disabledBecause = 'policy never';
   }
 
-  /** True when passthrough should be asked for at INIT. */
+  /**
+   * True when passthrough should be asked for at INIT.
+   * @internal
+   */
   get wanted(): boolean {
     return this.policy !== 'never';
   }
 
+  /** False once passthrough is off for the whole connection (the kernel does not offer it, or this process may not register backing files). */
   get active(): boolean {
     return this.disabledBecause === undefined;
   }
 
-  /** Switches passthrough off for the connection, with one log line saying why. */
+  /**
+   * Switches passthrough off for the connection, with one log line saying why.
+   * @internal
+   */
   disable(reason: string, detail: string): void {
     if (this.disabledBecause !== undefined) return;
     this.disabledBecause = reason;
@@ -116,6 +143,7 @@ export class PassthroughManager {
    * Decides the reply to an OPEN or CREATE of a regular file, registering a
    * backing id if the inode enters passthrough. Call `undoOpen` if the reply
    * never reaches the kernel, and `release` on the RELEASE of `fh`.
+   * @internal
    */
   resolveOpen(nodeid: NodeId, fh: number, requestFlags: number, reply: OpenReply): ResolvedOpen {
     const fsFlags = reply.openFlags ?? 0;
@@ -197,12 +225,18 @@ export class PassthroughManager {
     }
   }
 
-  /** The reply of an open never reached the kernel: forget the open as if released. */
+  /**
+   * The reply of an open never reached the kernel: forget the open as if released.
+   * @internal
+   */
   undoOpen(nodeid: NodeId, fh: number): void {
     this.release(nodeid, fh);
   }
 
-  /** RELEASE of `fh`: drops the open and closes the inode's backing id after its last passthrough user. */
+  /**
+   * RELEASE of `fh`: drops the open and closes the inode's backing id after its last passthrough user.
+   * @internal
+   */
   release(nodeid: NodeId, fh: number): void {
     const byFh = this.openModes.get(nodeid);
     const modes = byFh?.get(fh);
@@ -214,6 +248,7 @@ export class PassthroughManager {
     if (backing !== undefined) this.registry.close(backing);
   }
 
+  /** A copy of the counters. */
   stats(): PassthroughStats {
     return {
       opens: { ...this.counters.opens },
@@ -223,12 +258,18 @@ export class PassthroughManager {
     };
   }
 
-  /** Closes one backing id dropped by a release; false when none is waiting. */
+  /**
+   * Closes one backing id dropped by a release; false when none is waiting.
+   * @internal
+   */
   closeOnePending(): boolean {
     return this.registry.closeOnePending();
   }
 
-  /** Closes every backing id (the kernel drops them with the connection anyway). */
+  /**
+   * Closes every backing id (the kernel drops them with the connection anyway).
+   * @internal
+   */
   shutdown(): void {
     this.registry.closeAll();
   }

@@ -9,7 +9,7 @@
  * FORGET, BATCH_FORGET, INTERRUPT, DESTROY and NOTIFY_REPLY.
  */
 import {
-  encodeAttrOut, encodeBmapOut, encodeCopyFileRangeOut, encodeIoctlOut, encodeLkOut, encodeLseekOut,
+  encodeAttrOut, encodeBmapOut, encodeCopyFileRangeOut, encodeLkOut, encodeLseekOut,
   encodePollOut, encodeStatfsOut, encodeStatxOut, encodeWriteOut,
 } from '../abi/index.js';
 import type { AttrOut, EntryOut, FileLock, FuseRequest, StatfsOut, StatxOut } from '../abi/index.js';

@@ -35,6 +35,7 @@ export const DEFAULT_REQUEST_DEADLINE_MS = 60_000;
 /** Default for `SessionOptions.slowRequestMs`. */
 export const DEFAULT_SLOW_REQUEST_MS = 10_000;
 
+/** A session's options: what it asks for at INIT, passthrough, logging, and request deadlines. */
 export interface SessionOptions {
   /** Largest WRITE the kernel may send (default 1 MiB; the channel's read buffers must match). */
   maxWrite?: number;
@@ -77,6 +78,12 @@ function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
+/**
+ * One FUSE connection, served: INIT negotiation, each request decoded and
+ * handed to the filesystem, interrupts, deadlines, lookup counts, and the end
+ * of the connection. `mount()` makes and starts one; make one directly to
+ * serve a channel of your own (tests serve an in-memory one).
+ */
 export class Session {
   /** Counters for the stats file and tests. */
   readonly stats = new SessionStats();
@@ -108,6 +115,11 @@ export class Session {
   private readyResolve!: (info: InitInfo) => void;
   private readyReject!: (err: Error) => void;
 
+  /**
+   * @param fs the filesystem that answers the requests
+   * @param channel the connection to the kernel; its read buffers must hold `maxWrite` plus one page
+   * @param options negotiation wishes, passthrough, logging and deadlines
+   */
   constructor(readonly fs: Filesystem, readonly channel: Channel, readonly options: SessionOptions = {}) {
     this.maxWrite = options.maxWrite ?? 1 << 20;
     if (channel.readBufferSize < this.maxWrite + PAGE) {

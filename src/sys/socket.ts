@@ -191,7 +191,7 @@ export function sendmsg(fd: number, data: Buffer, fds: readonly number[] = [], f
     block.writeBigUInt64LE(BigInt(L.cmsghdr.data + 4 * fds.length), controlAt + L.cmsghdr.len);
     block.writeInt32LE(SOL_SOCKET, controlAt + L.cmsghdr.level);
     block.writeInt32LE(SCM_RIGHTS, controlAt + L.cmsghdr.type);
-    fds.forEach((f, i) => block.writeInt32LE(f, controlAt + L.cmsghdr.data + 4 * i));
+    for (let i = 0; i < fds.length; i++) block.writeInt32LE(fds[i] as number, controlAt + L.cmsghdr.data + 4 * i);
   }
   for (;;) {
     const n = c_sendmsg(fd, block, flags);

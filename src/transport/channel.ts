@@ -21,16 +21,34 @@ const E = osConstants.errno;
 
 /** A request as read from the device. Call `release()` once the request's bytes are no longer needed. */
 export interface RequestBuffer {
+  /** The buffer the request was read into, from offset 0. */
   buf: Buffer;
+  /** Length of the request in `buf`, in bytes. */
   len: number;
+  /** Gives the buffer back to the channel's pool; its bytes may be overwritten from then on. */
   release(): void;
 }
 
+/** Why a channel stopped delivering requests. */
 export type ChannelEnd =
-  | { reason: 'unmounted' }
-  | { reason: 'aborted' }
-  | { reason: 'closed' }
-  | { reason: 'error'; error: Error };
+  | {
+      /** The device read failed with ENODEV: the filesystem was unmounted, or aborted without ABORT_ERROR negotiated. */
+      reason: 'unmounted';
+    }
+  | {
+      /** The device read failed with ECONNABORTED: the connection was aborted, with ABORT_ERROR negotiated. */
+      reason: 'aborted';
+    }
+  | {
+      /** The channel's owner closed it. */
+      reason: 'closed';
+    }
+  | {
+      /** Reading the device failed in another way. */
+      reason: 'error';
+      /** What failed. */
+      error: Error;
+    };
 
 /** What a channel calls back into: the session. */
 export interface ChannelHandlers {
@@ -57,6 +75,7 @@ export interface Channel {
   readonly replyScratch: Buffer;
   /** A full-size buffer for a reply that must outlive the current tick (READ data); undefined when none is free. */
   takeLargeBuffer(): Buffer | undefined;
+  /** Returns a buffer from `takeLargeBuffer` once its reply is written. */
   giveLargeBuffer(b: Buffer): void;
   /** Starts delivering requests. */
   start(handlers: ChannelHandlers): void;
@@ -68,6 +87,7 @@ export interface Channel {
   backingClose(id: number): void;
 }
 
+/** How a `FuseChannel` sizes its buffers. */
 export interface ChannelOptions {
   /** Largest WRITE payload that will be negotiated; read buffers are this plus one page. */
   maxWrite: number;
@@ -115,6 +135,10 @@ export class FuseChannel implements Channel {
   /** Reply scratch space for replies encoded and written synchronously. */
   readonly replyScratch: Buffer;
 
+  /**
+   * @param fd the /dev/fuse descriptor, non-blocking; the channel owns it
+   * @param options buffer sizes
+   */
   private constructor(readonly fd: number, readonly options: ChannelOptions) {
     const readSize = options.maxWrite + 4096;
     this.large = new BufferPool(readSize, options.maxLargeBuffers ?? 256);
@@ -146,6 +170,7 @@ export class FuseChannel implements Channel {
     return this.large.take();
   }
 
+  /** Returns a buffer from `takeLargeBuffer`; reading resumes if it had stopped for want of one. */
   giveLargeBuffer(b: Buffer): void {
     this.large.give(b);
     if (this.stalled) {
@@ -171,8 +196,7 @@ export class FuseChannel implements Channel {
   /** Writes one reply or notification. Returns 0 or a negative errno (ENOENT: the request is gone, e.g. interrupted). */
   write(buf: Buffer, len: number): number {
     if (this.ended) return -E.ENODEV;
-    const n = tryWrite(this.fd, buf, 0, len);
-    return n < 0 ? n : 0;
+    return Math.min(tryWrite(this.fd, buf, 0, len), 0);
   }
 
   /**

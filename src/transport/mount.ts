@@ -23,10 +23,13 @@ export interface KernelMountParams {
   rootMode: number;
   /** Owner of the mount; without allowOther only this user (and root) may access it. */
   uid: number;
+  /** Group of the mount's owner. */
   gid: number;
+  /** Let every user reach the mount, not only its owner (allow_other; for users it needs user_allow_other in /etc/fuse.conf). */
   allowOther?: boolean;
   /** Let the kernel check permissions from mode/uid/gid; ACCESS is then never sent. */
   defaultPermissions?: boolean;
+  /** Mount read-only (MS_RDONLY): every write fails with EROFS before reaching the server. */
   readOnly?: boolean;
   /** Limit for READ request size in bytes. */
   maxRead?: number;
@@ -34,6 +37,7 @@ export interface KernelMountParams {
   flags?: number;
   /** Honour set-user-ID bits and device nodes (default off: MS_NOSUID and MS_NODEV, as libfuse does). */
   suid?: boolean;
+  /** Honour device nodes (see `suid`); refused for ordinary users. */
   dev?: boolean;
 }
 

@@ -10,7 +10,7 @@ import {
   type DecodeOptions,
   type FuseRequest,
 } from '../../src/abi/index.js';
-import { le16, le32, le64, request, str } from '../helpers/wire.js';
+import { le32, le64, request, str } from '../helpers/wire.js';
 
 const OPTS: DecodeOptions = { minor: 45, setxattrExt: false };
 const EINVAL = 22;

@@ -24,7 +24,7 @@ const cases: Case[] = [
   {
     name: 'SRC does not exist',
     argv: (d) => ['mirror', path.join(d.root, 'no-such-src'), d.mnt],
-    says: (d) => [/no-such-src|source|src/i, /not exist|no such|ENOENT|missing|not found/i],
+    says: (_d) => [/no-such-src|source|src/i, /not exist|no such|ENOENT|missing|not found/i],
   },
   {
     name: 'SRC is not a directory',

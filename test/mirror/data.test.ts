@@ -164,7 +164,7 @@ test('64 concurrent reads of different files return the right content', { timeou
     async ({ mnt }) => {
       const names = contents.map((_, i) => path.join(mnt, `f${i}`));
       const got = await Promise.all(names.map((n) => fs.promises.readFile(n)));
-      got.forEach((g, i) => assert.ok(g.equals(contents[i] ?? Buffer.alloc(0)), `file f${i} content differs`));
+      for (const [i, g] of got.entries()) assert.ok(g.equals(contents[i] ?? Buffer.alloc(0)), `file f${i} content differs`);
       // Also truly parallel at the kernel level: 64 processes at once.
       const rs = await Promise.all(names.map((n) => run('sha256sum', [n], { timeoutMs: 30_000 })));
       rs.forEach((r, i) => {

@@ -27,7 +27,10 @@ async function withRoot(fn: (root: string, mnt: string, keep: (m: FuseMount) => 
   fs.mkdirSync(mnt);
   const mounts: FuseMount[] = [];
   try {
-    await fn(root, mnt, (m) => (mounts.push(m), m));
+    await fn(root, mnt, (m) => {
+      mounts.push(m);
+      return m;
+    });
   } finally {
     // Innermost first, each aborted by the library (asynchronously: this thread serves them).
     for (const m of mounts.reverse()) await withTimeout(m.abort(), STEP, 'abort during cleanup').catch(() => undefined);
