@@ -19,3 +19,5 @@ export {
 } from './sys/constants.js';
 export { MirrorFilesystem } from './mirror/mirror.js';
 export type { MirrorOptions } from './mirror/mirror.js';
+export { PathAdapter, mountPaths } from './path/index.js';
+export type { PathOptions, PathMount, PathMountOptions, PathFilesystem, PathAttr, PathDirent, PathTime, PathResult, PathOpenResult } from './path/index.js';
