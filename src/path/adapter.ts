@@ -383,7 +383,7 @@ export class PathAdapter implements Filesystem {
   mkdir(req: MkdirRequest, ctx: RequestContext): PathResult<EntryOut> {
     const parent = this.node(ctx.nodeid);
     const op = this.fs.mkdir;
-    return this.create1(ctx, req.name, op && ((p) => op.call(this.fs, p, req.mode | S_IFDIR, ctx)), (p, r) => this.entryAfter(parent, req.name, p, r, ctx));
+    return this.create1(ctx, req.name, op && ((p) => op.call(this.fs, p, req.mode, ctx)), (p, r) => this.entryAfter(parent, req.name, p, r, ctx));
   }
 
   symlink(req: SymlinkRequest, ctx: RequestContext): PathResult<EntryOut> {

@@ -157,6 +157,7 @@ export interface PathFilesystem {
   readlink?(path: string, ctx: RequestContext): PathResult<string | Buffer>;
   /** Create a file, FIFO, socket or device node. May return its attributes (saves a getattr). */
   mknod?(path: string, mode: number, rdev: number, ctx: RequestContext): PathResult<PathAttr | void>;
+  /** `mode`: permission bits, as the kernel sends them (the caller's umask already applied). */
   mkdir?(path: string, mode: number, ctx: RequestContext): PathResult<PathAttr | void>;
   /** Create `path` as a symlink to `target`. */
   symlink?(target: string, path: string, ctx: RequestContext): PathResult<PathAttr | void>;
