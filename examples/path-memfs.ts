@@ -136,8 +136,8 @@ export class PathMemoryFilesystem implements PathFilesystem {
     return n.target ?? Errno.of('EINVAL');
   }
 
-  link(existing: string, path: string): PathAttr | Errno {
-    const n = this.find(existing);
+  link(existing: string | null, path: string, fh: number | undefined): PathAttr | Errno {
+    const n = this.target(existing, fh);
     if (!n) return ENOENT;
     if (n.children) return Errno.of('EPERM');
     const { dir, name } = this.parentOf(path);

@@ -20,4 +20,4 @@ export {
 export { MirrorFilesystem } from './mirror/mirror.js';
 export type { MirrorOptions } from './mirror/mirror.js';
 export { PathAdapter, mountPaths } from './path/index.js';
-export type { PathOptions, PathMount, PathMountOptions, PathFilesystem, PathAttr, PathDirent, PathTime, PathResult, PathOpenResult } from './path/index.js';
+export type { PathOptions, PathMount, PathMountOptions, PathFilesystem, PathAttr, PathDirent, PathTime, PathResult, PathOpenResult, CreateContext } from './path/index.js';

@@ -713,7 +713,8 @@ class FuseNativeFilesystem implements PathFilesystem {
     return this.call('rename', [from, to], this.status);
   }
 
-  link(existing: string, path: string): PathResult<void> {
+  link(existing: string | null, path: string): PathResult<void> {
+    if (existing === null) return Errno.of(E.ENOENT);
     return this.call('link', [existing, path], this.status);
   }
 

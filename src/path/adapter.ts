@@ -6,11 +6,11 @@
  * caching) are documented in filesystem.ts.
  */
 import { constants as osConstants } from 'node:os';
-import { Fattr, GETATTR_FH, RenameFlag, ROOT_ID } from '../abi/constants.js';
+import { Fattr, GETATTR_FH, InitFlag, RenameFlag, ROOT_ID } from '../abi/constants.js';
 import type {
   AccessRequest, Attr, CopyFileRangeRequest, CreateRequest, FallocateRequest, FlushRequest, FsyncRequest,
   FsyncdirRequest, GetattrRequest, GetxattrRequest, LinkRequest, ListxattrRequest, LookupRequest, LseekRequest,
-  MkdirRequest, MknodRequest, NodeId, OpenRequest, OpendirRequest, ReadRequest, ReaddirRequest,
+  MkdirRequest, MknodRequest, NodeId, OpenRequest, TmpfileRequest, OpendirRequest, ReadRequest, ReaddirRequest,
   ReaddirplusRequest, ReadlinkRequest, ReleaseRequest, ReleasedirRequest, RemovexattrRequest, RenameRequest,
   RmdirRequest, SetattrRequest, SetxattrRequest, StatfsRequest, SymlinkRequest, Timespec, UnlinkRequest,
   WriteRequest,
@@ -20,7 +20,7 @@ import type {
   AttrOut, CreateReply, DirentPlusSink, DirentSink, EntryOut, Filesystem, InitInfo, OpenReply, RequestContext,
   StatfsOut,
 } from '../fs/filesystem.js';
-import type { PathAttr, PathDirent, PathFilesystem, PathOpenResult, PathResult, PathTime } from './filesystem.js';
+import type { CreateContext, PathAttr, PathDirent, PathFilesystem, PathOpenResult, PathResult, PathTime } from './filesystem.js';
 import { Held, PathNode, TreeLock, childPath, pathOf } from './nodes.js';
 
 const E = osConstants.errno;
@@ -136,6 +136,19 @@ function openReplyOf(r: PathOpenResult): OpenReply {
   return r;
 }
 
+/** The request's context with the caller's umask (0 unless DONT_MASK is in force: the kernel applied it). */
+function createContext(ctx: RequestContext, umask: number): CreateContext {
+  return {
+    get nodeid() { return ctx.nodeid; },
+    get uid() { return ctx.uid; },
+    get gid() { return ctx.gid; },
+    get pid() { return ctx.pid; },
+    get unique() { return ctx.unique; },
+    get signal() { return ctx.signal; },
+    umask,
+  };
+}
+
 function removeOne(list: number[], v: number): void {
   const i = list.indexOf(v);
   if (i >= 0) list.splice(i, 1);
@@ -149,6 +162,8 @@ export class PathAdapter implements Filesystem {
   /** Every node the kernel (or an open handle) still holds, by node id. */
   readonly nodes = new Map<number, PathNode>();
   readonly root: PathNode;
+  /** The filesystem's INIT capabilities. */
+  readonly initFlags?: bigint;
   /** READDIRPLUS, only when the filesystem says its listings carry attributes. */
   readonly readdirplus?: (req: ReaddirplusRequest, ctx: RequestContext, out: DirentPlusSink) => PathResult<void>;
   private readonly lock = new TreeLock();
@@ -162,6 +177,8 @@ export class PathAdapter implements Filesystem {
   private readonly attrTimeout: number;
   private readonly negativeTimeout: number;
   private readonly hide: boolean;
+  /** DONT_MASK is in force: creating operations get the caller's umask. */
+  private dontMask: boolean;
 
   constructor(readonly fs: PathFilesystem, options: PathOptions = {}) {
     this.entryTimeout = options.entryTimeout ?? 1;
@@ -171,6 +188,8 @@ export class PathAdapter implements Filesystem {
     this.root = new PathNode(ROOT_ID, 0, S_IFDIR);
     this.nodes.set(ROOT_ID, this.root);
     if (fs.readdirPlus) this.readdirplus = (req, ctx, out) => this.listPlus(req, ctx, out);
+    if (fs.initFlags !== undefined) this.initFlags = fs.initFlags;
+    this.dontMask = false;
   }
 
   // ---- the table ----
@@ -196,12 +215,15 @@ export class PathAdapter implements Filesystem {
       const known = this.byIno.get(ino);
       if (known && known.type === type) node = known;
     }
-    if (!node) {
-      node = new PathNode(this.nextId++ as NodeId, ino, type);
-      this.nodes.set(node.id, node);
-      if (ino !== 0 && type !== S_IFDIR) this.byIno.set(ino, node);
-    }
+    node ??= this.newNode(ino, type);
     this.addName(node, parent, name);
+    return node;
+  }
+
+  private newNode(ino: number, type: number): PathNode {
+    const node = new PathNode(this.nextId++ as NodeId, ino, type);
+    this.nodes.set(node.id, node);
+    if (ino !== 0 && type !== S_IFDIR) this.byIno.set(ino, node);
     return node;
   }
 
@@ -306,6 +328,7 @@ export class PathAdapter implements Filesystem {
   // ---- lifecycle ----
 
   init(info: InitInfo): void | Promise<void> {
+    this.dontMask = (info.enabled & InitFlag.DONT_MASK) !== 0n;
     return this.fs.init?.(info);
   }
 
@@ -377,13 +400,15 @@ export class PathAdapter implements Filesystem {
   mknod(req: MknodRequest, ctx: RequestContext): PathResult<EntryOut> {
     const parent = this.node(ctx.nodeid);
     const op = this.fs.mknod;
-    return this.create1(ctx, req.name, op && ((p) => op.call(this.fs, p, req.mode, req.rdev, ctx)), (p, r) => this.entryAfter(parent, req.name, p, r, ctx));
+    const cctx = createContext(ctx, this.dontMask ? req.umask : 0);
+    return this.create1(ctx, req.name, op && ((p) => op.call(this.fs, p, req.mode, req.rdev, cctx)), (p, r) => this.entryAfter(parent, req.name, p, r, ctx));
   }
 
   mkdir(req: MkdirRequest, ctx: RequestContext): PathResult<EntryOut> {
     const parent = this.node(ctx.nodeid);
     const op = this.fs.mkdir;
-    return this.create1(ctx, req.name, op && ((p) => op.call(this.fs, p, req.mode, ctx)), (p, r) => this.entryAfter(parent, req.name, p, r, ctx));
+    const cctx = createContext(ctx, this.dontMask ? req.umask : 0);
+    return this.create1(ctx, req.name, op && ((p) => op.call(this.fs, p, req.mode, cctx)), (p, r) => this.entryAfter(parent, req.name, p, r, ctx));
   }
 
   symlink(req: SymlinkRequest, ctx: RequestContext): PathResult<EntryOut> {
@@ -403,9 +428,11 @@ export class PathAdapter implements Filesystem {
       () => {
         const pp = pathOf(parent);
         const existing = pathOf(target);
-        if (pp === null || existing === null) return ENOENT;
+        // A file without a name (O_TMPFILE, or unlinked while open) is named through an open handle.
+        const fh = existing === null ? target.handles[0] : undefined;
+        if (pp === null || (existing === null && fh === undefined)) return ENOENT;
         path = childPath(pp, req.name);
-        return op.call(this.fs, existing, path, ctx);
+        return op.call(this.fs, existing, path, fh, ctx);
       },
       (r) => this.entryAfter(parent, req.name, path, r, ctx, target),
     );
@@ -583,6 +610,7 @@ export class PathAdapter implements Filesystem {
     if (!op) return ENOSYS;
     const parent = this.node(ctx.nodeid);
     const name = req.name;
+    const cctx = createContext(ctx, this.dontMask ? req.umask : 0);
     let path = '';
     return this.shared(
       [parent],
@@ -590,7 +618,7 @@ export class PathAdapter implements Filesystem {
         const pp = pathOf(parent);
         if (pp === null) return ENOENT;
         path = childPath(pp, name);
-        return op.call(this.fs, path, req.mode, req.flags, ctx);
+        return op.call(this.fs, path, req.mode, req.flags, cctx);
       },
       async (r) => {
         const open = openReplyOf(r);
@@ -605,6 +633,35 @@ export class PathAdapter implements Filesystem {
         if (pa instanceof Errno) return pa;
         parent.changes++;
         const node = this.attach(parent, name, pa);
+        node.handles.push(fh);
+        return { entry: this.entry(node, pa), open };
+      },
+    );
+  }
+
+  /** open(O_TMPFILE): a node without a name, kept by its open handle until LINK names it or the last release. */
+  tmpfile(req: TmpfileRequest, ctx: RequestContext): PathResult<CreateReply> {
+    const op = this.fs.tmpfile;
+    if (!op) return Errno.of(E.EOPNOTSUPP);
+    const dir = this.node(ctx.nodeid);
+    const cctx = createContext(ctx, this.dontMask ? req.umask : 0);
+    return this.shared(
+      [dir],
+      () => {
+        const p = pathOf(dir);
+        return p === null ? ENOENT : op.call(this.fs, p, req.mode, req.flags, cctx);
+      },
+      async (r) => {
+        const open = openReplyOf(r);
+        const fh = open.fh as number;
+        let pa: PathAttr | Errno = Errno.of(E.EIO);
+        try {
+          if (this.fs.getattr) pa = await this.fs.getattr(null, fh, ctx);
+        } finally {
+          if (pa instanceof Errno) await this.fs.release?.(null, fh, req.flags, ctx);
+        }
+        if (pa instanceof Errno) return pa;
+        const node = this.newNode(num(pa.ino), num(pa.mode) & S_IFMT);
         node.handles.push(fh);
         return { entry: this.entry(node, pa), open };
       },

@@ -85,6 +85,11 @@ import type { Errno } from '../fs/errors.js';
 import type { InitInfo, OpenReply, RequestContext, StatfsOut } from '../fs/filesystem.js';
 import type { Timespec } from '../abi/types.js';
 
+/** The context of a creating operation: the caller's umask, when the filesystem asked for DONT_MASK (else 0). */
+export interface CreateContext extends RequestContext {
+  readonly umask: number;
+}
+
 /** A result: the value, an Errno, or a promise of either. */
 export type PathResult<T> = T | Errno | Promise<T | Errno>;
 
@@ -141,6 +146,13 @@ export type PathOpenResult = OpenReply | number | void;
 export interface PathFilesystem {
   /** Set when `readdir` returns attributes with its entries as cheaply as names: listings then use READDIRPLUS. */
   readonly readdirPlus?: boolean;
+  /**
+   * INIT capabilities to ask for (`InitFlag` bits), as `Filesystem.initFlags`.
+   * For example POSIX_ACL (the kernel enforces ACLs read through getxattr) or
+   * DONT_MASK (the kernel leaves the caller's umask to you: creating
+   * operations then find it in `ctx.umask`).
+   */
+  readonly initFlags?: bigint;
 
   /** After INIT is negotiated, before any other request. */
   init?(info: InitInfo): void | Promise<void>;
@@ -156,9 +168,9 @@ export interface PathFilesystem {
   /** The target of a symlink. */
   readlink?(path: string, ctx: RequestContext): PathResult<string | Buffer>;
   /** Create a file, FIFO, socket or device node. May return its attributes (saves a getattr). */
-  mknod?(path: string, mode: number, rdev: number, ctx: RequestContext): PathResult<PathAttr | void>;
-  /** `mode`: permission bits, as the kernel sends them (the caller's umask already applied). */
-  mkdir?(path: string, mode: number, ctx: RequestContext): PathResult<PathAttr | void>;
+  mknod?(path: string, mode: number, rdev: number, ctx: CreateContext): PathResult<PathAttr | void>;
+  /** `mode`: permission bits, as the kernel sends them (the caller's umask applied, unless DONT_MASK). */
+  mkdir?(path: string, mode: number, ctx: CreateContext): PathResult<PathAttr | void>;
   /** Create `path` as a symlink to `target`. */
   symlink?(target: string, path: string, ctx: RequestContext): PathResult<PathAttr | void>;
   unlink?(path: string, ctx: RequestContext): PathResult<void>;
@@ -169,8 +181,12 @@ export interface PathFilesystem {
    * do not support.
    */
   rename?(from: string, to: string, flags: number, ctx: RequestContext): PathResult<void>;
-  /** Hard link: a second name `path` for `existing`. */
-  link?(existing: string, path: string, ctx: RequestContext): PathResult<PathAttr | void>;
+  /**
+   * Hard link: a second name `path` for `existing`. `existing` is null for a
+   * file that has no name (made by `tmpfile`, or unlinked while open); `fh` is
+   * then one of its open handles.
+   */
+  link?(existing: string | null, path: string, fh: number | undefined, ctx: RequestContext): PathResult<PathAttr | void>;
 
   /** chmod(2); `mode` holds the file type bits too, as the kernel sends it. */
   chmod?(path: string | null, mode: number, fh: number | undefined, ctx: RequestContext): PathResult<void>;
@@ -187,7 +203,13 @@ export interface PathFilesystem {
    */
   open?(path: string, flags: number, ctx: RequestContext): PathResult<PathOpenResult>;
   /** open(O_CREAT) of a new regular file. Missing: the kernel uses `mknod` and then `open`. */
-  create?(path: string, mode: number, flags: number, ctx: RequestContext): PathResult<PathOpenResult>;
+  create?(path: string, mode: number, flags: number, ctx: CreateContext): PathResult<PathOpenResult>;
+  /**
+   * open(O_TMPFILE) in directory `dir`: a new file without a name, which
+   * `getattr(null, fh)` describes and `link(null, path, fh)` may name later.
+   * Missing: EOPNOTSUPP.
+   */
+  tmpfile?(dir: string, mode: number, flags: number, ctx: CreateContext): PathResult<PathOpenResult>;
   /** Read into `dest` (its length is the size asked for) from `offset`: return the count, or your own bytes. Short means end of file. */
   read?(path: string | null, fh: number, dest: Buffer, offset: number, ctx: RequestContext): PathResult<number | Uint8Array>;
   /** Write `data` at `offset`; return the count. `data` is valid only until the result settles. */
