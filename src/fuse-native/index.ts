@@ -788,7 +788,7 @@ class FuseNativeFilesystem implements PathFilesystem {
     return this.call('opendir', [path, flags], this.fdValue);
   }
 
-  readdir(path: string): PathResult<PathDirent[]> {
+  readdir(path: string): PathResult<(string | PathDirent)[]> {
     return this.call('readdir', [path], (r) => {
       const e = errnoOf(r[0]);
       if (e) return Errno.of(e);
@@ -796,7 +796,8 @@ class FuseNativeFilesystem implements PathFilesystem {
       const stats = r[2] as FuseStat[] | undefined;
       // As fuse-native: stats count only when there is one per name.
       const withStats = Array.isArray(stats) && stats.length === names.length;
-      return names.map((name, i) => (withStats ? { name: String(name), attr: this.attrOf(stats[i]) } : { name: String(name) }));
+      if (!withStats) return names.every((n) => typeof n === 'string') ? (names as string[]) : names.map(String);
+      return names.map((name, i) => ({ name: String(name), attr: this.attrOf(stats[i]) }));
     });
   }
 

@@ -54,8 +54,12 @@ interface DirHandle {
   node: PathNode;
   /** The filesystem's own handle from `opendir`. */
   fsFh: number;
-  /** The listing taken at offset 0, `.` and `..` first; cookies are positions in it. */
-  entries: PathDirent[] | undefined;
+  /**
+   * The listing taken at offset 0, as the filesystem gave it (copied, so
+   * later changes to its array do not move offsets); `.` and `..` are
+   * positions 0 and 1 before it, and a cookie is a position + 1.
+   */
+  entries: (string | PathDirent)[] | undefined;
   /** The directory's change count when the listing was taken. */
   changesAtListing: number;
 }
@@ -796,17 +800,18 @@ export class PathAdapter implements Filesystem {
       const p = pathOf(node);
       return p === null ? ENOENT : op.call(this.fs, p, handle.fsFh, ctx);
     }, (list) => {
-      const entries: PathDirent[] = [{ name: '.' }, { name: '..' }];
-      for (const e of list) {
-        const d = typeof e === 'string' ? { name: e } : e;
-        // We add the dot entries ourselves.
-        if (d.name === '.' || d.name === '..') continue;
-        entries.push(d);
-      }
-      handle.entries = entries;
+      // Names stay as given (no object per entry): listings are large and taken often.
+      handle.entries = Array.isArray(list) ? list.slice() : Array.from(list);
       handle.changesAtListing = node.changes;
       return handle;
     });
+  }
+
+  /** A listing's name at position `i` (0 and 1 are the dot entries). */
+  private static nameAt(entries: (string | PathDirent)[], i: number): string {
+    if (i < 2) return i === 0 ? '.' : '..';
+    const e = entries[i - 2]!;
+    return typeof e === 'string' ? e : e.name;
   }
 
   private dotIno(dh: DirHandle, i: number): number {
@@ -818,20 +823,28 @@ export class PathAdapter implements Filesystem {
     const dh = this.listing(req.fh as number, req.offset, ctx);
     const emit = (h: DirHandle): void => {
       const entries = h.entries!;
-      for (let i = Number(req.offset); i < entries.length; i++) {
-        const e = entries[i]!;
+      const children = h.node.children;
+      const end = entries.length + 2;
+      for (let i = Number(req.offset); i < end; i++) {
         let ino: number;
         let type: number;
+        let name: string;
         if (i < 2) {
+          name = i === 0 ? '.' : '..';
           ino = this.dotIno(h, i);
           type = DT_DIR;
         } else {
-          const known = h.node.children?.get(e.name);
-          const fsIno = e.attr ? num(e.attr.ino) : 0;
+          const e = entries[i - 2]!;
+          const attr = typeof e === 'string' ? undefined : e.attr;
+          name = typeof e === 'string' ? e : e.name;
+          // We list the dot entries ourselves.
+          if (name === '.' || name === '..') continue;
+          const known = children?.get(name);
+          const fsIno = attr ? num(attr.ino) : 0;
           ino = fsIno !== 0 ? fsIno : known ? (known.ino !== 0 ? known.ino : known.id) : UNKNOWN_INO;
-          type = e.attr ? (num(e.attr.mode) & S_IFMT) >> 12 : known ? known.type >> 12 : DT_UNKNOWN;
+          type = attr ? (num(attr.mode) & S_IFMT) >> 12 : known ? known.type >> 12 : DT_UNKNOWN;
         }
-        if (!out.add(e.name, ino, type, BigInt(i + 1))) return;
+        if (!out.add(name, ino, type, BigInt(i + 1))) return;
       }
     };
     if (dh instanceof Errno) return dh;
@@ -845,20 +858,24 @@ export class PathAdapter implements Filesystem {
       const entries = h.entries!;
       // Attributes from a listing older than a change made through the mount may be wrong: names only then.
       const fresh = h.changesAtListing === h.node.changes;
-      for (let i = Number(req.offset); i < entries.length; i++) {
-        const e = entries[i]!;
-        if (!out.fits(Buffer.byteLength(e.name))) return;
+      const end = entries.length + 2;
+      for (let i = Number(req.offset); i < end; i++) {
+        const name = PathAdapter.nameAt(entries, i);
+        if (i >= 2 && (name === '.' || name === '..')) continue;
+        if (!out.fits(Buffer.byteLength(name))) return;
+        const e = i < 2 ? undefined : entries[i - 2]!;
+        const attr = e === undefined || typeof e === 'string' ? undefined : e.attr;
         let entry: EntryOut;
         if (i < 2) {
           entry = nameOnly(this.dotIno(h, i), S_IFDIR);
-        } else if (e.attr && fresh) {
-          entry = this.entry(this.attach(h.node, e.name, e.attr), e.attr);
+        } else if (attr && fresh) {
+          entry = this.entry(this.attach(h.node, name, attr), attr);
         } else {
-          const known = h.node.children?.get(e.name);
-          const fsIno = e.attr ? num(e.attr.ino) : 0;
-          entry = nameOnly(fsIno || (known ? known.ino || known.id : UNKNOWN_INO), e.attr ? num(e.attr.mode) : (known?.type ?? 0));
+          const known = h.node.children?.get(name);
+          const fsIno = attr ? num(attr.ino) : 0;
+          entry = nameOnly(fsIno || (known ? known.ino || known.id : UNKNOWN_INO), attr ? num(attr.mode) : (known?.type ?? 0));
         }
-        out.add(e.name, entry, BigInt(i + 1));
+        out.add(name, entry, BigInt(i + 1));
       }
     };
     if (dh instanceof Errno) return dh;
