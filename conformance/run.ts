@@ -29,11 +29,16 @@ import { readStats } from '../test/helpers/stats.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CONF_SRC = path.resolve(HERE, '../../conformance'); // dist/conformance -> conformance
-/** Mirror targets: a passthrough policy, or `exclusive` (policy auto with `-o exclusive`: everything cached for a day). */
-const ALL_POLICIES = ['auto', 'always', 'readonly', 'never', 'exclusive'] as const;
+/**
+ * Mirror targets: a passthrough policy, `exclusive` (policy auto with `-o
+ * exclusive`: everything cached for a day), or `paths` (the path-level mirror
+ * of examples/path-mirror.ts, policy auto).
+ */
+const ALL_POLICIES = ['auto', 'always', 'readonly', 'never', 'exclusive', 'paths'] as const;
+const PATH_MIRROR = path.resolve(HERE, '../examples/path-mirror.js');
 
 function mirrorArgs(target: string, statsFile: string): string[] {
-  const policy = target === 'exclusive' ? 'auto' : target;
+  const policy = target === 'exclusive' || target === 'paths' ? 'auto' : target;
   const o = target === 'exclusive' ? 'allow_other,exclusive' : 'allow_other';
   return ['--passthrough', policy, '-o', o, '--stats-file', statsFile];
 }
@@ -296,7 +301,8 @@ async function main(): Promise<number> {
         live.proc?.kill();
       }, 180_000);
       try {
-        const proc = await spawnMirror(dirs.src, dirs.mnt, mirrorArgs(policy, path.join(dirs.root, 'stats.json')), { readyTimeoutMs: 15_000 });
+        const program = policy === 'paths' ? PATH_MIRROR : undefined;
+        const proc = await spawnMirror(dirs.src, dirs.mnt, mirrorArgs(policy, path.join(dirs.root, 'stats.json')), { readyTimeoutMs: 15_000, program });
         live.proc = proc;
         for (const c of cases) {
           if (watchdogFired) throw new Error('watchdog fired (180 s): mount aborted');

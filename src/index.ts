@@ -51,3 +51,5 @@ export type { PassthroughConfig, PassthroughPolicy, PassthroughStats, Passthroug
 // The mirror.
 export { MirrorFilesystem } from './mirror/mirror.js';
 export type { MirrorOptions } from './mirror/mirror.js';
+export { PathAdapter, mountPaths } from './path/index.js';
+export type { PathOptions, PathMount, PathMountOptions, PathFilesystem, PathAttr, PathDirent, PathTime, PathResult, PathOpenResult, CreateContext } from './path/index.js';

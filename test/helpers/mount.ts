@@ -97,6 +97,8 @@ export interface SpawnOptions {
   nofile?: number;
   /** Don't wait for the mount: resolve as soon as the process is spawned. */
   noWait?: boolean;
+  /** Another server program taking the CLI's arguments (`PROGRAM mirror SRC MNT ...`); default the CLI. */
+  program?: string;
 }
 
 export interface MirrorProcess {
@@ -149,7 +151,7 @@ export async function spawnMirror(
   args: readonly string[] = [],
   opts: SpawnOptions = {},
 ): Promise<MirrorProcess> {
-  const argv = [CLI, 'mirror', src, mnt, ...args];
+  const argv = [opts.program ?? CLI, 'mirror', src, mnt, ...args];
   const setup = [
     opts.umask === undefined ? '' : `umask ${opts.umask.toString(8).padStart(3, '0')}; `,
     opts.nofile === undefined ? '' : `ulimit -n ${opts.nofile}; `,

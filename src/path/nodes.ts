@@ -1,0 +1,178 @@
+/**
+ * The path layer's node table: node id ⇄ names (parent node + name), lookup
+ * and open counts, and the tree lock that keeps a request's path valid while
+ * it runs.
+ */
+import { ROOT_ID } from '../abi/constants.js';
+import type { NodeId } from '../abi/types.js';
+
+/** One name of a node: the directory holding it and the name in it. */
+export interface NodeName {
+  parent: PathNode;
+  name: string;
+}
+
+/** A node the kernel knows (or that an open handle keeps alive). */
+export class PathNode {
+  /** The names it has; requests use the first. Empty for the root and for files unlinked while open. */
+  readonly names: NodeName[] = [];
+  /** Children known by name (directories only; created on first use). */
+  children: Map<string, PathNode> | undefined;
+  /** The kernel's lookup references. */
+  lookups = 0;
+  /** Open file handles on it (regular files and others opened with `open`/`create`). */
+  readonly handles: number[] = [];
+  /** Shared locks held by requests running on this node or below it. */
+  readers = 0;
+  /** An exclusive lock (rename, unlink, rmdir of this node) is held. */
+  writer = false;
+  /** Exclusive locks waiting for this node: new shared locks queue behind them. */
+  writersWaiting = 0;
+  /** Bumped on every change of the directory made through the mount; a listing taken before is then stale for READDIRPLUS. */
+  changes = 0;
+  /** Renamed to a hidden name because it was unlinked while open (`unlinkedOpen: 'hide'`). */
+  hidden = false;
+
+  constructor(
+    readonly id: NodeId,
+    /** The filesystem's inode number (0: none given). */
+    public ino: number,
+    /** S_IFMT bits. */
+    public type: number,
+  ) {}
+
+  get isRoot(): boolean {
+    return this.id === ROOT_ID;
+  }
+}
+
+/** Paths of a node and of a name in a directory. */
+export function pathOf(node: PathNode): string | null {
+  if (node.isRoot) return '/';
+  let first = node.names[0];
+  if (!first) return null;
+  if (first.parent.isRoot) return '/' + first.name;
+  const parts: string[] = [first.name];
+  let n = first.parent;
+  while (!n.isRoot) {
+    first = n.names[0];
+    // A directory without a name (removed while something below was open): no path.
+    if (!first) return null;
+    parts.push(first.name);
+    n = first.parent;
+  }
+  let s = '';
+  for (let i = parts.length - 1; i >= 0; i--) s += '/' + parts[i];
+  return s;
+}
+
+export function childPath(parentPath: string, name: string): string {
+  return parentPath === '/' ? '/' + name : parentPath + '/' + name;
+}
+
+/** The nodes a shared lock on `node` covers: it and every ancestor through first names. */
+function chain(node: PathNode): PathNode[] {
+  const out: PathNode[] = [node];
+  let n = node;
+  while (!n.isRoot && n.names.length > 0) {
+    n = n.names[0]!.parent;
+    out.push(n);
+  }
+  return out;
+}
+
+/** Held locks, released once. */
+export class Held {
+  private done = false;
+  constructor(private readonly lock: TreeLock, readonly shared: PathNode[], readonly exclusive: PathNode[]) {}
+  release(): void {
+    if (this.done) return;
+    this.done = true;
+    this.lock.releaseHeld(this);
+  }
+}
+
+interface Waiter {
+  /** The nodes asked for; their ancestors are found when granting (a rename may have moved them meanwhile). */
+  nodes: PathNode[];
+  exclusive: PathNode[];
+  resolve: (h: Held) => void;
+}
+
+/**
+ * libfuse's tree lock, for one thread of asynchronous handlers: a request
+ * holds a shared lock on its node(s) and their ancestors; a rename, unlink or
+ * rmdir holds an exclusive lock on the node(s) it moves or removes, which is
+ * granted once no request holds a shared lock on them (every request under a
+ * directory holds one on it). Shared locks that arrive while an exclusive one
+ * waits queue behind it, so renames are not starved.
+ */
+export class TreeLock {
+  private readonly waiting: Waiter[] = [];
+  private exclusiveHeldOrWaiting = 0;
+
+  /** No exclusive lock is held or waiting: a synchronous request needs no lock at all. */
+  get quiet(): boolean {
+    return this.exclusiveHeldOrWaiting === 0;
+  }
+
+  /** Takes shared locks on `nodes` (and their ancestors) without checking: only when `quiet`. */
+  holdShared(nodes: PathNode[]): Held {
+    const shared = nodes.flatMap(chain);
+    for (const n of shared) n.readers++;
+    return new Held(this, shared, []);
+  }
+
+  /** Shared locks on `nodes` and their ancestors, and exclusive ones on `exclusive`. Resolves when granted. */
+  acquire(nodes: PathNode[], exclusive: PathNode[] = []): Held | Promise<Held> {
+    const shared = nodes.flatMap(chain);
+    if (exclusive.length > 0) {
+      this.exclusiveHeldOrWaiting++;
+      for (const n of exclusive) n.writersWaiting++;
+    }
+    if (this.waiting.length === 0 && this.grantable(shared, exclusive)) return this.grant(shared, exclusive);
+    return new Promise((resolve) => this.waiting.push({ nodes, exclusive, resolve }));
+  }
+
+  private grantable(shared: PathNode[], exclusive: PathNode[]): boolean {
+    for (const n of exclusive) if (n.readers > 0 || n.writer) return false;
+    if (exclusive.length > 0) {
+      // An exclusive request's own waiting marks do not hold it up.
+      for (const n of shared) if (n.writer) return false;
+    } else {
+      for (const n of shared) if (n.writer || n.writersWaiting > 0) return false;
+    }
+    return true;
+  }
+
+  private grant(shared: PathNode[], exclusive: PathNode[]): Held {
+    for (const n of exclusive) {
+      n.writersWaiting--;
+      n.writer = true;
+    }
+    for (const n of shared) n.readers++;
+    return new Held(this, shared, exclusive);
+  }
+
+  releaseHeld(h: Held): void {
+    for (const n of h.shared) n.readers--;
+    if (h.exclusive.length > 0) {
+      for (const n of h.exclusive) n.writer = false;
+      this.exclusiveHeldOrWaiting--;
+    }
+    if (this.waiting.length > 0) this.wake();
+  }
+
+  private wake(): void {
+    for (let i = 0; i < this.waiting.length; ) {
+      const w = this.waiting[i]!;
+      const shared = w.nodes.flatMap(chain);
+      if (this.grantable(shared, w.exclusive)) {
+        this.waiting.splice(i, 1);
+        w.resolve(this.grant(shared, w.exclusive));
+      } else {
+        i++;
+      }
+    }
+  }
+}

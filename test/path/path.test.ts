@@ -1,0 +1,272 @@
+/**
+ * The path layer on real mounts: the node table under renames (of open files,
+ * of subtrees with lookups in flight), hard links, files unlinked while open,
+ * listings while the directory changes, and concurrency.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { describeRun, RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2, dropCaches } from '../helpers/mount.js';
+import { PathMemoryFilesystem } from '../../examples/path-memfs.js';
+import { LoggedMemoryFilesystem, py, sh, waitFor, withPathMount } from './helpers.js';
+
+// Every request reaches the filesystem: the tests look at the paths it gets.
+const NO_CACHE = { entryTimeout: 0, attrTimeout: 0 };
+
+test('a path filesystem behaves like a filesystem', { timeout: 60_000 }, async () => {
+  await withPathMount(new PathMemoryFilesystem(), {}, async ({ mnt }) => {
+    let r = await sh(`cd ${mnt} && mkdir -p a/b && echo hello > a/b/f && cat a/b/f && ls a && ls -a a/b`);
+    assert.equal(r.stdout, 'hello\nb\n.\n..\nf\n', describeRun(r));
+    r = await sh(`cd ${mnt} && printf 0123456789 > g && printf XY | dd of=g bs=1 seek=3 conv=notrunc 2>/dev/null && cat g && stat -c %s g`);
+    assert.equal(r.stdout, '012XY5678910\n', describeRun(r));
+    r = await sh(`cd ${mnt} && mv g a/h && ln -s a/h link && readlink link && cat link && ln a/h hard && stat -c %h a/h`);
+    assert.equal(r.stdout, 'a/h\n012XY567892\n', describeRun(r));
+    r = await sh(`cd ${mnt} && rm hard link && rmdir a 2>&1; echo $?`);
+    assert.match(r.stdout, /not empty/i);
+    r = await sh(`cd ${mnt} && rm -r a && ls -A`);
+    assert.equal(r.stdout, '', describeRun(r));
+    r = await sh(`cd ${mnt} && truncate -s 5000 t && stat -c '%s %a' t && chmod 600 t && stat -c %a t && touch -d @1000000000.5 t && stat -c '%Y %y' t`);
+    assert.match(r.stdout, /^5000 644\n600\n1000000000 2001-09-0\d [\d:]+\.500000000/, describeRun(r));
+    r = await py(`
+import os, sys
+p = sys.argv[1] + '/t'
+os.setxattr(p, 'user.k', b'v1')
+print(os.getxattr(p, 'user.k').decode(), os.listxattr(p), os.statvfs(sys.argv[1]).f_blocks)
+os.removexattr(p, 'user.k')
+try:
+    os.getxattr(p, 'user.k')
+except OSError as e:
+    print(e.errno)
+`, [mnt]);
+    assert.equal(r.stdout, "v1 ['user.k'] 1048576\n61\n", describeRun(r));
+  });
+});
+
+test('hard links are one node with several names', { timeout: 60_000 }, async () => {
+  await withPathMount(new PathMemoryFilesystem(), NO_CACHE, async ({ mnt, adapter }) => {
+    const r = await sh(`cd ${mnt} && mkdir d && echo one > a && ln a d/b && stat -c '%i %h' a d/b && echo two >> d/b && cat a && rm a && cat d/b && stat -c %h d/b`);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines[0], lines[1], describeRun(r));
+    assert.match(lines[0]!, / 2$/);
+    assert.deepEqual(lines.slice(2), ['one', 'two', 'one', 'two', '1']);
+    // One node carries both names while both exist: the table has no node for `a` any more.
+    const named = [...adapter.nodes.values()].filter((n) => n.names.some((x) => x.name === 'b'));
+    assert.equal(named.length, 1);
+    assert.deepEqual(named[0]!.names.map((x) => x.name), ['b']);
+  });
+});
+
+test('a second name reached by lookup alone is recognised by its inode number', { timeout: 60_000 }, async () => {
+  await withPathMount(new PathMemoryFilesystem(), NO_CACHE, async ({ mnt, adapter }) => {
+    let r = await sh(`cd ${mnt} && echo x > a && ln a b`);
+    assert.equal(r.code, 0, describeRun(r));
+    // Forget everything the kernel knows, then reach the file by each name afresh.
+    await dropCaches(2);
+    r = await sh(`cd ${mnt} && stat -c %i a b`);
+    const [ia, ib] = r.stdout.trim().split('\n');
+    assert.equal(ia, ib);
+    const withB = [...adapter.nodes.values()].find((n) => n.names.some((x) => x.name === 'b'));
+    assert.ok(withB && withB.names.some((x) => x.name === 'a'), 'a and b share a node');
+  });
+});
+
+const UNLINK_OPEN = `
+import os, sys
+d = sys.argv[1]
+fd = os.open(d + '/f', os.O_RDWR | os.O_CREAT, 0o644)
+os.write(fd, b'before ')
+os.unlink(d + '/f')
+print(sorted(os.listdir(d)))
+os.write(fd, b'after')
+print(os.pread(fd, 100, 0).decode(), os.fstat(fd).st_nlink, os.fstat(fd).st_size)
+try:
+    os.rmdir(d)
+    print('rmdir ok')
+except OSError as e:
+    print('rmdir', e.errno)
+os.close(fd)
+print(sorted(os.listdir(d)) if os.path.isdir(d) else 'gone')
+`;
+
+test('a file unlinked while open keeps working through its handle, without a name', { timeout: 60_000 }, async () => {
+  const fs = new LoggedMemoryFilesystem();
+  await withPathMount(fs, {}, async ({ mnt }) => {
+    await sh(`mkdir ${mnt}/d`);
+    const r = await py(UNLINK_OPEN, [`${mnt}/d`]);
+    assert.equal(r.stdout, "[]\nbefore after 0 12\nrmdir ok\ngone\n", describeRun(r));
+    // The write after the unlink reached the filesystem with no path, only the handle.
+    const writes = fs.calls.filter((c) => c.op === 'write' && c.phase === 'start');
+    assert.deepEqual(writes.map((c) => c.path), ['/d/f', null]);
+    assert.ok(fs.calls.some((c) => c.op === 'release' && c.path === null));
+  });
+});
+
+test("with unlinkedOpen 'hide' a file unlinked while open is renamed away until its last close (libfuse)", { timeout: 60_000 }, async () => {
+  const fs = new LoggedMemoryFilesystem();
+  await withPathMount(fs, { unlinkedOpen: 'hide' }, async ({ mnt }) => {
+    await sh(`mkdir ${mnt}/d`);
+    const r = await py(UNLINK_OPEN, [`${mnt}/d`]);
+    const lines = r.stdout.split('\n');
+    assert.match(lines[0]!, /^\['\.fuse_hidden[0-9a-f]{16}'\]$/, describeRun(r));
+    assert.equal(lines[1], 'before after 1 12');
+    assert.equal(lines[2], 'rmdir 39'); // ENOTEMPTY: the hidden name is still there
+    assert.equal(lines[3], '[]');
+    const hidden = fs.calls.find((c) => c.op === 'rename')!;
+    assert.equal(hidden.path, '/d/f');
+    assert.match(hidden.to!, /^\/d\/\.fuse_hidden/);
+    assert.ok(fs.calls.some((c) => c.op === 'write' && c.path === hidden.to));
+    assert.ok(fs.calls.some((c) => c.op === 'unlink' && c.path === hidden.to), 'removed at the last release');
+  });
+});
+
+test('renames of open files and of their directories move the paths requests get', { timeout: 60_000 }, async () => {
+  const fs = new LoggedMemoryFilesystem();
+  await withPathMount(fs, NO_CACHE, async ({ mnt }) => {
+    const r = await py(`
+import os, sys
+m = sys.argv[1]
+os.makedirs(m + '/d/e')
+fd = os.open(m + '/d/e/f', os.O_RDWR | os.O_CREAT, 0o644)
+os.rename(m + '/d/e/f', m + '/d/e/g')
+os.write(fd, b'1')
+os.rename(m + '/d', m + '/x')
+os.write(fd, b'2')
+os.rename(m + '/x/e', m + '/e2')
+os.write(fd, b'3')
+os.close(fd)
+print(open(m + '/e2/g').read(), sorted(os.listdir(m)))
+`, [mnt]);
+    assert.equal(r.stdout, "123 ['e2', 'x']\n", describeRun(r));
+    const writes = fs.calls.filter((c) => c.op === 'write' && c.phase === 'start').map((c) => c.path);
+    assert.deepEqual(writes, ['/d/e/g', '/x/e/g', '/e2/g']);
+  });
+});
+
+test('a rename of a subtree waits for lookups in flight below it, and later requests see the new path', { timeout: 60_000 }, async () => {
+  const fs = new LoggedMemoryFilesystem();
+  await withPathMount(fs, NO_CACHE, async ({ mnt }) => {
+    let r = await sh(`mkdir -p ${mnt}/a/b/c && echo data > ${mnt}/a/b/c/f`);
+    assert.equal(r.code, 0, describeRun(r));
+    const open = fs.hold('getattr', '/a/b/c/f');
+    const stat = sh(`stat -c %s ${mnt}/a/b/c/f`);
+    await waitFor(() => fs.started('getattr', '/a/b/c/f'), 10_000, 'the lookup to reach the filesystem');
+    // Unrelated paths are not held up meanwhile.
+    r = await sh(`mkdir ${mnt}/other && stat -c %F ${mnt}/other`);
+    assert.equal(r.stdout, 'directory\n', describeRun(r));
+    const mv = sh(`mv ${mnt}/a ${mnt}/z`);
+    await new Promise((res) => setTimeout(res, 300));
+    assert.ok(!fs.started('rename', '/a'), `the rename waited for the lookup under it: ${JSON.stringify(fs.calls.slice(-12))}`);
+    open();
+    const [st, mvr] = await Promise.all([stat, mv]);
+    assert.equal(st.stdout, '5\n', describeRun(st));
+    assert.equal(mvr.code, 0, describeRun(mvr));
+    const endOfLookup = fs.calls.findIndex((c) => c.op === 'getattr' && c.path === '/a/b/c/f' && c.phase === 'end');
+    const startOfRename = fs.calls.findIndex((c) => c.op === 'rename' && c.path === '/a' && c.phase === 'start');
+    assert.ok(endOfLookup >= 0 && startOfRename > endOfLookup, 'the lookup ended before the rename started');
+    const before = fs.calls.length;
+    r = await sh(`cat ${mnt}/z/b/c/f`);
+    assert.equal(r.stdout, 'data\n', describeRun(r));
+    const later = fs.calls.slice(before).filter((c) => c.path !== null);
+    assert.ok(later.length > 0 && later.every((c) => c.path!.startsWith('/z')), JSON.stringify(later));
+  });
+});
+
+test('a rename over a file waits for a read in flight on it, so the read never reaches the wrong file', { timeout: 60_000 }, async () => {
+  const fs = new LoggedMemoryFilesystem();
+  await withPathMount(fs, NO_CACHE, async ({ mnt }) => {
+    await sh(`echo old > ${mnt}/f && echo new > ${mnt}/g`);
+    const open = fs.hold('read', '/f');
+    // O_DIRECT keeps the page cache out: the read reaches the filesystem.
+    const reader = py(`
+import os, sys, mmap
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, 4096)
+n = os.readv(fd, [buf])
+print(buf[:n].decode().strip())
+`, [`${mnt}/f`]);
+    await waitFor(() => fs.started('read', '/f'), 10_000, 'the read to reach the filesystem');
+    const mv = sh(`mv ${mnt}/g ${mnt}/f`);
+    await new Promise((res) => setTimeout(res, 300));
+    assert.ok(!fs.started('rename', '/g'), 'the rename waited for the read on the file it replaces');
+    open();
+    const [rd, mvr] = await Promise.all([reader, mv]);
+    assert.equal(rd.stdout, 'old\n', describeRun(rd));
+    assert.equal(mvr.code, 0, describeRun(mvr));
+    const r = await sh(`cat ${mnt}/f; ls ${mnt}`);
+    assert.equal(r.stdout, 'new\nf\n');
+  });
+});
+
+test('RENAME_EXCHANGE swaps the nodes and RENAME_NOREPLACE refuses', { timeout: 60_000 }, async () => {
+  await withPathMount(new PathMemoryFilesystem(), NO_CACHE, async ({ mnt }) => {
+    await sh(`mkdir ${mnt}/d && echo A > ${mnt}/a && echo B > ${mnt}/d/b && echo inner > ${mnt}/d/in`);
+    assert.equal(await renameat2(`${mnt}/a`, `${mnt}/d`, RENAME_NOREPLACE), 'EEXIST');
+    assert.equal(await renameat2(`${mnt}/a`, `${mnt}/d`, RENAME_EXCHANGE), 'OK');
+    const r = await sh(`cd ${mnt} && cat d && cat a/b a/in && stat -c %F a d`);
+    assert.equal(r.stdout, 'A\nB\ninner\ndirectory\nregular file\n', describeRun(r));
+  });
+});
+
+test('a listing stays consistent, and its offsets valid, while the directory changes', { timeout: 60_000 }, async () => {
+  for (const readdirPlus of [true, false]) {
+    const fs = new PathMemoryFilesystem();
+    Object.defineProperty(fs, 'readdirPlus', { value: readdirPlus });
+    await withPathMount(fs, {}, async ({ mnt }) => {
+      const r = await py(`
+import ctypes, os, sys
+d = sys.argv[1] + '/dir'
+os.mkdir(d)
+for i in range(600):
+    open('%s/f%03d' % (d, i), 'w').close()
+libc = ctypes.CDLL(None, use_errno=True)
+class Dirent(ctypes.Structure):
+    _fields_ = [('ino', ctypes.c_uint64), ('off', ctypes.c_int64), ('reclen', ctypes.c_ushort), ('type', ctypes.c_ubyte), ('name', ctypes.c_char * 256)]
+libc.opendir.restype = ctypes.c_void_p
+libc.readdir.argtypes = [ctypes.c_void_p]
+libc.readdir.restype = ctypes.POINTER(Dirent)
+libc.telldir.argtypes = [ctypes.c_void_p]
+libc.telldir.restype = ctypes.c_long
+libc.seekdir.argtypes = [ctypes.c_void_p, ctypes.c_long]
+dp = libc.opendir(d.encode())
+def next_name():
+    e = libc.readdir(dp)
+    return e.contents.name.decode() if e else None
+seen = [next_name() for _ in range(200)]
+pos = libc.telldir(dp)
+ahead = [next_name() for _ in range(5)]
+# Change the directory: remove some names not yet read, add new ones.
+for i in range(500, 600):
+    os.unlink('%s/f%03d' % (d, i))
+for i in range(100):
+    open('%s/n%03d' % (d, i), 'w').close()
+libc.seekdir(dp, pos)
+again = [next_name() for _ in range(5)]
+while True:
+    n = next_name()
+    if n is None: break
+    seen.append(n)
+seen += again
+dups = len(seen) - len(set(seen))
+missing = [('f%03d' % i) for i in range(500) if ('f%03d' % i) not in seen]
+print('same-after-seekdir' if again == ahead else 'differs %r %r' % (again, ahead), 'dups', dups, 'missing', len(missing), 'dots', '.' in seen and '..' in seen)
+`, [mnt]);
+      assert.equal(r.stdout, 'same-after-seekdir dups 0 missing 0 dots True\n', `readdirPlus=${readdirPlus}: ${describeRun(r)}`);
+      const after = await sh(`ls -f ${mnt}/dir | wc -l`);
+      assert.equal(after.stdout.trim(), String(500 + 100 + 2), 'a new listing shows the changes');
+    });
+  }
+});
+
+test('lookup references return to zero and the node table empties once the kernel forgets', { timeout: 60_000 }, async () => {
+  await withPathMount(new PathMemoryFilesystem(), {}, async ({ mnt, adapter, m }) => {
+    const r = await sh(`cd ${mnt} && mkdir -p x/y && for i in $(seq 1 100); do echo $i > x/y/f$i; done && ls -lR >/dev/null && mv x z && cat z/y/f1`);
+    assert.equal(r.stdout, '1\n', describeRun(r));
+    assert.ok(adapter.nodes.size > 100);
+    const deadline = Date.now() + 10_000;
+    while ((m.session.knownNodes > 0 || adapter.nodes.size > 1) && Date.now() < deadline) {
+      await dropCaches(2);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.equal(m.session.knownNodes, 0);
+    assert.equal(adapter.nodes.size, 1, 'only the root is left');
+  });
+});
