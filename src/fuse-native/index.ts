@@ -479,7 +479,7 @@ export class Fuse {
       entryTimeout: o.entryTimeout ?? 1,
       attrTimeout: o.attrTimeout ?? 1,
       unlinkedOpen: o.hardRemove ? 'keep' : 'hide',
-      debug: debug ? (line: string) => process.stderr.write(`fuse-native ${line}\n`) : undefined,
+      logger: debug ? { warn: (line: string) => process.stderr.write(`${line}\n`), debug: (line: string) => process.stderr.write(`fuse-native ${line}\n`) } : undefined,
     };
     const m = await mountPaths(this.mnt, new FuseNativeFilesystem(this.ops, o), options);
     this.mounted = m;

@@ -163,8 +163,9 @@ function removeOne(list: number[], v: number): void {
  * unless you mount the result yourself (`mount(mnt, new PathAdapter(fs))`).
  */
 export class PathAdapter implements Filesystem {
-  /** Every node the kernel (or an open handle) still holds, by node id. */
+  /** @internal Every node the kernel (or an open handle) still holds, by node id. */
   readonly nodes = new Map<number, PathNode>();
+  /** @internal The root directory's node. */
   readonly root: PathNode;
   /** The filesystem's INIT capabilities. */
   readonly initFlags?: bigint;
@@ -184,6 +185,7 @@ export class PathAdapter implements Filesystem {
   /** DONT_MASK is in force: creating operations get the caller's umask. */
   private dontMask: boolean;
 
+  /** @param fs the path-level filesystem this adapter serves. */
   constructor(readonly fs: PathFilesystem, options: PathOptions = {}) {
     this.entryTimeout = options.entryTimeout ?? 1;
     this.attrTimeout = options.attrTimeout ?? 1;

@@ -87,6 +87,7 @@ import type { Timespec } from '../abi/types.js';
 
 /** The context of a creating operation: the caller's umask, when the filesystem asked for DONT_MASK (else 0). */
 export interface CreateContext extends RequestContext {
+  /** The caller's umask under DONT_MASK, else 0 (the kernel has applied it). */
   readonly umask: number;
 }
 
@@ -102,25 +103,38 @@ export type PathTime = Date | number | Timespec;
  * the epoch). Node's `fs.Stats` and `fs.BigIntStats` fit as they are.
  */
 export interface PathAttr {
+  /** S_IFMT type bits plus permission bits. */
   mode: number | bigint;
+  /** Size in bytes (default 0). */
   size?: number | bigint;
+  /** Hard links (default 1, 2 for a directory). */
   nlink?: number | bigint;
+  /** Owner (default: this process's user). */
   uid?: number | bigint;
+  /** Group (default: this process's group). */
   gid?: number | bigint;
+  /** Device number of a device node (default 0). */
   rdev?: number | bigint;
+  /** Preferred I/O size (default 4096). */
   blksize?: number | bigint;
+  /** 512-byte blocks allocated (default: from the size). */
   blocks?: number | bigint;
   /**
    * Shown as st_ino when non-zero (else the node id is). Stable inode numbers
    * also let fusekit recognise a hard link reached by another name.
    */
   ino?: number | bigint;
+  /** Last access. */
   atime?: PathTime;
+  /** Last change of the content. */
   mtime?: PathTime;
+  /** Last change of the inode. */
   ctime?: PathTime;
   /** Exact times (as `fs.BigIntStats` has them) win over the Date fields. */
   atimeNs?: bigint;
+  /** mtime in nanoseconds since the epoch, when exactness matters (overrides `mtime`). */
   mtimeNs?: bigint;
+  /** ctime in nanoseconds since the epoch (overrides `ctime`). */
   ctimeNs?: bigint;
   /** Seconds the kernel may cache these attributes; default: the mount's `attrTimeout`. */
   attrTimeout?: number;
@@ -130,7 +144,9 @@ export interface PathAttr {
 
 /** A directory entry: a name, optionally with its attributes (used for READDIRPLUS, and for d_type and d_ino). */
 export interface PathDirent {
+  /** The entry's name in the directory. */
   name: string;
+  /** Its attributes, when cheap to give: the listing then fills the kernel's cache (READDIRPLUS). */
   attr?: PathAttr;
 }
 
@@ -173,7 +189,9 @@ export interface PathFilesystem {
   mkdir?(path: string, mode: number, ctx: CreateContext): PathResult<PathAttr | void>;
   /** Create `path` as a symlink to `target`. */
   symlink?(target: string, path: string, ctx: RequestContext): PathResult<PathAttr | void>;
+  /** unlink(2): remove a name that is not a directory. */
   unlink?(path: string, ctx: RequestContext): PathResult<void>;
+  /** rmdir(2): remove an empty directory. */
   rmdir?(path: string, ctx: RequestContext): PathResult<void>;
   /**
    * rename(2)/renameat2(2): `flags` may hold RENAME_NOREPLACE (1),
@@ -218,6 +236,7 @@ export interface PathFilesystem {
   flush?(path: string | null, fh: number, ctx: RequestContext): PathResult<void>;
   /** The last close of an open file. */
   release?(path: string | null, fh: number, flags: number, ctx: RequestContext): PathResult<void>;
+  /** fsync/fdatasync (`datasync`) of an open file. */
   fsync?(path: string | null, fh: number, datasync: boolean, ctx: RequestContext): PathResult<void>;
   /** fallocate(2) `mode` bits (FALLOC_FL_*). */
   fallocate?(path: string | null, fh: number, mode: number, offset: number, length: number, ctx: RequestContext): PathResult<void>;
@@ -234,7 +253,9 @@ export interface PathFilesystem {
    * Called once per listing; see "Directory listings" above.
    */
   readdir?(path: string, fh: number, ctx: RequestContext): PathResult<Iterable<string | PathDirent>>;
+  /** The last close of a directory opened by `opendir`. */
   releasedir?(path: string | null, fh: number, ctx: RequestContext): PathResult<void>;
+  /** fsync of an open directory. */
   fsyncdir?(path: string | null, fh: number, datasync: boolean, ctx: RequestContext): PathResult<void>;
 
   /** statfs(2). Missing: zeros, with 255 as the longest name. */
@@ -245,6 +266,8 @@ export interface PathFilesystem {
   setxattr?(path: string | null, name: string, value: Buffer, flags: number, ctx: RequestContext): PathResult<void>;
   /** The value; ENODATA when the attribute is not set. fusekit answers size probes and ERANGE. */
   getxattr?(path: string | null, name: string, ctx: RequestContext): PathResult<Buffer>;
+  /** The names of the extended attributes; fusekit NUL-terminates them and answers size probes. */
   listxattr?(path: string | null, ctx: RequestContext): PathResult<(string | Buffer)[]>;
+  /** removexattr(2). */
   removexattr?(path: string | null, name: string, ctx: RequestContext): PathResult<void>;
 }

@@ -9,13 +9,14 @@ import type { PathOptions } from './adapter.js';
 import type { PathFilesystem } from './filesystem.js';
 
 /** `mount()`'s options (mount flags, passthrough, logging), whatever that type is called. */
-type BaseMountOptions = NonNullable<Parameters<typeof mount>[2]>;
+import type { MountOptions as BaseMountOptions } from '../session/mount.js';
 
 /** Options of `mountPaths()`: everything `mount()` takes, plus the path layer's caching and unlink rules. */
 export type PathMountOptions = BaseMountOptions & PathOptions;
 
 /** A mounted path filesystem: the `FuseMount`, and the adapter that holds the node table. */
 export interface PathMount extends FuseMount {
+  /** The adapter serving the path filesystem (its node table). */
   readonly adapter: PathAdapter;
 }
 

@@ -114,7 +114,9 @@ export interface MountOptions extends SessionOptions, Partial<Omit<KernelMountPa
 export interface FuseMount {
   /** The absolute, canonical path the filesystem is mounted at. */
   readonly mountpoint: string;
+  /** The session serving the mount (stats, passthrough counters, lookup counts). */
   readonly session: Session;
+  /** What INIT negotiated with the kernel. */
   readonly info: InitInfo;
   /** How it was mounted. */
   readonly mountMethod: 'syscall' | 'fusermount';

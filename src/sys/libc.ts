@@ -554,3 +554,46 @@ export function setNofileLimit(soft: number, hard: number): void {
   b.writeBigUInt64LE(BigInt(hard), rlim.fields.rlim_max.offset);
   if (c_setrlimit(RLIMIT_NOFILE, b) !== 0) throwErrno('setrlimit');
 }
+
+// ---------------------------------------------------------------------------
+// Extended attributes of a path's link itself (no descriptor needed)
+
+const c_lgetxattr = bind<(path: CStr, name: CStr, buf: Ptr, size: number) => number>(
+  'intptr_t lgetxattr(const char *, const char *, void *, size_t)',
+);
+const c_lsetxattr = bind<(path: CStr, name: CStr, value: Ptr, size: number, flags: number) => number>(
+  'int lsetxattr(const char *, const char *, const void *, size_t, int)',
+);
+const c_llistxattr = bind<(path: CStr, buf: Ptr, size: number) => number>(
+  'intptr_t llistxattr(const char *, void *, size_t)',
+);
+const c_lremovexattr = bind<(path: CStr, name: CStr) => number>('int lremovexattr(const char *, const char *)');
+
+/** lgetxattr(2): getxattr without following a final symlink. */
+export function lgetxattr(path: Name, name: Name, buf: Buffer | null): number {
+  const p = cname(path) ?? badName('lgetxattr');
+  const k = cname2(name) ?? badName('lgetxattr');
+  const b = sizeQueryOrNull(buf);
+  return callOrThrow('lgetxattr', () => c_lgetxattr(p, k, b, b === null ? 0 : b.length));
+}
+
+/** lsetxattr(2). */
+export function lsetxattr(path: Name, name: Name, value: Buffer, flags: number): void {
+  const p = cname(path) ?? badName('lsetxattr');
+  const k = cname2(name) ?? badName('lsetxattr');
+  callOrThrow('lsetxattr', () => c_lsetxattr(p, k, value, value.length, flags));
+}
+
+/** llistxattr(2). */
+export function llistxattr(path: Name, buf: Buffer | null): number {
+  const p = cname(path) ?? badName('llistxattr');
+  const b = sizeQueryOrNull(buf);
+  return callOrThrow('llistxattr', () => c_llistxattr(p, b, b === null ? 0 : b.length));
+}
+
+/** lremovexattr(2). */
+export function lremovexattr(path: Name, name: Name): void {
+  const p = cname(path) ?? badName('lremovexattr');
+  const k = cname2(name) ?? badName('lremovexattr');
+  callOrThrow('lremovexattr', () => c_lremovexattr(p, k));
+}

@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Fuse } from '../../src/fuse-native/index.js';
 import type { FuseOperations, FuseOptions } from '../../src/fuse-native/index.js';
-import { describeRun, forceUnmount, mountAt, mountEntries, run, sleep, withTimeout } from '../helpers/mount.js';
+import { describeRun, forceUnmount, mountAt, run, sleep, withTimeout } from '../helpers/mount.js';
+import { readMountInfo } from '../../src/transport/mount.js';
 import { consumerDir, recordingOps, scratch, startProgram, withFuse, type Recorded } from './helpers.js';
 
 function mountP(fuse: Fuse): Promise<Error | null> {
@@ -27,7 +28,7 @@ test('mount, unmount and mount again on the same directory; an instance mounts o
   try {
     const first = new Fuse(d.mnt, recordingOps([]));
     assert.equal(await mountP(first), null);
-    assert.ok(mountAt(d.mnt)?.fstype.startsWith('fuse'));
+    assert.ok(mountAt(d.mnt)?.fsType.startsWith('fuse'));
     // A second mount on a mounted directory is refused without force.
     const second = new Fuse(d.mnt, recordingOps([]));
     assert.match(String(await mountP(second)), /Mountpoint in use/);
@@ -90,8 +91,8 @@ test('mount options reach the mount table: allowOther, defaultPermissions, maxRe
     blkdev: false, blksize: 4096, userId: 0,
   };
   await withFuse(recordingOps([]), opts, async (_fuse, mnt) => {
-    const e = mountEntries().find((x) => x.mountPoint === mnt)!;
-    assert.equal(e.fstype, 'fuse.mine');
+    const e = readMountInfo().find((x) => x.mountPoint === mnt)!;
+    assert.equal(e.fsType, 'fuse.mine');
     assert.equal(e.source, 'myfs');
     assert.match(e.superOptions, /allow_other/);
     assert.match(e.superOptions, /default_permissions/);
@@ -338,7 +339,7 @@ function stat (st) {
   const p = startProgram(dir, 'example.js', [d.mnt]);
   try {
     const deadline = Date.now() + 10_000;
-    while (!mountAt(d.mnt)?.fstype.startsWith('fuse') && Date.now() < deadline) await sleep(20);
+    while (!mountAt(d.mnt)?.fsType.startsWith('fuse') && Date.now() < deadline) await sleep(20);
     const r = await sh(`cat ${d.mnt}/test; echo; ls ${d.mnt}; stat -c '%s %F' ${d.mnt}/test`);
     assert.equal(r.stdout, 'hello world\ntest\n11 regular file\n', `${describeRun(r)}\n${p.stderr()}`);
     assert.match(p.stderr(), /READ node=\d+/, 'debug: true traces requests');

@@ -9,7 +9,7 @@ import os from 'node:os';
 import koffi from 'koffi';
 import { arch } from '../../src/sys/arch.js';
 import type { Field } from '../../src/sys/arch.js';
-import { bind, cname, cname2, badName, callOrThrow, inRange, sizeQueryOrNull } from '../../src/sys/binding.js';
+import { bind, cname, badName, callOrThrow, inRange } from '../../src/sys/binding.js';
 import type { CStr, Name, Ptr } from '../../src/sys/binding.js';
 import { statfsBuf, decodeStatfs, readUint } from '../../src/sys/structs.js';
 import type { Stat, StatFs } from '../../src/sys/structs.js';
@@ -17,7 +17,8 @@ import { SysError, throwErrno } from '../../src/sys/errors.js';
 import {
   AT_FDCWD, AT_SYMLINK_NOFOLLOW, FUSE_DEV_IOC_CLONE, FUSE_DEV_IOC_SYNC_INIT,
 } from '../../src/sys/constants.js';
-import { fstatat, openat, tryFgetxattr, tryGetxattr, tryRead, tryWrite } from '../../src/sys/libc.js';
+import { fstatat, lgetxattr, llistxattr, lremovexattr, lsetxattr, openat, tryFgetxattr, tryGetxattr, tryRead, tryWrite } from '../../src/sys/libc.js';
+export { lgetxattr, llistxattr, lremovexattr, lsetxattr };
 
 const { EFAULT, EINTR } = os.constants.errno;
 
@@ -36,16 +37,7 @@ const c_syncfs = bind<(fd: number) => number>('int syncfs(int)');
 const c_faccessat = bind<(dirfd: number, name: CStr, mode: number, flags: number) => number>(
   'int faccessat(int, const char *, int, int)',
 );
-const c_lgetxattr = bind<(path: CStr, name: CStr, buf: Ptr, size: number) => number>(
-  'intptr_t lgetxattr(const char *, const char *, void *, size_t)',
-);
-const c_lsetxattr = bind<(path: CStr, name: CStr, value: Ptr, size: number, flags: number) => number>(
-  'int lsetxattr(const char *, const char *, const void *, size_t, int)',
-);
-const c_llistxattr = bind<(path: CStr, buf: Ptr, size: number) => number>(
-  'intptr_t llistxattr(const char *, void *, size_t)',
-);
-const c_lremovexattr = bind<(path: CStr, name: CStr) => number>('int lremovexattr(const char *, const char *)');
+
 const c_setfsuid = bind<(uid: number) => number>('int setfsuid(int)');
 const c_setfsgid = bind<(gid: number) => number>('int setfsgid(int)');
 const c_getuid = bind<() => number>('uint32_t getuid()');
@@ -184,34 +176,6 @@ export function fgetxattr(fd: number, name: Name, buf: Buffer | null): number {
   return orThrow('fgetxattr', tryFgetxattr(fd, name, buf));
 }
 
-/** lgetxattr(2): getxattr without following a final symlink. */
-export function lgetxattr(path: Name, name: Name, buf: Buffer | null): number {
-  const p = cname(path) ?? badName('lgetxattr');
-  const k = cname2(name) ?? badName('lgetxattr');
-  const b = sizeQueryOrNull(buf);
-  return callOrThrow('lgetxattr', () => c_lgetxattr(p, k, b, b === null ? 0 : b.length));
-}
-
-/** lsetxattr(2). */
-export function lsetxattr(path: Name, name: Name, value: Buffer, flags: number): void {
-  const p = cname(path) ?? badName('lsetxattr');
-  const k = cname2(name) ?? badName('lsetxattr');
-  callOrThrow('lsetxattr', () => c_lsetxattr(p, k, value, value.length, flags));
-}
-
-/** llistxattr(2). */
-export function llistxattr(path: Name, buf: Buffer | null): number {
-  const p = cname(path) ?? badName('llistxattr');
-  const b = sizeQueryOrNull(buf);
-  return callOrThrow('llistxattr', () => c_llistxattr(p, b, b === null ? 0 : b.length));
-}
-
-/** lremovexattr(2). */
-export function lremovexattr(path: Name, name: Name): void {
-  const p = cname(path) ?? badName('lremovexattr');
-  const k = cname2(name) ?? badName('lremovexattr');
-  callOrThrow('lremovexattr', () => c_lremovexattr(p, k));
-}
 
 // ---------------------------------------------------------------------------
 // Credentials and ids

@@ -7,7 +7,7 @@ import { PathAdapter } from '../../src/path/adapter.js';
 import type { PathOptions } from '../../src/path/adapter.js';
 import type { PathAttr } from '../../src/path/filesystem.js';
 import type { RequestContext } from '../../src/fs/filesystem.js';
-import { Errno } from '../../src/fs/errors.js';
+import type { Errno } from '../../src/fs/errors.js';
 import { PathMemoryFilesystem } from '../../examples/path-memfs.js';
 import { withInProcessMount } from '../helpers/inprocess.js';
 import type { InProcessMount } from '../helpers/inprocess.js';
