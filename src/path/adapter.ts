@@ -215,11 +215,15 @@ export class PathAdapter implements Filesystem {
       node = undefined;
     }
     if (node) return node;
+    const dev = num(pa.dev);
     if (ino !== 0 && type !== S_IFDIR && num(pa.nlink, 1) > 1) {
       const known = this.byIno.get(ino);
-      if (known && known.type === type) node = known;
+      if (known && known.type === type && known.dev === dev) node = known;
     }
-    node ??= this.newNode(ino, type);
+    if (!node) {
+      node = this.newNode(ino, type);
+      node.dev = dev;
+    }
     this.addName(node, parent, name);
     return node;
   }
@@ -666,6 +670,7 @@ export class PathAdapter implements Filesystem {
         }
         if (pa instanceof Errno) return pa;
         const node = this.newNode(num(pa.ino), num(pa.mode) & S_IFMT);
+        node.dev = num(pa.dev);
         node.handles.push(fh);
         return { entry: this.entry(node, pa), open };
       },

@@ -39,7 +39,8 @@
  *   the table along, so later requests see the new paths.
  * - **Hard links** are one node with several names: after `link`, and
  *   whenever `getattr` gives a non-zero `ino` and `nlink > 1` that matches a
- *   node already known (so give real, stable `ino`s if you have hard links).
+ *   node already known, on the same `dev` if given (so give real, stable
+ *   `ino`s if you have hard links).
  *   A node's requests use one of its names.
  * - **Unlinked while open.** By default (`unlinkedOpen: 'keep'`) a file
  *   removed while open keeps its node, without a name: operations on its open
@@ -115,6 +116,8 @@ export interface PathAttr {
    * also let fusekit recognise a hard link reached by another name.
    */
   ino?: number | bigint;
+  /** The device `ino` belongs to, when several share the tree (as in `fs.Stats`); only compared, never shown. */
+  dev?: number | bigint;
   atime?: PathTime;
   mtime?: PathTime;
   ctime?: PathTime;
