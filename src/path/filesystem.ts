@@ -99,8 +99,10 @@ export type PathTime = Date | number | Timespec;
 
 /**
  * What `getattr` returns: the fields of stat(2). Only `mode` (type and
- * permission bits) is required; the rest default to 0 (`nlink` to 1, times to
- * the epoch). Node's `fs.Stats` and `fs.BigIntStats` fit as they are.
+ * permission bits) is required. Defaults: owner and group this process's,
+ * `nlink` 1 (2 for a directory), `blksize` 4096, `blocks` from the size,
+ * times the epoch, the rest 0. Node's `fs.Stats` and `fs.BigIntStats` fit as
+ * they are.
  */
 export interface PathAttr {
   mode: number | bigint;
