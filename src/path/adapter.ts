@@ -112,20 +112,30 @@ function setTime(attr: Attr, key: 'atime' | 'mtime' | 'ctime', ns: bigint | unde
 
 type Ms = { atimeMs?: number; mtimeMs?: number; ctimeMs?: number };
 
-/** The kernel's attributes from what the filesystem returned; st_ino is the filesystem's or else the node id. */
+const SERVER_UID = process.getuid?.() ?? 0;
+const SERVER_GID = process.getgid?.() ?? 0;
+
+/**
+ * The kernel's attributes from what the filesystem returned. st_ino is the
+ * filesystem's or else the node id; missing fields default as `PathAttr`
+ * says (owner: this process; nlink 1, or 2 for a directory; blksize 4096;
+ * blocks from the size; times the epoch).
+ */
 export function toAttr(pa: PathAttr, nodeid: number): Attr {
   const ino = num(pa.ino);
+  const mode = num(pa.mode);
+  const size = num(pa.size);
   const attr: Attr = {
     ino: ino !== 0 ? ino : nodeid,
-    size: num(pa.size),
-    blocks: num(pa.blocks),
+    size,
+    blocks: pa.blocks === undefined ? Math.ceil(size / 512) : num(pa.blocks),
     atimeSec: 0, atimeNsec: 0, mtimeSec: 0, mtimeNsec: 0, ctimeSec: 0, ctimeNsec: 0,
-    mode: num(pa.mode),
-    nlink: num(pa.nlink, 1),
-    uid: num(pa.uid),
-    gid: num(pa.gid),
+    mode,
+    nlink: num(pa.nlink, (mode & S_IFMT) === S_IFDIR ? 2 : 1),
+    uid: pa.uid === undefined ? SERVER_UID : num(pa.uid),
+    gid: pa.gid === undefined ? SERVER_GID : num(pa.gid),
     rdev: num(pa.rdev),
-    blksize: num(pa.blksize),
+    blksize: num(pa.blksize, 4096),
   };
   const ms = pa as PathAttr & Ms;
   setTime(attr, 'atime', pa.atimeNs, ms.atimeMs, pa.atime);
@@ -217,11 +227,15 @@ export class PathAdapter implements Filesystem {
       node = undefined;
     }
     if (node) return node;
+    const dev = num(pa.dev);
     if (ino !== 0 && type !== S_IFDIR && num(pa.nlink, 1) > 1) {
       const known = this.byIno.get(ino);
-      if (known && known.type === type) node = known;
+      if (known && known.type === type && known.dev === dev) node = known;
     }
-    node ??= this.newNode(ino, type);
+    if (!node) {
+      node = this.newNode(ino, type);
+      node.dev = dev;
+    }
     this.addName(node, parent, name);
     return node;
   }
@@ -668,6 +682,7 @@ export class PathAdapter implements Filesystem {
         }
         if (pa instanceof Errno) return pa;
         const node = this.newNode(num(pa.ino), num(pa.mode) & S_IFMT);
+        node.dev = num(pa.dev);
         node.handles.push(fh);
         return { entry: this.entry(node, pa), open };
       },

@@ -39,7 +39,8 @@
  *   the table along, so later requests see the new paths.
  * - **Hard links** are one node with several names: after `link`, and
  *   whenever `getattr` gives a non-zero `ino` and `nlink > 1` that matches a
- *   node already known (so give real, stable `ino`s if you have hard links).
+ *   node already known, on the same `dev` if given (so give real, stable
+ *   `ino`s if you have hard links).
  *   A node's requests use one of its names.
  * - **Unlinked while open.** By default (`unlinkedOpen: 'keep'`) a file
  *   removed while open keeps its node, without a name: operations on its open
@@ -99,8 +100,10 @@ export type PathTime = Date | number | Timespec;
 
 /**
  * What `getattr` returns: the fields of stat(2). Only `mode` (type and
- * permission bits) is required; the rest default to 0 (`nlink` to 1, times to
- * the epoch). Node's `fs.Stats` and `fs.BigIntStats` fit as they are.
+ * permission bits) is required. Defaults: owner and group this process's,
+ * `nlink` 1 (2 for a directory), `blksize` 4096, `blocks` from the size,
+ * times the epoch, the rest 0. Node's `fs.Stats` and `fs.BigIntStats` fit as
+ * they are.
  */
 export interface PathAttr {
   /** S_IFMT type bits plus permission bits. */
@@ -124,6 +127,8 @@ export interface PathAttr {
    * also let fusekit recognise a hard link reached by another name.
    */
   ino?: number | bigint;
+  /** The device `ino` belongs to, when several share the tree (as in `fs.Stats`); only compared, never shown. */
+  dev?: number | bigint;
   /** Last access. */
   atime?: PathTime;
   /** Last change of the content. */

@@ -33,6 +33,9 @@ export class PathNode {
   /** Renamed to a hidden name because it was unlinked while open (`unlinkedOpen: 'hide'`). */
   hidden = false;
 
+  /** The device of `ino`, when the filesystem gave one. */
+  dev = 0;
+
   constructor(
     readonly id: NodeId,
     /** The filesystem's inode number (0: none given). */
