@@ -68,7 +68,7 @@ export class Bench {
   check(t: TargetState): void {
     guard();
     const m = this.mirrors.get(t.key);
-    if (t.mode && (!m || !m.healthy())) {
+    if (t.mode && (!m?.healthy())) {
       throw new ToolError(`the mirror server is gone or unmounted (stderr: ${stderrTail(m)})`);
     }
   }
@@ -132,7 +132,7 @@ export class Bench {
       }
       log(`  r${rep + 1} [${t.key}] ${what}: FAILED: ${msg}`);
       const m = this.mirrors.get(t.key);
-      if (t.mode && (!m || !m.healthy())) {
+      if (t.mode && (!m?.healthy())) {
         t.error = `the mirror server died or was unmounted during ${what} (rep ${rep + 1}); stderr: ${stderrTail(m)}`;
         log(`  [${t.key}] ${t.error}; skipping this target from now on`);
       } else if (cleanup) {

@@ -54,8 +54,7 @@ const DEFAULT_TIMEOUT_MS = 15_000;
  * `err` is 0/null for success, a negative errno (`Fuse.ENOENT`) or an Error
  * with an errno `code`.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type FuseCallback = (...results: any[]) => void;
+export type FuseCallback = (...results: unknown[]) => void;
 
 /** A stat object as fuse-native takes it (times as Date or milliseconds; missing times are "now"). */
 export interface FuseStat {

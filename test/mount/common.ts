@@ -128,7 +128,7 @@ export function makeUserDirs(prefix = 'fusekit-user-'): UserDirs {
 /** Whether `mnt` is a FUSE mount owned by `uid` (user_id in its super options; USER by default). */
 export function mountedByUser(mnt: string, uid = USER.uid): boolean {
   const e = mountAt(mnt);
-  return e !== undefined && e.fsType.startsWith('fuse') && e.superOptions.split(',').includes(`user_id=${uid}`);
+  return e?.fsType.startsWith('fuse') === true && e.superOptions.split(',').includes(`user_id=${uid}`);
 }
 
 /** Polls until nothing is mounted at `mnt`; returns how long it took, or undefined at the deadline. */

@@ -65,7 +65,7 @@ test('a second name reached by lookup alone is recognised by its inode number', 
     const [ia, ib] = r.stdout.trim().split('\n');
     assert.equal(ia, ib);
     const withB = [...adapter.nodes.values()].find((n) => n.names.some((x) => x.name === 'b'));
-    assert.ok(withB && withB.names.some((x) => x.name === 'a'), 'a and b share a node');
+    assert.ok(withB?.names.some((x) => x.name === 'a'), 'a and b share a node');
   });
 });
 
