@@ -42,7 +42,10 @@ import type { Timespec } from '../abi/types.js';
 import { mountPaths } from '../path/mount.js';
 import type { PathMount, PathMountOptions } from '../path/mount.js';
 import type { PathAttr, PathDirent, PathFilesystem, PathResult } from '../path/filesystem.js';
-import { unmount as umountTarget, isMounted } from '../transport/mount.js';
+import { isMounted } from '../transport/mount.js';
+import { forceUnmount, unmountAt } from '../session/mount.js';
+import { umount2 } from '../sys/index.js';
+import { MNT_DETACH } from '../sys/constants.js';
 
 const E = osConstants.errno;
 const S_IFMT = 0o170000;
@@ -404,12 +407,10 @@ export class Fuse {
   static unmount(mnt: string, cb?: (err: Error | null) => void): void {
     const done = cb ?? (() => undefined);
     const target = nodepath.resolve(mnt);
-    try {
-      umountTarget(target, true);
-      process.nextTick(done, null);
-    } catch (err) {
-      process.nextTick(done, err as Error);
-    }
+    unmountAt(target, { lazy: true }).then(
+      () => done(null),
+      (err: Error) => done(err),
+    );
   }
 
   /** On Linux FUSE needs no configuring: `cb(null, true)` when /dev/fuse exists. */
@@ -455,7 +456,7 @@ export class Fuse {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOTCONN' && o.force) {
         // A dead mount of a server that is gone: detach it, as fuse-native's force does.
-        umountTarget(this.mnt, true);
+        await forceUnmount(this.mnt);
         return this.doMount();
       }
       if (code !== 'ENOENT') throw err;
@@ -489,7 +490,8 @@ export class Fuse {
       const mnt = this.mnt;
       this.exitHook = () => {
         try {
-          if (isMounted(mnt)) umountTarget(mnt, true);
+          // At exit nothing asynchronous runs any more: a synchronous detach (it never waits for the server).
+          if (isMounted(mnt)) umount2(mnt, MNT_DETACH);
         } catch {
           // Already gone.
         }
