@@ -35,6 +35,7 @@ import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { REPO_ROOT, forceUnmount, mountAt, run, sleep } from '../test/helpers/mount.js';
+import { flags } from '../test/helpers/args.js';
 import { PathAdapter } from '../src/path/adapter.js';
 import { Errno } from '../src/fs/errors.js';
 import { ROOT_ID } from '../src/abi/constants.js';
@@ -55,13 +56,7 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { files: 10_000, reps: 3, fuseNative: undefined, noFuseNative: false, out: undefined };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
+  for (const { name: a, value: next } of flags(argv)) {
     if (a === '--files') o.files = Number(next());
     else if (a === '--reps') o.reps = Number(next());
     else if (a === '--fuse-native') o.fuseNative = path.resolve(next());

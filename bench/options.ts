@@ -2,6 +2,7 @@
  * The bench's command line: its options, their defaults (full and --quick),
  * and the usage text.
  */
+import { flags } from '../test/helpers/args.js';
 import * as path from 'node:path';
 import { CLI } from '../test/helpers/repo.js';
 import { MiB } from './format.js';
@@ -76,19 +77,13 @@ function positiveInt(name: string, v: string | undefined): number {
 export function parseArgs(argv: string[]): Options | 'help' {
   const explicit: Partial<Options> = {};
   let quick = false;
-  for (let i = 0; i < argv.length; i++) {
-    let arg = argv[i] ?? '';
-    let value: string | undefined;
-    const eq = arg.indexOf('=');
-    if (arg.startsWith('--') && eq > 0) {
-      value = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
+  for (const { name: arg, value } of flags(argv)) {
     const next = () => {
-      if (value !== undefined) return value;
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${arg} needs a value`);
-      return v;
+      try {
+        return value();
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
     };
     switch (arg) {
       case '-h':

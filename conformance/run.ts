@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { CASES, type Case } from './cases.js';
 import { forceUnmount, fuseMounts, makeTempDirs, run, spawnMirror, type MirrorProcess, type TempDirs } from '../test/helpers/mount.js';
 import { mulberry32 } from '../test/helpers/prng.js';
+import { flags } from '../test/helpers/args.js';
 import { readStats } from '../test/helpers/stats.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -54,13 +55,7 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { policies: [...ALL_POLICIES], seeds: 20, ops: 400, fuzz: true, verbose: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
+  for (const { name: a, value: next } of flags(argv)) {
     if (a === '--policies') o.policies = next().split(',');
     else if (a === '--cases') o.cases = next();
     else if (a === '--seeds') o.seeds = Number(next());

@@ -15,11 +15,12 @@ import {
   forceUnmount,
   isMounted,
   mountAt,
-  mountsUnder,
+  makeTempDirs,
   run,
   sleep,
   type RunOptions,
   type RunResult,
+  type TempDirs,
 } from '../helpers/mount.js';
 
 /** The ordinary user the tests mount as. */
@@ -87,42 +88,15 @@ export function userReadableRoot(): Promise<string> {
   return readableRootPromise;
 }
 
-export interface UserDirs {
-  /** Canonical per-test root, owned by root, mode 0755. */
-  root: string;
-  /** Owned by USER. */
-  src: string;
-  /** Owned by USER, empty. */
-  mnt: string;
-  /** Detaches anything mounted under root (aborting it first), then removes it. Never throws. */
-  cleanup(): void;
-}
+/** Temp dirs whose SRC and MNT belong to USER (root stays root's, mode 0755). */
+export type UserDirs = TempDirs;
 
 /** Fresh directories for one test: SRC and MNT belong to USER. */
 export function makeUserDirs(prefix = 'fusekit-user-'): UserDirs {
-  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
-  fs.chmodSync(root, 0o755);
-  const src = path.join(root, 'src');
-  const mnt = path.join(root, 'mnt');
-  for (const d of [src, mnt]) {
-    fs.mkdirSync(d);
-    fs.chownSync(d, USER.uid, USER.gid);
-  }
-  return {
-    root,
-    src,
-    mnt,
-    cleanup() {
-      try {
-        const under = () => mountsUnder(root);
-        for (const m of under()) forceUnmount(m);
-        if (under().length > 0) return;
-        fs.rmSync(root, { recursive: true, force: true, maxRetries: 3 });
-      } catch {
-        /* best effort */
-      }
-    },
-  };
+  const dirs = makeTempDirs(prefix);
+  fs.chmodSync(dirs.root, 0o755);
+  for (const d of [dirs.src, dirs.mnt]) fs.chownSync(d, USER.uid, USER.gid);
+  return dirs;
 }
 
 /** Whether `mnt` is a FUSE mount owned by `uid` (user_id in its super options; USER by default). */

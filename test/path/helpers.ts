@@ -12,10 +12,7 @@ import { PathMemoryFilesystem } from '../../examples/path-memfs.js';
 import { withInProcessMount } from '../helpers/inprocess.js';
 import type { InProcessMount } from '../helpers/inprocess.js';
 import { run, type RunResult } from '../helpers/mount.js';
-
-export function sh(script: string, timeoutMs = 20_000): Promise<RunResult> {
-  return run('sh', ['-c', script], { timeoutMs });
-}
+export { sh } from '../helpers/scenario.js';
 
 export function py(code: string, args: string[] = [], timeoutMs = 20_000): Promise<RunResult> {
   return run('python3', ['-c', code, ...args], { timeoutMs });

@@ -8,24 +8,16 @@ import assert from 'node:assert/strict';
 import { describeRun, RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2, dropCaches } from '../helpers/mount.js';
 import { PathMemoryFilesystem } from '../../examples/path-memfs.js';
 import { LoggedMemoryFilesystem, py, sh, waitFor, withPathMount } from './helpers.js';
+import { everydayScenario } from '../helpers/scenario.js';
 
 // Every request reaches the filesystem: the tests look at the paths it gets.
 const NO_CACHE = { entryTimeout: 0, attrTimeout: 0 };
 
 test('a path filesystem behaves like a filesystem', { timeout: 60_000 }, async () => {
   await withPathMount(new PathMemoryFilesystem(), {}, async ({ mnt }) => {
-    let r = await sh(`cd ${mnt} && mkdir -p a/b && echo hello > a/b/f && cat a/b/f && ls a && ls -a a/b`);
-    assert.equal(r.stdout, 'hello\nb\n.\n..\nf\n', describeRun(r));
-    r = await sh(`cd ${mnt} && printf 0123456789 > g && printf XY | dd of=g bs=1 seek=3 conv=notrunc 2>/dev/null && cat g && stat -c %s g`);
-    assert.equal(r.stdout, '012XY5678910\n', describeRun(r));
-    r = await sh(`cd ${mnt} && mv g a/h && ln -s a/h link && readlink link && cat link && ln a/h hard && stat -c %h a/h`);
-    assert.equal(r.stdout, 'a/h\n012XY567892\n', describeRun(r));
-    r = await sh(`cd ${mnt} && rm hard link && rmdir a 2>&1; echo $?`);
-    assert.match(r.stdout, /not empty/i);
-    r = await sh(`cd ${mnt} && rm -r a && ls -A`);
-    assert.equal(r.stdout, '', describeRun(r));
-    r = await sh(`cd ${mnt} && truncate -s 5000 t && stat -c '%s %a' t && chmod 600 t && stat -c %a t && touch -d @1000000000.5 t && stat -c '%Y %y' t`);
-    assert.match(r.stdout, /^5000 644\n600\n1000000000 2001-09-0\d [\d:]+\.500000000/, describeRun(r));
+    await everydayScenario(mnt);
+    let r = await sh(`cd ${mnt} && touch t`);
+    assert.equal(r.code, 0, describeRun(r));
     r = await py(`
 import os, sys
 p = sys.argv[1] + '/t'
