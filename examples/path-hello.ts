@@ -4,8 +4,8 @@
  *   node dist/examples/path-hello.js /mnt/hello
  *   cat /mnt/hello/hello
  */
-import { mountPaths, Errno, S_IFDIR, S_IFREG } from '../src/index.js';
-import type { PathAttr, PathFilesystem } from '../src/index.js';
+import { mountPaths, Errno, S_IFDIR, S_IFREG } from 'fusekit';
+import type { PathAttr, PathFilesystem } from 'fusekit';
 
 const HELLO = Buffer.from('hello, world\n');
 
@@ -21,16 +21,13 @@ export const helloFilesystem: PathFilesystem = {
   read: (_path, _fh, dest, offset) => (offset >= HELLO.length ? 0 : HELLO.copy(dest, 0, offset)),
 };
 
-// Run as a program: mount until SIGINT/SIGTERM.
+// Run as a program: mount until SIGINT/SIGTERM (which unmount, then end the process).
 if (import.meta.url === `file://${process.argv[1]}`) {
   const target = process.argv[2];
   if (!target) {
     process.stderr.write('usage: path-hello MOUNTPOINT\n');
     process.exit(2);
   }
-  const m = await mountPaths(target, helloFilesystem, { source: 'hello', subtype: 'hello' });
-  const stop = () => void m.unmount({ lazy: true });
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  const m = await mountPaths(target, helloFilesystem, { source: 'hello', subtype: 'hello', unmountOnSignal: true });
   await m.ended;
 }

@@ -6,8 +6,8 @@
  *
  *   node dist/examples/path-memfs.js /mnt/mem
  */
-import { mountPaths, Errno, FuseError, RenameFlag, S_IFDIR, S_IFREG, S_IFLNK, S_IFMT } from '../src/index.js';
-import type { PathAttr, PathDirent, PathFilesystem, RequestContext, StatfsOut, Timespec } from '../src/index.js';
+import { mountPaths, Errno, FuseError, RenameFlag, S_IFDIR, S_IFREG, S_IFLNK, S_IFMT } from 'fusekit';
+import type { PathAttr, PathDirent, PathFilesystem, RequestContext, StatfsOut, Timespec } from 'fusekit';
 
 /** One file, directory or symlink; several names may share it (hard links). */
 interface MemInode {
@@ -318,16 +318,13 @@ export class PathMemoryFilesystem implements PathFilesystem {
   }
 }
 
-// Run as a program: mount until SIGINT/SIGTERM.
+// Run as a program: mount until SIGINT/SIGTERM (which unmount, then end the process).
 if (import.meta.url === `file://${process.argv[1]}`) {
   const target = process.argv[2];
   if (!target) {
     process.stderr.write('usage: path-memfs MOUNTPOINT\n');
     process.exit(2);
   }
-  const m = await mountPaths(target, new PathMemoryFilesystem(), { source: 'path-memfs', subtype: 'path-memfs' });
-  const stop = () => void m.unmount({ lazy: true });
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  const m = await mountPaths(target, new PathMemoryFilesystem(), { source: 'path-memfs', subtype: 'path-memfs', unmountOnSignal: true });
   await m.ended;
 }

@@ -20,8 +20,8 @@
  */
 import * as fs from 'node:fs';
 import { constants as C } from 'node:fs';
-import { mountPaths, Errno, Fopen, InitFlag, S_IFMT } from '../src/index.js';
-import type { CreateContext, InitInfo, OpenReply, PathAttr, PathDirent, PathFilesystem, RequestContext, StatfsOut, Timespec } from '../src/index.js';
+import { mountPaths, Errno, Fopen, InitFlag, S_IFMT } from 'fusekit';
+import type { CreateContext, InitInfo, OpenReply, PathAttr, PathDirent, PathFilesystem, RequestContext, StatfsOut, Timespec } from 'fusekit';
 import {
   AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_SYMLINK_FOLLOW, O_TMPFILE, UTIME_OMIT, S_ISGID, S_ISUID, S_IXGRP, renameat2, mknodat,
   utimensat, fallocate, lseek, copyFileRange, linkat, lsetxattr, lgetxattr, llistxattr, lremovexattr, geteuid, getegid,

@@ -26,9 +26,19 @@ const CHECKS: Record<string, (mnt: string) => Promise<void>> = {
   },
 };
 
-/** Runs `script MNT` in `app`, waits for the mount, checks it, sends SIGINT, and expects the mount gone and the process ended. */
+/** Examples that take more than a mountpoint: their arguments before it. */
+const LEADING_ARGS: Record<string, (root: string) => string[]> = {
+  'path-mirror.js': (root) => {
+    const src = path.join(root, 'mirror-src');
+    fs.mkdirSync(src, { recursive: true });
+    return [src];
+  },
+};
+
+/** Runs `script [ARGS] MNT` in `app`, waits for the mount, checks it, sends SIGINT, and expects the mount gone and the process ended. */
 async function mountAndInterrupt(app: string, script: string, mnt: string): Promise<void> {
-  const child = spawn(process.execPath, [script, mnt], { cwd: app, stdio: ['ignore', 'ignore', 'pipe'] });
+  const lead = LEADING_ARGS[path.basename(script)]?.(path.dirname(mnt)) ?? [];
+  const child = spawn(process.execPath, [script, ...lead, mnt], { cwd: app, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | string>((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig ?? -1)));
