@@ -31,6 +31,7 @@ import {
 } from '../transport/fusermount.js';
 import type { FusermountMount } from '../transport/fusermount.js';
 import { Session } from './session.js';
+import { hasCapSysAdmin, mayRegisterBackingFiles } from '../passthrough/probe.js';
 import { stderrLogger } from '../fs/logger.js';
 import type { SessionOptions } from './session.js';
 import type { Filesystem, InitInfo } from '../fs/filesystem.js';
@@ -144,28 +145,12 @@ export interface FuseMount {
 // ---------------------------------------------------------------------------
 // The process's privileges, from /proc (never a mounted path)
 
-const CAP_SYS_ADMIN = 21n;
-
 /**
  * Whether this process holds CAP_SYS_ADMIN (in its user namespace), and so
  * mounts with mount(2) under mountMethod `auto`; without it, fusermount3 mounts.
  */
 export function canMountDirectly(): boolean {
-  try {
-    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-    return m !== null && ((BigInt(`0x${m[1]}`) >> CAP_SYS_ADMIN) & 1n) === 1n;
-  } catch {
-    return process.geteuid?.() === 0;
-  }
-}
-
-/** Whether this process lives in the initial user namespace (where passthrough's capability check looks). */
-function inInitialUserNamespace(): boolean {
-  try {
-    return /^\s*0\s+0\s+4294967295\s*$/.test(fs.readFileSync('/proc/self/uid_map', 'utf8').trim());
-  } catch {
-    return true;
-  }
+  return hasCapSysAdmin();
 }
 
 // ---------------------------------------------------------------------------
@@ -500,7 +485,7 @@ async function mountWithSyscall(
 export async function mount(mountpoint: string, filesystem: Filesystem, options: MountOptions = {}): Promise<FuseMount> {
   const o = options;
   const method = chooseMethod(o);
-  if (o.passthrough?.policy === 'always' && !(canMountDirectly() && inInitialUserNamespace())) {
+  if (o.passthrough?.policy === 'always' && !mayRegisterBackingFiles()) {
     throw new MountError(
       "passthrough policy 'always' needs CAP_SYS_ADMIN in the initial user namespace (to register backing files), which this process lacks; with policy 'auto' file data goes through the server instead",
       'EPERM',

@@ -16,7 +16,7 @@ import { stderrLogger } from '../fs/logger.js';
 import type { Logger } from '../fs/logger.js';
 import { PassthroughManager } from '../passthrough/manager.js';
 import type { PassthroughConfig, PassthroughStats } from '../passthrough/manager.js';
-import { probeBackingPermission } from '../passthrough/probe.js';
+import { mayRegisterBackingFiles, NO_BACKING_PERMISSION, probeBackingPermission } from '../passthrough/probe.js';
 import type { Channel, ChannelEnd, RequestBuffer } from '../transport/channel.js';
 import { LookupLedger } from './lookups.js';
 import { ChannelNotifier } from './notifier.js';
@@ -284,7 +284,16 @@ export class Session {
     if (this.fs.readdirplus) want |= InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO;
     if (this.fs.getlk && this.fs.setlk) want |= InitFlag.POSIX_LOCKS;
     const pt = this.passthrough;
-    if (pt?.wanted) want |= InitFlag.PASSTHROUGH;
+    if (pt?.wanted && pt.active && !mayRegisterBackingFiles()) {
+      // Asking for the flag would gain nothing: every backing file would be refused.
+      if (pt.policy === 'always') {
+        this.out.error(x, E.EPERM);
+        this.readyReject(new Error(`passthrough is required (policy always) but ${NO_BACKING_PERMISSION}`));
+        return;
+      }
+      pt.disable('no-permission', NO_BACKING_PERMISSION);
+    }
+    if (pt?.wanted && pt.active) want |= InitFlag.PASSTHROUGH;
     const n = negotiateInit(req.init, {
       want,
       refuse: this.options.refuseFlags ?? 0n,
@@ -304,7 +313,7 @@ export class Session {
       this.readyReject(new Error(n.reason));
       return;
     }
-    if (pt?.wanted && (n.enabled & InitFlag.PASSTHROUGH) === 0n) {
+    if (pt?.wanted && pt.active && (n.enabled & InitFlag.PASSTHROUGH) === 0n) {
       const offered = (req.init.flags & InitFlag.PASSTHROUGH) !== 0n;
       const why = offered ? 'passthrough conflicts with a requested capability' : 'the kernel does not offer passthrough (it needs Linux 6.9+ built with FUSE passthrough)';
       if (pt.policy === 'always') {
