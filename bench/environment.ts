@@ -45,6 +45,8 @@ export interface TreeInfo {
   tarBytes: number;
   /** Set when --tree-mb cut the tree short. */
   capped: boolean;
+  /** `uid:gid` every entry is archived as, when not the files' own (see makeTarball). */
+  owner?: string;
 }
 
 /** Everything a phase needs to know about the run. */
@@ -104,8 +106,12 @@ export function prepareScratch(dir: string, extraDirs: string[] = []): void {
 /**
  * A tarball of /usr/include (depth-first, sorted), made once per run: the
  * whole directory, or its first `cap` bytes of regular files with --tree-mb.
+ * With `owner`, every entry is archived as that user's: root's tar gives each
+ * extracted entry its archived owner, and an ordinary user's mirror can give
+ * a file only to that user, so on every target the untar then makes the same
+ * chown calls and all of them succeed.
  */
-export async function makeTarball(work: string, cap: number | undefined): Promise<TreeInfo> {
+export async function makeTarball(work: string, cap: number | undefined, owner?: { uid: number; gid: number }): Promise<TreeInfo> {
   const candidates = ['/usr/include', '/usr/share/doc', path.join(REPO_ROOT, 'node_modules')];
   const root = candidates.find((c) => {
     try {
@@ -162,8 +168,12 @@ export async function makeTarball(work: string, cap: number | undefined): Promis
   const listFile = path.join(work, 'tree.list');
   fs.writeFileSync(listFile, list.join('\0') + '\0');
   const tarball = path.join(work, 'tree.tar');
-  await runOk('tar', ['-cf', tarball, '-C', parent, '--null', '--no-recursion', '-T', listFile], { timeoutMs: 600_000 });
-  return { path: tarball, from: root, files, symlinks, dirs, entries: list.length, bytes, tarBytes: fs.statSync(tarball).size, capped };
+  const ownerArgs = owner ? [`--owner=${owner.uid}`, `--group=${owner.gid}`] : [];
+  await runOk('tar', ['-cf', tarball, '-C', parent, ...ownerArgs, '--null', '--no-recursion', '-T', listFile], { timeoutMs: 600_000 });
+  return {
+    path: tarball, from: root, files, symlinks, dirs, entries: list.length, bytes, tarBytes: fs.statSync(tarball).size, capped,
+    ...(owner ? { owner: `${owner.uid}:${owner.gid}` } : {}),
+  };
 }
 /** Records FUSE mounts that are not ours (someone else's servers compete for the CPUs). */
 export function noteDisturbance(env: Env, when: string): void {

@@ -33,7 +33,7 @@ function cpuIdleSetting(): string | undefined {
 export function headerLines(x: RenderInput): string[] {
   const { env, targets } = x;
   const { opts, tree } = env;
-  const { source: src, pt, nopt: np, ref } = targets;
+  const { source: src, pt, nopt: np, user, ref } = targets;
   const mirrorsOf = mirrorTargets(targets);
   const lines: string[] = [];
   const backings = mirrorsOf.map((t) => t.backing);
@@ -54,12 +54,25 @@ export function headerLines(x: RenderInput): string[] {
   lines.push(`random reads: ${env.fio ? `${env.fio}, --ioengine=psync --direct=0 --invalidate=0 --fadvise_hint=0` : `${env.tool.describe}, pread at random 4 KiB-aligned offsets`}`);
   if (!env.fio) lines.push('NOTE: fio is not installed; `apt-get install fio` gives the fio-based random-read rows (this run used the built-in fallback).');
   const modeLine = (t: TargetState) => {
+    if (t.skipped) return `${t.title}: SKIPPED (${t.skipped})`;
     if (t.error && !t.mirrorArgs) return `${t.title}: NOT RUN (${t.error})`;
     if (t.flagRejected) return `${t.title}: WARNING: this ${t.reference ? 'program' : 'fusekit'} rejects --passthrough (exit 2 "unknown option"); ran WITHOUT the flag, so this column is NOT ${t.mode === 'always' ? 'passthrough' : 'an explicit no-passthrough run'}`;
     return `${t.title}: ran with ${t.mirrorArgs?.join(' ') ?? '?'} (accepted; ${t.startMessage?.split('\n')[0] ?? ''})`;
   };
   lines.push(`mirrors: ${modeLine(pt)}`);
   lines.push(`         ${modeLine(np)}`);
+  if (user) {
+    const who = user.runAs ? ` as ${user.runAs.name} (uid ${user.runAs.uid}) through setpriv, mounted through fusermount3` : '';
+    lines.push(`         ${modeLine(user)}${who}`);
+    const conf = user.fuseConf;
+    if (conf?.kind === 'already') lines.push('         /etc/fuse.conf already had user_allow_other (needed for -o allow_other, so that root\'s workloads reach the mount); not changed');
+    if (conf?.kind === 'added') {
+      lines.push(
+        `         /etc/fuse.conf: user_allow_other (needed for -o allow_other, so that root's workloads reach the mount) was ADDED at ${conf.addedAt?.toISOString() ?? '?'} ` +
+          `for the moment of that mount only (fusermount3 reads it when mounting) and taken out ${conf.heldSeconds?.toFixed(1) ?? '?'} s later: ${conf.restore ?? 'NOT RESTORED'}`,
+      );
+    }
+  }
   if (ref) lines.push(`         ${modeLine(ref)} [--reference ${ref.cli}]`);
   if (pt.flagRejected && np.flagRejected) lines.push('WARNING: both mirror columns measured the same (default) mirror; passthrough was NOT measured.');
   return lines;

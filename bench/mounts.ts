@@ -13,6 +13,7 @@ import { procStatus } from '../test/helpers/proc.js';
 import { statsWrittenAfter } from '../test/helpers/stats.js';
 import { sleep } from '../test/helpers/wait.js';
 import { activeChildren } from './proc.js';
+import { setprivArgs, type RunAs } from './unprivileged.js';
 
 /** A started mirror, or why it did not start (unknownOption: the CLI rejected an argument). */
 export type StartResult =
@@ -62,12 +63,17 @@ export class Mirror {
   }
 
   /**
-   * Starts `fusekit mirror SRC MNT --stats-file F [extra...]` and waits for the
-   * mount to appear in /proc/self/mountinfo. On failure nothing is left mounted.
+   * Starts `fusekit mirror SRC MNT --stats-file F [extra...]` (as `runAs`
+   * through setpriv, which execs, so the pid is the server's) and waits for
+   * the mount to appear in /proc/self/mountinfo. On failure nothing is left
+   * mounted.
    */
-  static async start(cli: string, src: string, mnt: string, statsFile: string, extra: string[], timeoutMs = 15_000): Promise<StartResult> {
+  static async start(cli: string, src: string, mnt: string, statsFile: string, extra: string[], opts: { runAs?: RunAs; timeoutMs?: number } = {}): Promise<StartResult> {
+    const timeoutMs = opts.timeoutMs ?? 15_000;
     const args = [cli, 'mirror', src, mnt, '--stats-file', statsFile, ...extra];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = opts.runAs
+      ? spawn('setpriv', [...setprivArgs(opts.runAs), process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     activeChildren.add(child);
     const m = new Mirror(child, mnt, statsFile);
     const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));

@@ -26,6 +26,8 @@ export interface Options {
   cli: string;
   /** Another mirror program, run like the fusekit CLI, as a fourth (passthrough) target. */
   reference?: string;
+  /** Add the unprivileged target: the mirror as the user nobody, through fusermount3 (touches /etc/fuse.conf for a moment). */
+  user: boolean;
   keep: boolean;
 }
 
@@ -33,7 +35,7 @@ export interface Options {
 export const USAGE = `usage: npm run bench -- [options]
   --size N[K|M|G]    sequential file size (default 512M; --quick: 32M)
   --files N          files for create/stat/unlink (default 10000; --quick: 1000)
-  --reps N           repetitions; each runs every workload on the three (four) targets
+  --reps N           repetitions; each runs every workload on all the targets
                      back to back, order rotated (default 3; --quick: 2)
   --runtime S        seconds of cold random reads per repetition (default 10; --quick: 2)
   --warm-runtime S   seconds of warm random reads per repetition (default 5; --quick: 1)
@@ -52,6 +54,12 @@ export const USAGE = `usage: npm run bench -- [options]
                      fusekit CLI (node CLI mirror SRC MNT --passthrough always
                      --stats-file F) over DIR/src-ref at DIR/mnt-ref, interleaved with the
                      others; shown as the "reference" column with its own ratio
+  --user             one more target: the mirror as an ordinary user (nobody), mounted
+                     through fusermount3 with -o allow_other over DIR/src-user (owned by
+                     nobody) at DIR/mnt-user, shown as the "unprivileged" column. Unless
+                     /etc/fuse.conf already has user_allow_other, the bench adds it for the
+                     moment of that mount and restores the file once the mount is up.
+                     Skipped, with the reason, when the machine cannot do it
   --keep             keep DIR (source files and tarball) at the end
 `;
 
@@ -92,6 +100,7 @@ export function parseArgs(argv: string[]): Options | 'help' {
       case '--keep': explicit.keep = true; break;
       case '--no-memory': explicit.memory = false; break;
       case '--no-profile': explicit.profile = false; break;
+      case '--user': explicit.user = true; break;
       case '--size': explicit.size = parseSize(next()); break;
       case '--files': explicit.files = positiveInt(arg, next()); break;
       case '--reps': explicit.reps = positiveInt(arg, next()); break;
@@ -106,7 +115,7 @@ export function parseArgs(argv: string[]): Options | 'help' {
       default: throw new UsageError(`unknown option '${arg}'`);
     }
   }
-  const common = { quick, memory: true, profile: true, dir: '/tmp/fusekit-bench', cli: CLI, keep: false };
+  const common = { quick, memory: true, profile: true, dir: '/tmp/fusekit-bench', cli: CLI, keep: false, user: false };
   const base: Options = quick
     ? { ...common, size: 32 * MiB, files: 1000, reps: 2, runtime: 2, warmRuntime: 1, treeCap: 8 * MiB, memEntries: 10_000 }
     : { ...common, size: 512 * MiB, files: 10_000, reps: 3, runtime: 10, warmRuntime: 5, treeCap: undefined, memEntries: 200_000 };

@@ -57,7 +57,7 @@ export interface RenderInput {
 export function render(x: RenderInput): string {
   const { env, targets, defs } = x;
   const { opts } = env;
-  const { source: src, pt, nopt: np, ref } = targets;
+  const { source: src, pt, nopt: np, user, ref } = targets;
   const mirrorsOf = mirrorTargets(targets);
   const lines = headerLines(x);
   lines.push('');
@@ -70,6 +70,7 @@ export function render(x: RenderInput): string {
       if (def.id === 'mem_peak') return mem?.peakKiB === undefined ? 'failed' : fmtMiB(mem.peakKiB) + star;
       return mem?.rssAfterDropKiB === undefined ? 'failed' : `${fmtMiB(mem.rssStartKiB)} -> ${fmtMiB(mem.rssAfterDropKiB)} in ${mem.settleSeconds?.toFixed(0)} s${star}`;
     }
+    if (t.skipped) return 'skipped';
     if (def.kind === 'memory') {
       if (t.key === 'source') return '-';
       return t.peakRssKiB !== undefined ? fmtMiB(t.peakRssKiB) : 'n/a';
@@ -113,15 +114,17 @@ export function render(x: RenderInput): string {
 
   const ptHead = pt.flagRejected ? 'passthrough (FLAG REJECTED)' : 'passthrough';
   const npHead = np.flagRejected ? 'no passthrough (FLAG REJECTED)' : 'no passthrough';
+  const userHead = user?.flagRejected ? 'unprivileged (FLAG REJECTED)' : 'unprivileged';
   const refHead = ref?.flagRejected ? 'reference (FLAG REJECTED)' : 'reference';
   const header = [
-    'workload', 'source', ptHead, 'ratio', npHead, 'ratio', ...(ref ? [refHead, 'ratio'] : []),
+    'workload', 'source', ptHead, 'ratio', npHead, 'ratio', ...(user ? [userHead, 'ratio'] : []), ...(ref ? [refHead, 'ratio'] : []),
     'floor (goal)', 'pt vs floor', 'src swing', 'pt READ/WRITE reqs', ...(ref ? ['ref READ/WRITE reqs'] : []),
   ];
   const rows: string[][] = [header];
   for (const def of defs) {
     rows.push([
-      def.label, cell(src, def), cell(pt, def), ratioCell(def, pt), cell(np, def), ratioCell(def, np), ...(ref ? [cell(ref, def), ratioCell(def, ref)] : []),
+      def.label, cell(src, def), cell(pt, def), ratioCell(def, pt), cell(np, def), ratioCell(def, np),
+      ...(user ? [cell(user, def), ratioCell(def, user)] : []), ...(ref ? [cell(ref, def), ratioCell(def, ref)] : []),
       floorCell(def), markCell(def), swingCell(def), rwCell(pt, def), ...(ref ? [rwCell(ref, def)] : []),
     ]);
   }
@@ -133,21 +136,29 @@ export function render(x: RenderInput): string {
   for (const r of rows.slice(1)) lines.push(fmtRow(r));
   lines.push('');
   lines.push(
-    `source/passthrough/no passthrough${ref ? '/reference' : ''}: median over the repetitions. ratio: median of the per-repetition ratios (mirror / source of the same repetition; ` +
+    `source/passthrough/no passthrough${user ? '/unprivileged' : ''}${ref ? '/reference' : ''}: median over the repetitions. ratio: median of the per-repetition ratios (mirror / source of the same repetition; ` +
       'for the s rows source time / mirror time); higher is better. floor (goal): the passthrough ratio to meet; pt vs floor compares at the 2 decimals shown. ' +
       'src swing: max/min of the source over the repetitions.' +
+      (user
+        ? ` unprivileged: the same mirror run as ${user.runAs?.name ?? 'an ordinary user'} (mounted through fusermount3 with -o allow_other, no passthrough: ` +
+          'an ordinary user cannot register backing files), driven by the same root workloads; its ratio against the passthrough column is what passthrough buys.'
+        : '') +
       (ref
         ? ` reference: ${ref.cli} (--reference), another mirror program started like the fusekit CLI with --passthrough always, ` +
           'interleaved with the others in the same run; its ratio is for comparison only (no floor).'
         : ''),
   );
-  const npCounts = defs
-    .filter((d) => d.counted && np.windows[d.id])
-    .map((d) => `${d.id} ${rwCell(np, d)}`)
-    .join(', ');
+  const countsOf = (t: TargetState) =>
+    defs
+      .filter((d) => d.counted && t.windows[d.id])
+      .map((d) => `${d.id} ${rwCell(t, d)}`)
+      .join(', ');
+  const npCounts = countsOf(np);
+  const userCounts = user ? countsOf(user) : '';
   lines.push(
     "pt READ/WRITE reqs: READ and WRITE requests the passthrough mirror's server saw in that row, all repetitions (from --stats-file); " +
       'with passthrough both should be 0.' + (npCounts ? ` Without passthrough, for comparison: ${npCounts}.` : '') +
+      (userCounts ? ` The unprivileged mirror: ${userCounts}.` : '') +
       (ref ? (refCounts ? ' ref READ/WRITE reqs: the same from the reference\'s stats file.' : " ref READ/WRITE reqs: '-', the reference's stats file reported no requests at all (a stub).") : ''),
   );
   if (!pt.flagRejected && pt.mirrorArgs) {
@@ -157,7 +168,7 @@ export function render(x: RenderInput): string {
 
   // Per-repetition ratios of the rows with a floor.
   lines.push('');
-  lines.push(`per-repetition ratios (pt | no pt${ref ? ' | ref' : ''}), in repetition order:`);
+  lines.push(`per-repetition ratios (pt | no pt${user ? ' | user' : ''}${ref ? ' | ref' : ''}), in repetition order:`);
   for (const def of defs.filter((d) => d.floor !== undefined)) {
     const f = (t: TargetState) => repRatios(def, src, t).map((r) => (r === null ? '-' : r.toFixed(2))).join(' ');
     const srcVals = (src.rows[def.id]?.values ?? []).map((v) => (v === null ? '-' : fmtValue(v, def))).join(', ');
@@ -233,7 +244,7 @@ export function render(x: RenderInput): string {
 
   // Notes.
   lines.push('');
-  for (const t of [pt, np]) {
+  for (const t of [pt, np, ...(user ? [user] : [])]) {
     for (const [id, warm, unit] of [['stat_cold', 'stat warm', 'names'], ['find_cold', 'find warm', 'entries']] as const) {
       const r = t.rows[id];
       if (!r) continue;
@@ -256,6 +267,7 @@ export function render(x: RenderInput): string {
   for (const t of targetList(targets)) {
     for (const [id, r] of Object.entries(t.rows)) for (const e of r.errors) lines.push(`${t.key}: ${id}: ${e}`);
     if (t.error) lines.push(`${t.key}: ${t.error}`);
+    if (t.skipped) lines.push(`${t.key}: SKIPPED: ${t.skipped}`);
     for (const n of t.notes ?? []) lines.push(`${t.key}: note: ${n}`);
     if (t.stop?.forced) lines.push(`${t.key}: the server had to be aborted/detached at the end`);
   }

@@ -7,15 +7,17 @@
  *   npm run bench -- [--size 512M] [--files 10000] [--reps 3] [--runtime 10]
  *                    [--warm-runtime 5] [--tree-mb CAP] [--mem-entries 200000]
  *                    [--no-memory] [--no-profile] [--quick] [--out FILE.json]
- *                    [--dir DIR] [--cli PATH] [--reference CLI] [--keep]
+ *                    [--dir DIR] [--cli PATH] [--user] [--reference CLI] [--keep]
  *
  * The targets are interleaved: both mirrors stay mounted for the whole timed
  * part, and for every repetition and every workload the targets run back
  * to back (in an order rotated between repetitions), so a drift in the speed of
  * the underlying filesystem hits all of them alike. The ratio reported is the
  * median of the per-repetition ratios (mirror / source of the same repetition).
- * `--reference CLI` adds a fourth target, another mirror program started the
- * same way (e.g. a wrapper around libfuse's passthrough_hp), interleaved too.
+ * `--user` adds the mirror as an ordinary user would run it (nobody, mounted
+ * through fusermount3, no passthrough), interleaved too; `--reference CLI`
+ * another mirror program started the same way as fusekit's (e.g. a wrapper
+ * around libfuse's passthrough_hp).
  *
  * Every workload runs in a child process (dd, fio, tar, find, rm, and a small
  * C program compiled at run time, or its Node twin), each with a deadline;
@@ -25,7 +27,8 @@
  *
  * The pieces, one concern each: options.ts (command line), environment.ts
  * (tools, scratch directory, tarball), targets.ts, servers.ts and mounts.ts
- * (the targets and their mirror servers), runner.ts (what every timed step
+ * (the targets and their mirror servers), unprivileged.ts (the user's mirror:
+ * what it needs, /etc/fuse.conf for its mount), runner.ts (what every timed step
  * shares), timed.ts (the two passes), data.ts and metadata.ts (the
  * workloads), profile.ts (requests per operation), memory.ts (memory phase),
  * rows.ts, report.ts, header.ts and format.ts (the table), shutdown.ts (no
@@ -43,8 +46,9 @@ import { hasRequestCounts, medianRatio, render, repRatios } from './report.js';
 import { defineRows, FLOORS, MEM_PEAK_TARGET_MIB } from './rows.js';
 import { Bench } from './runner.js';
 import { startTargetMirrors, stopTargetMirrors } from './servers.js';
-import { Aborted, detachScratchMounts, emergencyExit, installSignalHandlers, log, removeScratch, setScratch } from './shutdown.js';
+import { Aborted, detachScratchMounts, emergencyExit, installSignalHandlers, log, onExit, removeScratch, setScratch } from './shutdown.js';
 import { makeTargets, targetList } from './targets.js';
+import { removeLeftoverGrant, resolveUser, restoreFuseConf } from './unprivileged.js';
 import { runTimedPart } from './timed.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -76,18 +80,23 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   installSignalHandlers();
+  // --user changes /etc/fuse.conf for the moment of one mount: however the run ends, it is put back.
+  onExit(() => void restoreFuseConf());
+  const leftover = removeLeftoverGrant();
+  if (leftover) log(`bench: ${leftover}`);
   setScratch(opts.dir, opts.keep);
-  prepareScratch(opts.dir, opts.reference !== undefined ? ['src-ref', 'mnt-ref'] : []);
+  prepareScratch(opts.dir, [...(opts.user ? ['src-user', 'mnt-user'] : []), ...(opts.reference !== undefined ? ['src-ref', 'mnt-ref'] : [])]);
   const work = path.join(opts.dir, 'work');
 
   const fio = which('fio', ['--version']);
   if (!fio) log('bench: fio is not installed; `apt-get install fio` gives the fio-based random-read rows. Using the built-in fallback.');
   const tool = await loadTool(work);
   log(`bench: load tool: ${tool.describe}; random reads: ${fio ?? 'fallback'}`);
-  const tree = await makeTarball(work, opts.treeCap);
+  const user = opts.user ? resolveUser() : undefined;
+  const tree = await makeTarball(work, opts.treeCap, typeof user === 'object' ? user : undefined);
   log(
     `bench: tarball ${tree.path}: ${fmtNum(tree.tarBytes / MiB, 1)} MiB, ${tree.entries} entries (${tree.files} files, ${tree.symlinks} symlinks, ${tree.dirs} dirs) ` +
-      `from ${tree.from}${tree.capped ? ' (capped by --tree-mb)' : ''}`,
+      `from ${tree.from}${tree.capped ? ' (capped by --tree-mb)' : ''}${tree.owner ? `, entries owned by ${tree.owner}` : ''}`,
   );
   const env: Env = { opts, tool, fio, tree, work, disturbance: [] };
   const defs = defineRows(env);
@@ -121,6 +130,7 @@ async function main(argv: string[]): Promise<number> {
       ratios[def.id] = {
         pt: { perRep: repRatios(def, targets.source, targets.pt), median: medianRatio(def, targets.source, targets.pt) },
         nopt: { perRep: repRatios(def, targets.source, targets.nopt), median: medianRatio(def, targets.source, targets.nopt) },
+        ...(targets.user ? { user: { perRep: repRatios(def, targets.source, targets.user), median: medianRatio(def, targets.source, targets.user) } } : {}),
         ...(targets.ref ? { ref: { perRep: repRatios(def, targets.source, targets.ref), median: medianRatio(def, targets.source, targets.ref) } } : {}),
       };
     }

@@ -1,6 +1,7 @@
 /**
- * Shutdown: whatever happens (Ctrl-C, a signal, a failure, a crash), no mount
- * and no server of the bench stays behind. Owns the registry of live mirrors,
+ * Shutdown: whatever happens (Ctrl-C, a signal, a failure, a crash), no mount,
+ * no server and no changed system file of the bench stays behind. Owns the
+ * registry of live mirrors, the synchronous clean-ups run at process exit,
  * the "interrupted" state every step checks, the scratch directory's removal,
  * and the progress log on stderr.
  */
@@ -14,6 +15,12 @@ export const liveMirrors = new Set<Mirror>();
 let shuttingDown = false;
 let scratchDir = '';
 let keepScratch = false;
+const exitCleanups: (() => void)[] = [];
+
+/** Runs `fn` (synchronous, must not throw) when the process exits, however it exits short of SIGKILL. */
+export function onExit(fn: () => void): void {
+  exitCleanups.push(fn);
+}
 
 /** Thrown once the run is being torn down: every phase lets it through. */
 export class Aborted extends Error {}
@@ -98,5 +105,6 @@ export function installSignalHandlers(): void {
     }
     for (const m of liveMirrors) m.killNow();
     detachScratchMounts();
+    for (const fn of exitCleanups) fn();
   });
 }

@@ -1,21 +1,22 @@
 /**
  * The targets a run compares: the source directory, the passthrough and
- * no-passthrough mirrors, and with --reference another mirror program; each
- * with where it runs and everything measured on it. Also the order the
- * targets run in per repetition.
+ * no-passthrough mirrors, with --user an ordinary user's mirror, and with
+ * --reference another mirror program; each with where it runs and everything
+ * measured on it. Also the order the targets run in per repetition.
  */
 import * as path from 'node:path';
 import type { Options } from './options.js';
 import type { RowResult } from './rows.js';
+import type { FuseConfChange, RunAs } from './unprivileged.js';
 
-/** source, passthrough mirror, no-passthrough mirror, reference mirror. */
-export type TargetKey = 'source' | 'pt' | 'nopt' | 'ref';
-/** The targets of a run: the three fixed ones, plus the reference mirror with --reference. */
-export type Targets = Record<'source' | 'pt' | 'nopt', TargetState> & { ref?: TargetState };
+/** source, passthrough mirror, no-passthrough mirror, unprivileged mirror, reference mirror. */
+export type TargetKey = 'source' | 'pt' | 'nopt' | 'user' | 'ref';
+/** The targets of a run: the three fixed ones, plus the user's mirror with --user and the reference mirror with --reference. */
+export type Targets = Record<'source' | 'pt' | 'nopt', TargetState> & { user?: TargetState; ref?: TargetState };
 
 /** The targets of the run in their base order (rotated per repetition). */
 export function targetList(targets: Targets): TargetState[] {
-  return [targets.source, targets.pt, targets.nopt, ...(targets.ref ? [targets.ref] : [])];
+  return [targets.source, targets.pt, targets.nopt, ...(targets.user ? [targets.user] : []), ...(targets.ref ? [targets.ref] : [])];
 }
 
 /** One target: where its workloads run, how its mirror ran, and what was measured on it. */
@@ -26,8 +27,16 @@ export interface TargetState {
   root: string;
   /** The directory on the baseline filesystem behind `root`. */
   backing: string;
-  /** For mirrors: the --passthrough mode asked for. */
-  mode?: 'always' | 'never';
+  /** For mirrors: the --passthrough mode asked for (auto: the default, for the user's mirror). */
+  mode?: 'always' | 'never' | 'auto';
+  /** Mount options passed to the CLI besides --passthrough (the user's mirror: -o allow_other). */
+  mountArgs?: string[];
+  /** The ordinary user the mirror runs as (through setpriv); root when absent. */
+  runAs?: RunAs;
+  /** What was done to /etc/fuse.conf for this mirror's mount. */
+  fuseConf?: FuseConfChange;
+  /** Why the target was left out of the run (not a failure of the run). */
+  skipped?: string;
   /** For mirrors: the program started as `node CLI mirror ...`. */
   cli?: string;
   /**
@@ -57,7 +66,7 @@ export interface TargetState {
   seconds: number;
 }
 
-/** The targets that are mirrors, in column order (pt, nopt[, ref]). */
+/** The targets that are mirrors, in column order (pt, nopt[, user][, ref]). */
 export function mirrorTargets(targets: Targets): TargetState[] {
   return targetList(targets).filter((t) => t.mode);
 }
@@ -76,6 +85,12 @@ export function makeTargets(opts: Options): Targets {
     pt: { key: 'pt', title: 'passthrough', root: d('mnt-pt'), backing: d('src-pt'), mode: 'always', cli: opts.cli, rows: {}, windows: {}, seconds: 0 },
     nopt: { key: 'nopt', title: 'no passthrough', root: d('mnt-nopt'), backing: d('src-nopt'), mode: 'never', cli: opts.cli, rows: {}, windows: {}, seconds: 0 },
   };
+  if (opts.user) {
+    targets.user = {
+      key: 'user', title: 'unprivileged', root: d('mnt-user'), backing: d('src-user'), mode: 'auto', mountArgs: ['-o', 'allow_other'], cli: opts.cli, notes: [],
+      rows: {}, windows: {}, seconds: 0,
+    };
+  }
   if (opts.reference !== undefined) {
     targets.ref = {
       key: 'ref', title: 'reference', root: d('mnt-ref'), backing: d('src-ref'), mode: 'always', cli: opts.reference, reference: true, notes: [],

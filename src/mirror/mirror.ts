@@ -112,6 +112,12 @@ export class MirrorFilesystem implements Filesystem {
   private noFchmodat2 = false;
   private readonly serverUid = geteuid();
   private readonly serverGid = getegid();
+  /**
+   * Whether new files can be given to their caller. Only with CAP_CHOWN: an
+   * ordinary user's mirror (allow_other lets others create through it) keeps
+   * what it creates, as the user's own files, instead of failing the create.
+   */
+  private readonly givesNewFilesAway = holdsCapChown();
   private readonly xattrScratch = Buffer.allocUnsafeSlow(64 * 1024);
   /** Filled by each lookup; handlers are synchronous, so the reply is encoded before the next lookup reuses it. */
   private readonly lookupStat = emptyStat();
@@ -381,9 +387,9 @@ export class MirrorFilesystem implements Filesystem {
     return readlinkat(this.node(ctx.nodeid).fd, EMPTY);
   }
 
-  /** New files belong to the caller, as on a local filesystem (the server itself runs as root). */
+  /** New files belong to the caller, as on a local filesystem, when the server may chown (as root); else they stay the server's. */
   private giveToCaller(parent: MirrorInode, name: Buffer, ctx: RequestContext): void {
-    if (this.isServer(ctx)) return;
+    if (this.isServer(ctx) || !this.givesNewFilesAway) return;
     const gid = this.groupForNew(parent, ctx);
     const before = fstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW);
     fchownat(parent.fd, name, ctx.uid, gid, AT_SYMLINK_NOFOLLOW);
@@ -520,7 +526,7 @@ export class MirrorFilesystem implements Filesystem {
     const fd = this.withCallerUmask(req.umask, () => openat(parent.fd, '.', (sysFlags & ~O_DIRECTORY) | O_TMPFILE, req.mode));
     let pathFd = -1;
     try {
-      if (!this.isServer(ctx)) fchown(fd, ctx.uid, this.groupForNew(parent, ctx));
+      if (!this.isServer(ctx) && this.givesNewFilesAway) fchown(fd, ctx.uid, this.groupForNew(parent, ctx));
       const st = fstat(fd);
       pathFd = sysOpen(procPath(fd), O_PATH | O_CLOEXEC, 0);
       const inode = this.inodes.add(pathFd, st.dev, st.ino, S_IFREG);
@@ -730,6 +736,16 @@ export class MirrorFilesystem implements Filesystem {
 }
 
 /** A READDIRPLUS record that carries no inode (node id 0): the kernel lists the name and looks it up only if asked. */
+/** Whether this process may chown files to anyone (CAP_CHOWN, bit 0 of the effective set). */
+function holdsCapChown(): boolean {
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(nodefs.readFileSync('/proc/self/status', 'utf8'));
+    return m !== null && (BigInt(`0x${m[1]}`) & 1n) === 1n;
+  } catch {
+    return geteuid() === 0;
+  }
+}
+
 function nameOnly(ino: number, type: number): EntryOut {
   const attr = emptyStat();
   attr.ino = ino;

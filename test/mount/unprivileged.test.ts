@@ -235,3 +235,40 @@ test('refused as a user: mount_max reached (a private mount namespace with its o
     d.cleanup();
   }
 });
+
+test('a user mirror with allow_other: root creates through it, and what it creates stays the user\'s (a private mount namespace with its own fuse.conf)', T, async () => {
+  const d = makeUserDirs();
+  try {
+    const conf = path.join(d.root, 'fuse.conf');
+    fs.writeFileSync(conf, 'user_allow_other\n');
+    const tree = path.join(d.root, 'tree');
+    fs.mkdirSync(path.join(tree, 'a'), { recursive: true });
+    fs.writeFileSync(path.join(tree, 'a', 'f'), 'data\n');
+    const tarball = path.join(d.root, 'tree.tar');
+    // Entries owned by the user: root's tar then chowns each to the user, which an unprivileged server may do.
+    let r = await run('tar', ['-cf', tarball, '-C', tree, `--owner=${USER.uid}`, `--group=${USER.gid}`, 'a'], { timeoutMs: 15_000 });
+    assert.equal(r.code, 0, describeRun(r));
+    // A pid namespace too: when the script ends or is killed, the server goes with it.
+    const script = [
+      'set -e',
+      'mount --bind "$1" /etc/fuse.conf',
+      `setpriv --reuid=${USER.uid} --regid=${USER.gid} --clear-groups --inh-caps=-all "$2" "$3" mirror "$4" "$5" -o allow_other &`,
+      'pid=$!',
+      'i=0; until grep -q " $5 " /proc/self/mountinfo; do i=$((i+1)); [ $i -lt 100 ] || exit 3; sleep 0.1; done',
+      'mkdir "$5/dir"; echo x > "$5/file"; tar -xf "$6" -C "$5/dir"',
+      'cat "$5/file" "$5/dir/a/f"',
+      'find "$4" ! -user ' + String(USER.uid) + ' | wc -l',
+      'kill $pid; wait $pid',
+    ].join('\n');
+    r = await run(
+      'unshare',
+      ['-m', '--propagation', 'private', '-p', '-f', '--kill-child', '--mount-proc', 'sh', '-c', script, 'sh', conf, process.execPath, await cli(), d.src, d.mnt, tarball],
+      { timeoutMs: 30_000 },
+    );
+    assert.equal(r.code, 0, describeRun(r));
+    assert.deepEqual(r.stdout.trim().split('\n'), ['x', 'data', '0'], 'created by root, owned by the user');
+    assert.equal(isMounted(d.mnt), false);
+  } finally {
+    d.cleanup();
+  }
+});
