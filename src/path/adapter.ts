@@ -895,10 +895,11 @@ export class PathAdapter implements Filesystem {
   }
 
   /**
-   * Encodes the handle's listing as READDIR records. d_ino and d_type are
-   * what is known when the listing is taken: the filesystem's attributes, or
+   * Encodes the handle's listing as READDIR records, at its first READDIR.
+   * d_ino and d_type are what is known then: the filesystem's attributes, or
    * else the node the kernel already has by that name (none: UNKNOWN_INO,
-   * DT_UNKNOWN).
+   * DT_UNKNOWN); a name looked up while the handle is being read keeps the
+   * values it was encoded with, as in libfuse.
    */
   private encodeListing(h: DirHandle): Buffer {
     const entries = h.entries!;
