@@ -5,6 +5,8 @@
  *
  *   flat-client stat DIR N     lstat each file (one LOOKUP each when the kernel's entries have expired)
  *   flat-client read DIR N     open, read 4 KiB, close each file; fails unless each read returns 4096 bytes
+ *   flat-client list DIR N     opendir, readdir to the end, closedir (what `ls -f` asks of the filesystem, without
+ *                              its start-up and output); fails unless N names besides `.` and `..` are listed
  *
  * Prints one line of JSON: {"ops":n,"seconds":s} (the loop only, not start-up).
  */
@@ -12,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,7 +29,7 @@ static double now(void) {
 
 int main(int argc, char **argv) {
   if (argc != 4) {
-    fprintf(stderr, "usage: flat-client stat|read DIR N\n");
+    fprintf(stderr, "usage: flat-client stat|read|list DIR N\n");
     return 2;
   }
   const char *mode = argv[1];
@@ -36,6 +39,27 @@ int main(int argc, char **argv) {
   char buf[4096];
   struct stat st;
   double t0 = now();
+  if (strcmp(mode, "list") == 0) {
+    DIR *d = opendir(dir);
+    if (!d) {
+      fprintf(stderr, "flat-client: opendir %s: %s\n", dir, strerror(errno));
+      return 1;
+    }
+    long names = 0;
+    struct dirent *e;
+    errno = 0;
+    while ((e = readdir(d)) != NULL) {
+      if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) names++;
+    }
+    int err = errno;
+    closedir(d);
+    if (err != 0 || names != n) {
+      fprintf(stderr, "flat-client: readdir %s: %ld names, %s\n", dir, names, err ? strerror(err) : "expected more or fewer");
+      return 1;
+    }
+    printf("{\"ops\":%ld,\"seconds\":%.6f}\n", n, now() - t0);
+    return 0;
+  }
   for (long i = 0; i < n; i++) {
     snprintf(path, sizeof path, "%s/f%07ld", dir, i);
     if (strcmp(mode, "stat") == 0) {

@@ -5,13 +5,15 @@
  * and, to measure the path layer's own cost, the same filesystem written
  * against fusekit's path API and its inode API.
  *
- *   node dist/bench/fuse-native.js [--files N] [--reps R] [--fuse-native DIR | --no-fuse-native] [--out FILE]
+ *   node dist/bench/fuse-native.js [--files N] [--reps R] [--fuse-native DIR | --no-fuse-native] [--baseline DIR] [--out FILE]
  *
  * `--fuse-native DIR` names an installed fuse-native package directory;
  * without it the script installs fuse-native 2.2.6 with npm into its temporary
  * directory (it needs the system's libfuse.so.2: Debian's `libfuse2`, or
  * `libfuse2t64` from trixie on). If that fails, the column is left out and
- * the header says why.
+ * the header says why. `--baseline DIR` adds one more target: the same
+ * fuse-native server on another built fusekit checkout (say, the commit
+ * before a change), so a change is measured against its base in one run.
  *
  * Workloads, each from a separate process (a small C client, or `ls`), with
  * the kernel's cached entries expired first (every server answers with 1 s
@@ -19,7 +21,10 @@
  *
  * - stat: lstat of every file, one LOOKUP each;
  * - open+read+close of every file (LOOKUP, OPEN, READ, FLUSH, RELEASE);
- * - `ls -f` of the directory (OPENDIR, READDIRs, RELEASEDIR).
+ * - `ls -f` of the directory (OPENDIR, READDIRs, RELEASEDIR), timed from
+ *   outside, so with ls's own start-up and output (most of its time);
+ * - readdir: the same requests from the C client, timing only its
+ *   opendir/readdir/closedir loop (what the filesystem costs a listing).
  *
  * After one untimed round on every target (JIT warm-up, and each file met
  * once), targets run interleaved, in an order rotated per repetition; the table
@@ -51,16 +56,18 @@ interface Options {
   reps: number;
   fuseNative: string | undefined;
   noFuseNative: boolean;
+  baseline: string | undefined;
   out: string | undefined;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { files: 10_000, reps: 3, fuseNative: undefined, noFuseNative: false, out: undefined };
+  const o: Options = { files: 10_000, reps: 3, fuseNative: undefined, noFuseNative: false, baseline: undefined, out: undefined };
   for (const { name: a, value: next } of flags(argv)) {
     if (a === '--files') o.files = Number(next());
     else if (a === '--reps') o.reps = Number(next());
     else if (a === '--fuse-native') o.fuseNative = path.resolve(next());
     else if (a === '--no-fuse-native') o.noFuseNative = true;
+    else if (a === '--baseline') o.baseline = path.resolve(next());
     else if (a === '--out') o.out = next();
     else throw new Error(`unknown argument ${a}`);
   }
@@ -186,6 +193,8 @@ interface Target {
   title: string;
   /** node ARGS, run in the consumer directory. */
   args: (mnt: string, n: number) => string[];
+  /** Another consumer directory (the baseline's). */
+  cwd?: string;
 }
 
 // ---------------------------------------------------------------------------
@@ -241,7 +250,9 @@ interface Sample {
   cpuUsPerOp: number;
 }
 
-async function workload(kind: 'stat' | 'read' | 'ls', client: string, s: Server, n: number): Promise<Sample> {
+type Kind = 'stat' | 'read' | 'ls' | 'list';
+
+async function workload(kind: Kind, client: string, s: Server, n: number): Promise<Sample> {
   // Let every entry and attribute the kernel cached expire (1 s timeouts).
   await sleep(1200);
   const pid = s.child.pid!;
@@ -264,7 +275,8 @@ async function workload(kind: 'stat' | 'read' | 'ls', client: string, s: Server,
     seconds = j.seconds;
   }
   const cpu = cpuSeconds(pid) - cpu0;
-  return { rate: kind === 'ls' ? seconds : ops / seconds, cpuUsPerOp: (cpu / ops) * 1e6 };
+  const timed = kind === 'ls' || kind === 'list';
+  return { rate: timed ? seconds : ops / seconds, cpuUsPerOp: (cpu / ops) * 1e6 };
 }
 
 function median(xs: number[]): number {
@@ -386,6 +398,14 @@ async function main(): Promise<number> {
     const client = path.join(work, 'flat-client');
     const cc = await run('gcc', ['-O2', '-o', client, CLIENT_SRC], { timeoutMs: 60_000 });
     if (cc.code !== 0) throw new Error(`gcc: ${cc.stderr}`);
+    let baselineConsumer: string | undefined;
+    if (opts.baseline) {
+      if (!fs.existsSync(path.join(opts.baseline, 'dist/src/fuse-native/index.js'))) throw new Error(`--baseline ${opts.baseline}: no dist/src/fuse-native/index.js (build it first)`);
+      baselineConsumer = path.join(work, 'baseline-consumer');
+      fs.mkdirSync(path.join(baselineConsumer, 'node_modules'), { recursive: true });
+      fs.symlinkSync(opts.baseline, path.join(baselineConsumer, 'node_modules', 'fusekit'));
+      fs.writeFileSync(path.join(baselineConsumer, 'fuse-native-server.cjs'), FUSE_NATIVE_SERVER);
+    }
 
     let realDir = opts.fuseNative;
     let note = realDir ? `fuse-native from ${realDir}` : '';
@@ -396,6 +416,9 @@ async function main(): Promise<number> {
     if (realDir) targets.push({ key: 'real', title: 'fuse-native', args: (mnt, n) => ['fuse-native-server.cjs', realDir!, mnt, String(n)] });
     targets.push(
       { key: 'fn', title: 'fusekit/fuse-native', args: (mnt, n) => ['fuse-native-server.cjs', 'fusekit/fuse-native', mnt, String(n)] },
+      ...(baselineConsumer
+        ? [{ key: 'base', title: 'fusekit/fuse-native (baseline)', cwd: baselineConsumer, args: (mnt: string, n: number) => ['fuse-native-server.cjs', 'fusekit/fuse-native', mnt, String(n)] }]
+        : []),
       { key: 'path', title: 'fusekit path API', args: (mnt, n) => ['path-server.mjs', mnt, String(n)] },
       { key: 'inode', title: 'fusekit inode API', args: (mnt, n) => ['inode-server.mjs', mnt, String(n)] },
     );
@@ -403,16 +426,17 @@ async function main(): Promise<number> {
     console.log(`fuse-native comparison: ${opts.files} files of 4 KiB in one directory, ${opts.reps} repetitions, targets interleaved`);
     console.log(`machine: ${machine()}`);
     if (note) console.log(note);
+    if (opts.baseline) console.log(`baseline: fusekit at ${opts.baseline}`);
 
     // Every server stays mounted for the timed part.
     for (const t of targets) {
       const mnt = path.join(work, `mnt-${t.key}`);
       fs.mkdirSync(mnt);
-      const s = await startServer(consumer, t.args(mnt, opts.files), mnt);
+      const s = await startServer(t.cwd ?? consumer, t.args(mnt, opts.files), mnt);
       servers.push(s);
     }
     const byKey = new Map(targets.map((t, i) => [t.key, servers[i]!]));
-    const kinds = ['stat', 'read', 'ls'] as const;
+    const kinds: Kind[] = ['stat', 'read', 'ls', 'list'];
     const samples = new Map<string, Sample[]>();
     // One untimed round first: every server (fuse-native's JavaScript too) compiles its hot paths and meets each file once.
     for (const kind of kinds) for (const t of targets) await workload(kind, client, byKey.get(t.key)!, opts.files);
@@ -429,26 +453,36 @@ async function main(): Promise<number> {
     }
 
     // ---- table
-    const label = { stat: 'stat, one LOOKUP each (files/s)', read: 'open+read+close (files/s)', ls: 'ls -f (seconds)' };
+    const label = {
+      stat: 'stat, one LOOKUP each (files/s)',
+      read: 'open+read+close (files/s)',
+      ls: 'ls -f (seconds)',
+      list: 'readdir loop (seconds)',
+    };
     const cell = (kind: string, key: string) => {
       const xs = samples.get(`${kind}|${key}`)!;
       const v = median(xs.map((x) => x.rate));
-      return kind === 'ls' ? v.toFixed(3) : Math.round(v).toLocaleString('en-US');
+      return kind === 'ls' || kind === 'list' ? v.toFixed(4) : Math.round(v).toLocaleString('en-US');
     };
     const ratio = (kind: string, key: string, base: string) => {
       const a = samples.get(`${kind}|${key}`)!;
       const b = samples.get(`${kind}|${base}`)!;
       // Higher is better: rates divide, times divide the other way.
-      return median(a.map((x, i) => (kind === 'ls' ? b[i]!.rate / x.rate : x.rate / b[i]!.rate))).toFixed(2) + 'x';
+      const timed = kind === 'ls' || kind === 'list';
+      return median(a.map((x, i) => (timed ? b[i]!.rate / x.rate : x.rate / b[i]!.rate))).toFixed(2) + 'x';
     };
     const header = ['workload', ...targets.map((t) => t.title)];
     if (realDir) header.push('fusekit/fuse-native vs fuse-native');
+    if (realDir && opts.baseline) header.push('baseline vs fuse-native');
+    if (opts.baseline) header.push('fusekit/fuse-native vs baseline');
     header.push('path vs inode');
     console.log('\n| ' + header.join(' | ') + ' |');
     console.log('| ' + header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ') + ' |');
     for (const kind of kinds) {
       const row = [label[kind], ...targets.map((t) => cell(kind, t.key))];
       if (realDir) row.push(ratio(kind, 'fn', 'real'));
+      if (realDir && opts.baseline) row.push(ratio(kind, 'base', 'real'));
+      if (opts.baseline) row.push(ratio(kind, 'fn', 'base'));
       row.push(ratio(kind, 'path', 'inode'));
       console.log('| ' + row.join(' | ') + ' |');
     }
@@ -464,7 +498,7 @@ async function main(): Promise<number> {
     console.log(`| request | inode API | path API | path layer adds |\n| --- | ---: | ---: | ---: |`);
     console.log(`| LOOKUP of a known name | ${c.lookupInode.toFixed(0)} | ${c.lookupPath.toFixed(0)} | ${(c.lookupPath - c.lookupInode).toFixed(0)} |`);
     console.log(`| GETATTR | ${c.getattrInode.toFixed(0)} | ${c.getattrPath.toFixed(0)} | ${(c.getattrPath - c.getattrInode).toFixed(0)} |`);
-    console.log('\nrequests per file: stat 1 (LOOKUP); open+read+close 5 (LOOKUP, OPEN, READ, FLUSH, RELEASE; FLUSH is answered ENOSYS once where the filesystem has none); ls -f: OPENDIR, READDIR per ~4 KiB of names, RELEASEDIR');
+    console.log('\nrequests per file: stat 1 (LOOKUP); open+read+close 5 (LOOKUP, OPEN, READ, FLUSH, RELEASE; FLUSH is answered ENOSYS once where the filesystem has none); ls -f and readdir: OPENDIR, READDIR per reply of up to 32 KiB of names, RELEASEDIR');
     if (opts.out) {
       const json = Object.fromEntries([...samples].map(([k, v]) => [k, v]));
       fs.writeFileSync(opts.out, JSON.stringify({ machine: machine(), files: opts.files, reps: opts.reps, note, samples: json }, null, 2));

@@ -7,6 +7,7 @@
  */
 import { constants as osConstants } from 'node:os';
 import { Fattr, GETATTR_FH, InitFlag, RenameFlag, ROOT_ID } from '../abi/constants.js';
+import { direntSize, encodeDirent, nameLength } from '../abi/encode.js';
 import type {
   AccessRequest, Attr, CopyFileRangeRequest, CreateRequest, FallocateRequest, FlushRequest, FsyncRequest,
   FsyncdirRequest, GetattrRequest, GetxattrRequest, LinkRequest, ListxattrRequest, LookupRequest, LseekRequest,
@@ -21,6 +22,7 @@ import type {
   StatfsOut,
 } from '../fs/filesystem.js';
 import type { CreateContext, PathAttr, PathDirent, PathFilesystem, PathOpenResult, PathResult, PathTime } from './filesystem.js';
+import { DirentWriter } from '../session/replies.js';
 import { Held, PathNode, TreeLock, childPath, pathOf } from './nodes.js';
 
 const E = osConstants.errno;
@@ -31,6 +33,12 @@ const DT_UNKNOWN = 0;
 /** d_ino for an entry whose inode number nobody knows yet (libfuse's FUSE_UNKNOWN_INO); 0 would hide it from some readers. */
 const UNKNOWN_INO = 0xffffffff;
 const ENOENT = Errno.of(E.ENOENT);
+/**
+ * Bytes of encoded listings kept between directory handles (see
+ * `EncodedListing`); the least recently used go first, and a listing larger
+ * than this is not kept.
+ */
+const LISTING_CACHE_BYTES = 8 << 20;
 const ENOSYS = Errno.of(E.ENOSYS);
 
 /** How the path layer answers the kernel. */
@@ -62,6 +70,36 @@ interface DirHandle {
   entries: (string | PathDirent)[] | undefined;
   /** The directory's change count when the listing was taken. */
   changesAtListing: number;
+  /**
+   * The listing as READDIR records (`fuse_dirent`), encoded at its first
+   * READDIR: each later READDIR copies a run of them into the reply, as
+   * libfuse does, instead of encoding every entry again.
+   */
+  records: Buffer | undefined;
+  /** Byte offset of position i's record in `records` (a skipped position has none: the next one starts there too); the last element is the end. */
+  starts: Uint32Array | undefined;
+}
+
+/**
+ * A directory's last listing, kept encoded after its handle is gone: when the
+ * next listing of the directory has the same names and nothing that went into
+ * the records changed (the known children, whose node ids serve as d_ino,
+ * and the dot entries' inode numbers), its handle reuses the records instead
+ * of encoding them again. Only listings of plain names are kept: entries with
+ * attributes could change behind an unchanged object.
+ */
+interface EncodedListing {
+  /** The names, as the filesystem gave them (never changed: handles share it). */
+  entries: string[];
+  records: Buffer;
+  starts: Uint32Array;
+  /** The directory's `childrenVersion` when encoded. */
+  childrenVersion: number;
+  /** d_ino of `.` and of `..` when encoded. */
+  dotIno: number;
+  dotDotIno: number;
+  /** What it holds, for LISTING_CACHE_BYTES. */
+  bytes: number;
 }
 
 function isPromise<T>(v: unknown): v is Promise<T> {
@@ -185,6 +223,9 @@ export class PathAdapter implements Filesystem {
   /** Non-directory nodes by the filesystem's inode number, to find a hard link reached by another name. */
   private readonly byIno = new Map<number, PathNode>();
   private readonly dirs = new Map<number, DirHandle>();
+  /** Directories' last listings, encoded, least recently used first (a Map keeps insertion order). */
+  private readonly encodedListings = new Map<PathNode, EncodedListing>();
+  private encodedListingBytes = 0;
   private nextId = 2;
   private nextDirHandle = 1;
   private hiddenCounter = 0;
@@ -248,28 +289,28 @@ export class PathAdapter implements Filesystem {
   }
 
   private addName(node: PathNode, parent: PathNode, name: string): void {
-    (parent.children ??= new Map()).set(name, node);
+    parent.setChild(name, node);
     node.names.push({ parent, name });
   }
 
   private removeName(node: PathNode, parent: PathNode, name: string): void {
     const i = node.names.findIndex((n) => n.parent === parent && n.name === name);
     if (i >= 0) node.names.splice(i, 1);
-    if (parent.children?.get(name) === node) parent.children.delete(name);
+    parent.deleteChild(name, node);
     this.maybeDrop(node);
     this.maybeDrop(parent);
   }
 
   private moveName(node: PathNode, parent: PathNode, name: string, newParent: PathNode, newName: string): void {
     const entry = node.names.find((n) => n.parent === parent && n.name === name);
-    if (parent.children?.get(name) === node) parent.children.delete(name);
+    parent.deleteChild(name, node);
     if (entry) {
       entry.parent = newParent;
       entry.name = newName;
     } else {
       node.names.push({ parent: newParent, name: newName });
     }
-    (newParent.children ??= new Map()).set(newName, node);
+    newParent.setChild(newName, node);
     this.maybeDrop(parent);
   }
 
@@ -279,10 +320,11 @@ export class PathAdapter implements Filesystem {
     if (node.children && node.children.size > 0) return;
     if (this.nodes.get(node.id) !== node) return;
     this.nodes.delete(node.id);
+    this.forgetListing(node);
     if (node.ino !== 0 && this.byIno.get(node.ino) === node) this.byIno.delete(node.ino);
     const names = node.names.splice(0);
     for (const { parent, name } of names) {
-      if (parent.children?.get(name) === node) parent.children.delete(name);
+      parent.deleteChild(name, node);
       this.maybeDrop(parent);
     }
   }
@@ -543,7 +585,7 @@ export class PathAdapter implements Filesystem {
       if (r instanceof Errno) return r;
       if (exchange) {
         if (src) this.moveName(src, parent, req.name, newParent, req.newName);
-        else if (newParent.children?.get(req.newName) === dst) newParent.children!.delete(req.newName);
+        else newParent.deleteChild(req.newName, dst);
         if (dst) this.moveName(dst, newParent, req.newName, parent, req.name);
       } else if (src !== dst) {
         if (dst) this.removeName(dst, newParent, req.newName);
@@ -780,7 +822,7 @@ export class PathAdapter implements Filesystem {
     }, (r) => {
       const fsFh = openReplyOf(r).fh as number;
       const fh = this.nextDirHandle++;
-      this.dirs.set(fh, { node, fsFh, entries: undefined, changesAtListing: 0 });
+      this.dirs.set(fh, { node, fsFh, entries: undefined, changesAtListing: 0, records: undefined, starts: undefined });
       return { fh };
     });
   }
@@ -806,7 +848,7 @@ export class PathAdapter implements Filesystem {
     let dh = this.dirs.get(fh);
     if (!dh) {
       // READDIR without our OPENDIR (cannot happen while opendir is answered): list per request.
-      dh = { node: this.node(ctx.nodeid), fsFh: 0, entries: undefined, changesAtListing: 0 };
+      dh = { node: this.node(ctx.nodeid), fsFh: 0, entries: undefined, changesAtListing: 0, records: undefined, starts: undefined };
     }
     if (dh.entries && offset !== 0n) return dh;
     const op = this.fs.readdir;
@@ -817,9 +859,21 @@ export class PathAdapter implements Filesystem {
       const p = pathOf(node);
       return p === null ? ENOENT : op.call(this.fs, p, handle.fsFh, ctx);
     }, (list) => {
+      handle.changesAtListing = node.changes;
+      const kept = this.encodedListings.get(node);
+      if (kept && this.stillEncodes(kept, node, list)) {
+        handle.entries = kept.entries;
+        handle.records = kept.records;
+        handle.starts = kept.starts;
+        // Most recently used: to the end.
+        this.encodedListings.delete(node);
+        this.encodedListings.set(node, kept);
+        return handle;
+      }
       // Names stay as given (no object per entry): listings are large and taken often.
       handle.entries = Array.isArray(list) ? list.slice() : Array.from(list);
-      handle.changesAtListing = node.changes;
+      handle.records = undefined;
+      handle.starts = undefined;
       return handle;
     });
   }
@@ -832,36 +886,128 @@ export class PathAdapter implements Filesystem {
   }
 
   private dotIno(dh: DirHandle, i: number): number {
-    const n = i === 0 ? dh.node : (dh.node.names[0]?.parent ?? this.root);
+    return this.dotInoOf(dh.node, i);
+  }
+
+  private dotInoOf(dir: PathNode, i: number): number {
+    const n = i === 0 ? dir : (dir.names[0]?.parent ?? this.root);
     return n.ino !== 0 ? n.ino : n.id;
+  }
+
+  /**
+   * Encodes the handle's listing as READDIR records, at its first READDIR.
+   * d_ino and d_type are what is known then: the filesystem's attributes, or
+   * else the node the kernel already has by that name (none: UNKNOWN_INO,
+   * DT_UNKNOWN); a name looked up while the handle is being read keeps the
+   * values it was encoded with, as in libfuse.
+   */
+  private encodeListing(h: DirHandle): Buffer {
+    const entries = h.entries!;
+    const count = entries.length + 2;
+    const starts = new Uint32Array(count + 1);
+    let size = 0;
+    let names = true;
+    for (let i = 0; i < count; i++) {
+      starts[i] = size;
+      if (i >= 2 && typeof entries[i - 2] !== 'string') names = false;
+      const name = PathAdapter.nameAt(entries, i);
+      // We list the dot entries ourselves.
+      if (i >= 2 && (name === '.' || name === '..')) continue;
+      size += direntSize(nameLength(name));
+    }
+    starts[count] = size;
+    const records = Buffer.allocUnsafe(size);
+    const children = h.node.children;
+    for (let i = 0; i < count; i++) {
+      const at = starts[i]!;
+      if (starts[i + 1] === at) continue;
+      let ino: number;
+      let type: number;
+      let name: string;
+      if (i < 2) {
+        name = i === 0 ? '.' : '..';
+        ino = this.dotIno(h, i);
+        type = DT_DIR;
+      } else {
+        const e = entries[i - 2]!;
+        const attr = typeof e === 'string' ? undefined : e.attr;
+        name = typeof e === 'string' ? e : e.name;
+        const known = children?.get(name);
+        const fsIno = attr ? num(attr.ino) : 0;
+        ino = fsIno !== 0 ? fsIno : known ? (known.ino !== 0 ? known.ino : known.id) : UNKNOWN_INO;
+        type = attr ? (num(attr.mode) & S_IFMT) >> 12 : known ? known.type >> 12 : DT_UNKNOWN;
+      }
+      encodeDirent(records, at, ino, i + 1, type, name);
+    }
+    h.records = records;
+    h.starts = starts;
+    if (names) this.keepListing(h.node, entries as string[], records, starts);
+    return records;
+  }
+
+  /** Whether `kept` is what a listing of `dir` that returned `list` would encode to. */
+  private stillEncodes(kept: EncodedListing, dir: PathNode, list: Iterable<string | PathDirent>): boolean {
+    if (kept.childrenVersion !== dir.childrenVersion) return false;
+    if (kept.dotIno !== this.dotInoOf(dir, 0) || kept.dotDotIno !== this.dotInoOf(dir, 1)) return false;
+    if (!Array.isArray(list)) return false;
+    const names = kept.entries;
+    if (list.length !== names.length) return false;
+    for (let i = 0; i < names.length; i++) if (list[i] !== names[i]) return false;
+    return true;
+  }
+
+  private keepListing(dir: PathNode, entries: string[], records: Buffer, starts: Uint32Array): void {
+    this.forgetListing(dir);
+    // The records, the offsets and the array of names (the strings themselves are the filesystem's).
+    const bytes = records.length + starts.byteLength + entries.length * 8;
+    if (bytes > LISTING_CACHE_BYTES) return;
+    for (const [old, l] of this.encodedListings) {
+      if (this.encodedListingBytes + bytes <= LISTING_CACHE_BYTES) break;
+      this.forgetListing(old, l);
+    }
+    const dotIno = this.dotInoOf(dir, 0);
+    const dotDotIno = this.dotInoOf(dir, 1);
+    this.encodedListings.set(dir, { entries, records, starts, childrenVersion: dir.childrenVersion, dotIno, dotDotIno, bytes });
+    this.encodedListingBytes += bytes;
+  }
+
+  private forgetListing(dir: PathNode, kept = this.encodedListings.get(dir)): void {
+    if (!kept) return;
+    this.encodedListings.delete(dir);
+    this.encodedListingBytes -= kept.bytes;
   }
 
   readdir(req: ReaddirRequest, ctx: RequestContext, out: DirentSink): PathResult<void> {
     const dh = this.listing(req.fh as number, req.offset, ctx);
     const emit = (h: DirHandle): void => {
-      const entries = h.entries!;
-      const children = h.node.children;
-      const end = entries.length + 2;
-      for (let i = Number(req.offset); i < end; i++) {
-        let ino: number;
-        let type: number;
-        let name: string;
-        if (i < 2) {
-          name = i === 0 ? '.' : '..';
-          ino = this.dotIno(h, i);
-          type = DT_DIR;
-        } else {
-          const e = entries[i - 2]!;
-          const attr = typeof e === 'string' ? undefined : e.attr;
-          name = typeof e === 'string' ? e : e.name;
-          // We list the dot entries ourselves.
-          if (name === '.' || name === '..') continue;
-          const known = children?.get(name);
-          const fsIno = attr ? num(attr.ino) : 0;
-          ino = fsIno !== 0 ? fsIno : known ? (known.ino !== 0 ? known.ino : known.id) : UNKNOWN_INO;
-          type = attr ? (num(attr.mode) & S_IFMT) >> 12 : known ? known.type >> 12 : DT_UNKNOWN;
+      const records = h.records ?? this.encodeListing(h);
+      const starts = h.starts!;
+      const count = starts.length - 1;
+      // The cookie of position i's record is i + 1: resuming at cookie c starts at position c.
+      const o = Number(req.offset);
+      const first = o >= 0 && o < count ? o : count;
+      const from = starts[first]!;
+      if (out instanceof DirentWriter) {
+        // The most positions whose records fit, found by bisection: one copy.
+        const limit = from + out.room;
+        let lo = first;
+        let hi = count;
+        while (lo < hi) {
+          const mid = (lo + hi + 1) >>> 1;
+          if (starts[mid]! <= limit) lo = mid;
+          else hi = mid - 1;
         }
-        if (!out.add(name, ino, type, BigInt(i + 1))) return;
+        out.addRecords(records, from, starts[lo]!);
+        return;
+      }
+      // Another sink (a filesystem wrapping this one): record by record.
+      for (let i = first; i < count; i++) {
+        const at = starts[i]!;
+        if (starts[i + 1] === at) continue;
+        const ino = records.readUInt32LE(at) + records.readUInt32LE(at + 4) * 0x1_0000_0000;
+        const nameLen = records.readUInt32LE(at + 16);
+        const type = records.readUInt32LE(at + 20);
+        if (!out.add(records.toString('utf8', at + 24, at + 24 + nameLen), ino, type, BigInt(i + 1))) return;
       }
     };
     if (dh instanceof Errno) return dh;

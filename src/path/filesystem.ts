@@ -65,6 +65,12 @@
  *   open handle and hands it out in pieces, so offsets (`telldir`/`seekdir`)
  *   stay valid while the directory changes, no entry is listed twice and none
  *   that was there throughout is skipped. `.` and `..` are added by fusekit.
+ *   The listing is encoded into the kernel's records once, when its first
+ *   READDIR comes, and each READDIR copies a run of them (as libfuse does);
+ *   d_ino is the entry's `ino`, or else the node id of a name the kernel has
+ *   looked up, or else unknown (0xffffffff). A directory's last encoded
+ *   listing of plain names is kept after its handle closes (up to 8 MiB in
+ *   all), and a new listing with the same names reuses it.
  * - **READDIRPLUS.** With `readdirPlus: true` on the filesystem, entries that
  *   come with attributes are handed to the kernel with them (one round trip
  *   fills the kernel's cache for a whole listing, so `ls -l` sends no LOOKUP);

@@ -16,8 +16,10 @@ export interface NodeName {
 export class PathNode {
   /** The names it has; requests use the first. Empty for the root and for files unlinked while open. */
   readonly names: NodeName[] = [];
-  /** Children known by name (directories only; created on first use). */
+  /** Children known by name (directories only; created on first use). Changed only through setChild and deleteChild. */
   children: Map<string, PathNode> | undefined;
+  /** Bumped whenever `children` changes: a listing encoded with the d_ino of known children is then out of date. */
+  childrenVersion = 0;
   /** The kernel's lookup references. */
   lookups = 0;
   /** Open file handles on it (regular files and others opened with `open`/`create`). */
@@ -46,6 +48,18 @@ export class PathNode {
 
   get isRoot(): boolean {
     return this.id === ROOT_ID;
+  }
+
+  /** Records `node` as this directory's child `name`. */
+  setChild(name: string, node: PathNode): void {
+    (this.children ??= new Map()).set(name, node);
+    this.childrenVersion++;
+  }
+
+  /** Forgets the child `name`, if it is `node`. */
+  deleteChild(name: string, node: PathNode | undefined): void {
+    const children = this.children;
+    if (children !== undefined && children.get(name) === node && children.delete(name)) this.childrenVersion++;
   }
 }
 

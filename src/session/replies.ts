@@ -10,7 +10,7 @@
  */
 import {
   encodeDirent, encodeDirentplus, encodeEntryOut, encodeGetxattrOut, encodeIoctlOut, encodeOpenOut, direntSize,
-  direntplusSize, isDotOrDotDot, writeOutHeader, Fopen, OUT_HEADER_SIZE,
+  direntplusSize, isDotOrDotDot, nameLength, writeOutHeader, Fopen, OUT_HEADER_SIZE,
 } from '../abi/index.js';
 import type { EntryOut, FileHandle, InHeader, NodeId, ReleaseRequest, ReleasedirRequest } from '../abi/index.js';
 import { errnoName } from '../fs/errors.js';
@@ -328,11 +328,34 @@ export class DirentWriter implements DirentSink {
   }
 
   add(name: string | Buffer, ino: number, type: number, nextOffset: bigint): boolean {
-    const bytes = typeof name === 'string' ? Buffer.from(name) : name;
-    if (this.end + direntSize(bytes.length) > this.limit) return false;
-    this.end += encodeDirent(this.buf, this.end, ino, nextOffset, type, bytes);
+    if (this.end + direntSize(nameLength(name)) > this.limit) return false;
+    this.end += encodeDirent(this.buf, this.end, ino, nextOffset, type, name);
     return true;
   }
+
+  /** Bytes still free in the reply. */
+  get room(): number {
+    return this.limit - this.end;
+  }
+
+  /**
+   * Appends `records[start, end)`: whole `fuse_dirent` records encoded
+   * beforehand (encodeDirent), as a filesystem that keeps a listing encoded
+   * copies it into the reply instead of encoding it again. Returns false,
+   * having added nothing, when they do not fit.
+   */
+  addRecords(records: Uint8Array, start: number, end: number): boolean {
+    if (!(start >= 0 && start <= end && end <= records.length)) throw new RangeError(`records [${start}, ${end}) outside ${records.length} bytes`);
+    if (this.end + (end - start) > this.limit) return false;
+    this.buf.set(records.subarray(start, end), this.end);
+    this.end += end - start;
+    return true;
+  }
+}
+
+/** `.` or `..`, as a string or as bytes. */
+function isDotName(name: string | Buffer): boolean {
+  return typeof name === 'string' ? name === '.' || name === '..' : isDotOrDotDot(name);
 }
 
 /** READDIRPLUS records written straight into the reply buffer; remembers which carry a lookup reference. */
@@ -350,10 +373,9 @@ export class DirentPlusWriter implements DirentPlusSink {
   }
 
   add(name: string | Buffer, entry: EntryOut, nextOffset: bigint): boolean {
-    const bytes = typeof name === 'string' ? Buffer.from(name) : name;
-    if (this.end + direntplusSize(bytes.length) > this.limit) return false;
-    this.end += encodeDirentplus(this.buf, this.end, entry, nextOffset, (entry.attr.mode >>> 12) & 0xf, bytes);
-    if (entry.nodeid !== 0 && !isDotOrDotDot(bytes)) this.referenced.push(entry.nodeid);
+    if (this.end + direntplusSize(nameLength(name)) > this.limit) return false;
+    this.end += encodeDirentplus(this.buf, this.end, entry, nextOffset, (entry.attr.mode >>> 12) & 0xf, name);
+    if (entry.nodeid !== 0 && !isDotName(name)) this.referenced.push(entry.nodeid);
     return true;
   }
 }

@@ -22,6 +22,7 @@ import {
   encodeCopyFileRangeOut,
   encodeDirent,
   encodeDirentplus,
+  nameLength,
   encodeEntryOut,
   encodeGetxattrOut,
   encodeInitOut,
@@ -385,6 +386,30 @@ test('fuse_dirent records are padded to 8 with zeros', () => {
 
   // Too little room is an error, not a silently truncated name.
   assert.throws(() => encodeDirent(Buffer.alloc(40), 8, 1, 1n, 8, Buffer.alloc(9)), RangeError);
+});
+
+test('fuse_dirent names given as strings are written as UTF-8, and cookies as numbers or bigints', () => {
+  for (const name of ['a', 'file.txt1', 'é', '日本語', '\u{1F600}', 'x\u{1F600}y-ß']) {
+    const bytes = Buffer.from(name);
+    assert.equal(nameLength(name), bytes.length, name);
+    const want = dirty(128);
+    const got = dirty(128);
+    const size = encodeDirent(want, 8, 7, 42n, 8, bytes);
+    assert.equal(encodeDirent(got, 8, 7, 42, 8, name), size, name);
+    assert.deepEqual(got, want, name);
+  }
+  // Cookies past 2^53, and off_t -1, keep every bit.
+  for (const cookie of [2n ** 53n - 1n, 2n ** 53n, 2n ** 64n - 1n, -1n, 0x1_0000_0000n]) {
+    const buf = dirty(64);
+    encodeDirent(buf, 0, 1, cookie, 8, 'n');
+    assert.equal(u64(buf, 8), BigInt.asUintN(64, cookie), String(cookie));
+  }
+  const buf = dirty(64);
+  encodeDirent(buf, 0, 1, 2 ** 53 - 1, 8, 'n');
+  assert.equal(u64(buf, 8), 2n ** 53n - 1n);
+  assert.throws(() => encodeDirent(dirty(64), 0, 1, -1, 8, 'n'), RangeError);
+  // A name whose UTF-8 form does not fit is refused, not truncated.
+  assert.throws(() => encodeDirent(Buffer.alloc(32), 0, 1, 1n, 8, 'abcdefg\u00e9'), RangeError);
 });
 
 test('fuse_direntplus records', () => {

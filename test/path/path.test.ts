@@ -9,6 +9,11 @@ import { describeRun, RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2, dropCaches }
 import { PathMemoryFilesystem } from '../../examples/path-memfs.js';
 import { LoggedMemoryFilesystem, py, sh, waitFor, withPathMount } from './helpers.js';
 import { everydayScenario } from '../helpers/scenario.js';
+import { PathAdapter } from '../../src/path/adapter.js';
+import type { PathFilesystem } from '../../src/path/filesystem.js';
+import { Errno } from '../../src/fs/errors.js';
+import type { DirentSink, OpenReply, RequestContext } from '../../src/fs/filesystem.js';
+import type { OpendirRequest, ReaddirRequest } from '../../src/abi/types.js';
 
 // Every request reaches the filesystem: the tests look at the paths it gets.
 const NO_CACHE = { entryTimeout: 0, attrTimeout: 0 };
@@ -261,4 +266,73 @@ test('lookup references return to zero and the node table empties once the kerne
     assert.equal(m.session.knownNodes, 0);
     assert.equal(adapter.nodes.size, 1, 'only the root is left');
   });
+});
+
+/** A flat directory whose listing is one array, changed in place behind the mount's back. */
+function flatFilesystem(names: string[]): PathFilesystem {
+  const dirAttr = { mode: 0o40755 };
+  const fileAttr = { mode: 0o100644, size: 0 };
+  return {
+    getattr: (p) => (p === '/' ? dirAttr : p !== null && names.includes(p.slice(1)) ? fileAttr : Errno.of('ENOENT')),
+    readdir: () => names,
+  };
+}
+
+const SCANDIR = `
+import os, sys, json
+print(json.dumps(sorted([e.name, e.inode()] for e in os.scandir(sys.argv[1]))))
+`;
+
+test('a listing kept encoded between handles is encoded again when the names or the known nodes change', { timeout: 60_000 }, async () => {
+  // Enough names for several READDIRs, and names of every UTF-8 length.
+  const names = ['é', 'ß-ü', '日本語', '\u{1F600}x'];
+  for (let i = 0; i < 3000; i++) names.push('name-' + String(i).padStart(5, '0'));
+  await withPathMount(flatFilesystem(names), NO_CACHE, async ({ mnt }) => {
+    const scan = async () => {
+      const r = await py(SCANDIR, [mnt]);
+      assert.equal(r.code, 0, describeRun(r));
+      return new Map(JSON.parse(r.stdout) as [string, number][]);
+    };
+    let listed = await scan();
+    assert.deepEqual([...listed.keys()].sort(), [...names].sort());
+    assert.equal(listed.get('日本語'), 0xffffffff, 'a name the kernel has not looked up has no inode number yet');
+    // The same listing again: the same entries (now from the kept records).
+    assert.deepEqual(await scan(), listed);
+
+    // A lookup makes the node known: its node id is d_ino from then on.
+    const st = await py(`import os, sys; print(os.lstat(sys.argv[1]).st_ino)`, [`${mnt}/日本語`]);
+    listed = await scan();
+    assert.equal(listed.get('日本語'), Number(st.stdout), describeRun(st));
+
+    // Names changed in the filesystem's own array: the next listing shows them.
+    names.splice(10, 5);
+    names.push('added-later');
+    listed = await scan();
+    assert.deepEqual([...listed.keys()].sort(), [...names].sort());
+  });
+});
+
+test('READDIR records handed to a sink other than the reply writer are the same entries', () => {
+  const names = ['a', 'é', 'name-1', '..', 'last'];
+  const adapter = new PathAdapter(flatFilesystem(names));
+  const ctx = { nodeid: 1, uid: 0, gid: 0, pid: 1, unique: 1n } as unknown as RequestContext;
+  const { fh } = adapter.opendir({ flags: 0 } as OpendirRequest, ctx) as OpenReply;
+  const seen: [string, number, number, bigint][] = [];
+  let room = 4;
+  const sink: DirentSink = {
+    add: (name, ino, type, next) => {
+      if (room === 0) return false;
+      room--;
+      seen.push([String(name), ino, type, next]);
+      return true;
+    },
+  };
+  adapter.readdir({ fh, offset: 0n, size: 4096 } as ReaddirRequest, ctx, sink);
+  // Resume after the last entry the sink took; the filesystem's own '..' is left out.
+  room = 10;
+  adapter.readdir({ fh, offset: seen[seen.length - 1]![3], size: 4096 } as ReaddirRequest, ctx, sink);
+  assert.deepEqual(seen.map(([name, , , next]) => [name, next]), [
+    ['.', 1n], ['..', 2n], ['a', 3n], ['é', 4n], ['name-1', 5n], ['last', 7n],
+  ]);
+  assert.deepEqual(seen.map(([, ino, type]) => [ino, type]).slice(2, 4), [[0xffffffff, 0], [0xffffffff, 0]]);
 });
