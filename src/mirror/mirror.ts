@@ -71,6 +71,15 @@ export interface MirrorOptions {
    * and unlink, so it is for mounts other users can reach.
    */
   enforcePermissions?: boolean;
+  /**
+   * Answer STATX with the source's statx (default false), which gives callers
+   * the birth time. It costs a round trip: the kernel learns no birth time from
+   * LOOKUP, CREATE or GETATTR, so while STATX is answered every first `statx`
+   * asking for it (Node's `fs.stat` always does) sends a STATX after the
+   * LOOKUP. Without it the kernel answers `statx` from the attributes it
+   * cached and reports no birth time (`stx_mask` without STATX_BTIME).
+   */
+  statx?: boolean;
   /** Where the mirror's own warnings go (default: stderr). */
   logger?: Logger;
 }
@@ -140,6 +149,7 @@ export class MirrorFilesystem implements Filesystem {
     this.entryTimeout = options.entryTimeout ?? 1;
     this.attrTimeout = options.attrTimeout ?? 1;
     this.negativeTimeout = options.negativeTimeout ?? 0;
+    this.statx = options.statx ? this.statxFromSource.bind(this) : undefined;
     this.initFlags = InitFlag.HANDLE_KILLPRIV_V2 | InitFlag.DONT_MASK | (options.enforcePermissions ? InitFlag.POSIX_ACL : 0n);
     const fd = sysOpen(source, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     const st = fstatat(fd, EMPTY, STAT_SELF);
@@ -301,8 +311,15 @@ export class MirrorFilesystem implements Filesystem {
     return { attrTimeout: this.attrTimeout, attr: this.replyStatOf(this.node(ctx.nodeid)) };
   }
 
+  /**
+   * STATX, when the `statx` option asks for it (see {@link MirrorOptions.statx});
+   * otherwise undefined, and the session declines STATX once (ENOSYS), after
+   * which the kernel answers statx(2) from its cached attributes.
+   */
+  readonly statx: ((req: StatxRequest, ctx: RequestContext) => StatxOut) | undefined;
+
   /** statx(2) beyond GETATTR's fields (birth time, mount id…), straight from the source. */
-  statx(req: StatxRequest, ctx: RequestContext): StatxOut {
+  private statxFromSource(req: StatxRequest, ctx: RequestContext): StatxOut {
     // Only the sync-type bits of the caller's flags mean anything for the source.
     const sync = req.sxFlags & (AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC);
     const stat = statx(this.node(ctx.nodeid).fd, EMPTY, STAT_SELF | sync, req.sxMask | STATX_BASIC_STATS);
