@@ -46,6 +46,8 @@ import { InodeTable, MirrorInode, procPath } from './inodes.js';
 const E = osConstants.errno;
 const EMPTY = '';
 const STAT_SELF = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
+/** Descriptors kept open, at most, for inodes held by file handle. */
+const MAX_CACHED_DESCRIPTORS = 8192;
 
 /**
  * How the mirror behaves. One thing it does to the whole process, whatever
@@ -80,6 +82,15 @@ export interface MirrorOptions {
    * cached and reports no birth time (`stx_mask` without STATX_BTIME).
    */
   statx?: boolean;
+  /**
+   * Hold inodes by file handle where the process may (CAP_DAC_READ_SEARCH)
+   * and the source's filesystem gives handles (default true): the kernel may
+   * then cache as many inodes as its memory allows, with a bounded number of
+   * descriptors open. False, or without the capability: one descriptor per
+   * inode the kernel knows, and the kernel is asked to forget inodes near the
+   * descriptor limit. See inodes.ts.
+   */
+  fileHandles?: boolean;
   /** Where the mirror's own warnings go (default: stderr). */
   logger?: Logger;
 }
@@ -153,7 +164,11 @@ export class MirrorFilesystem implements Filesystem {
     this.initFlags = InitFlag.HANDLE_KILLPRIV_V2 | InitFlag.DONT_MASK | (options.enforcePermissions ? InitFlag.POSIX_ACL : 0n);
     const fd = sysOpen(source, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     const st = fstatat(fd, EMPTY, STAT_SELF);
-    this.inodes = new InodeTable(new MirrorInode(1 as NodeId, fd, st.dev, st.ino, S_IFDIR));
+    this.inodes = new InodeTable((table) => new MirrorInode(1 as NodeId, fd, st.dev, st.ino, S_IFDIR, undefined, table));
+    if (options.fileHandles ?? true) {
+      const mountFd = openat(fd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+      if (!this.inodes.useFileHandles(mountFd)) tryClose(mountFd);
+    }
   }
 
   /** Descriptors the mirror holds for open files (for leak checks; directories hold none between requests). */
@@ -197,6 +212,9 @@ export class MirrorFilesystem implements Filesystem {
   init(info: InitInfo, notify: Notifier): void {
     this.notify = notify;
     const limit = getNofileLimit().soft;
+    // Inodes held by handle reopen their descriptors on demand: a quarter of
+    // the limit keeps those in use open and leaves the rest for open files.
+    this.inodes.cachedDescriptors = Math.min(MAX_CACHED_DESCRIPTORS, limit / 4);
     this.fdHighWater = Math.floor(limit * 0.85);
     this.fdLowWater = Math.floor(limit * 0.6);
     // The caller's umask is applied once: by the kernel, or (DONT_MASK) by the
@@ -250,12 +268,12 @@ export class MirrorFilesystem implements Filesystem {
     if (r < 0) return Errno.of(-r);
     const st: Stat = this.lookupStat;
     const inode = this.inodes.find(st.dev, st.ino);
-    if (inode) {
+    if (inode && this.inodes.isStill(inode, parent.fd, name, 0)) {
       inode.nlookup++;
       this.inodes.touch(inode);
       return this.entry(inode, st);
     }
-    if (onlyKnown) return undefined;
+    if (onlyKnown && !inode) return undefined;
     // The name may have been replaced since the stat: the descriptor decides.
     try {
       return this.adopt(parent, name);
@@ -280,11 +298,13 @@ export class MirrorFilesystem implements Filesystem {
       throw err;
     }
     let inode = this.inodes.find(st.dev, st.ino);
-    if (inode) {
-      tryClose(fd);
+    // Held only by a handle, a known inode number may belong to a new file.
+    const handle = inode?.pinned ? undefined : this.inodes.handleOf(st.dev, fd, EMPTY, AT_EMPTY_PATH);
+    if (inode && (inode.pinned || handle === inode.handle)) {
+      if (!this.inodes.offer(inode, fd)) tryClose(fd);
       inode.nlookup++;
     } else {
-      inode = this.inodes.add(fd, st.dev, st.ino, st.mode & S_IFMT);
+      inode = this.inodes.add(fd, st.dev, st.ino, st.mode & S_IFMT, handle);
       this.relieveDescriptorPressure();
     }
     return this.entry(inode, st);
