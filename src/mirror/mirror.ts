@@ -41,7 +41,8 @@ import {
   O_PATH, O_NOFOLLOW, O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_DIRECT, O_CREAT, O_TMPFILE, AT_EMPTY_PATH,
   AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, AT_STATX_FORCE_SYNC, AT_STATX_DONT_SYNC, STATX_BASIC_STATS, UTIME_NOW, UTIME_OMIT, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP, SEEK_SET,
 } from '../sys/constants.js';
-import { InodeTable, MirrorInode, procPath } from './inodes.js';
+import { InodeTable, procPath } from './inodes.js';
+import type { MirrorInode } from './inodes.js';
 
 const E = osConstants.errno;
 const EMPTY = '';
@@ -164,7 +165,7 @@ export class MirrorFilesystem implements Filesystem {
     this.initFlags = InitFlag.HANDLE_KILLPRIV_V2 | InitFlag.DONT_MASK | (options.enforcePermissions ? InitFlag.POSIX_ACL : 0n);
     const fd = sysOpen(source, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     const st = fstatat(fd, EMPTY, STAT_SELF);
-    this.inodes = new InodeTable((table) => new MirrorInode(1 as NodeId, fd, st.dev, st.ino, S_IFDIR, undefined, table));
+    this.inodes = new InodeTable(fd, st.dev, st.ino, S_IFDIR);
     if (options.fileHandles ?? true) {
       const mountFd = openat(fd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
       if (!this.inodes.useFileHandles(mountFd)) tryClose(mountFd);
@@ -299,12 +300,13 @@ export class MirrorFilesystem implements Filesystem {
     }
     let inode = this.inodes.find(st.dev, st.ino);
     // Held only by a handle, a known inode number may belong to a new file.
-    const handle = inode?.pinned ? undefined : this.inodes.handleOf(st.dev, fd, EMPTY, AT_EMPTY_PATH);
-    if (inode && (inode.pinned || handle === inode.handle)) {
+    const pinned = inode?.pinned === true;
+    const taken = !pinned && this.inodes.takeHandle(st.dev, fd, EMPTY, AT_EMPTY_PATH);
+    if (inode && (pinned || (taken && this.inodes.matchesTakenHandle(inode)))) {
       if (!this.inodes.offer(inode, fd)) tryClose(fd);
       inode.nlookup++;
     } else {
-      inode = this.inodes.add(fd, st.dev, st.ino, st.mode & S_IFMT, handle);
+      inode = this.inodes.add(fd, st.dev, st.ino, st.mode & S_IFMT, taken);
       this.relieveDescriptorPressure();
     }
     return this.entry(inode, st);
