@@ -1,8 +1,9 @@
 /**
  * `MirrorFilesystem`: a complete mirror of a source directory.
  *
- * Every inode is an O_PATH descriptor (see inodes.ts); every name operation is
- * an *at call relative to the parent's descriptor with O_NOFOLLOW, so nothing
+ * Every inode is a file handle with O_PATH descriptors reopened from it on
+ * demand, or an O_PATH descriptor held for its life (see inodes.ts); every name
+ * operation is an *at call relative to the parent's descriptor with O_NOFOLLOW, so nothing
  * the mirror does can leave the source tree: the kernel never sends `..` (no
  * export support is negotiated) and symlinks are returned, never followed by
  * the server. Open files are real descriptors reopened through
