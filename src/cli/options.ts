@@ -32,6 +32,11 @@ mirror options (-o, comma separated):
                        before the kernel checks them again (default 1)
   negative_timeout=S   seconds "no such file" stays cached (default 0)
   timeout=S            entry_timeout and attr_timeout at once
+  statx                answer statx(2) with the source's, birth time included; costs
+                       a second round trip on the first stat of each file, as
+                       Node's fs.stat and stat(1) ask for the birth time (default
+                       off: statx is answered from the kernel's cached attributes,
+                       with no birth time)
   exclusive            SRC changes only through this mount: cache names,
                        attributes, listings and "no such file" for a day
                        (86400 s) unless the timeouts above say otherwise.
@@ -102,6 +107,7 @@ function applyOption(a: MirrorArgs, opt: string): void {
     case 'negative_timeout': a.mirror.negativeTimeout = seconds(key, value); return;
     case 'timeout': a.mirror.entryTimeout = a.mirror.attrTimeout = seconds(key, value); return;
     case 'exclusive': flag(); a.exclusive = true; return;
+    case 'statx': flag(); a.mirror.statx = true; return;
     case 'max_stack_depth':
       if (value !== '1' && value !== '2') throw new UsageError('-o max_stack_depth must be 1 or 2');
       a.passthrough.maxStackDepth = Number(value) as 1 | 2;

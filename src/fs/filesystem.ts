@@ -350,6 +350,20 @@ export interface Filesystem {
   copyFileRange?(req: CopyFileRangeRequest, ctx: RequestContext): HandlerResult<number>;
   /** syncfs(2) of the whole filesystem. Linux sends it only to virtiofs today, so a /dev/fuse mount does not see it. */
   syncfs?(req: SyncfsRequest, ctx: RequestContext): HandlerResult<void>;
-  /** statx(2) beyond what GETATTR gives (e.g. birth time). ENOSYS: GETATTR is used. */
+  /**
+   * statx(2) beyond what GETATTR gives (e.g. birth time). ENOSYS: GETATTR is
+   * used, and the kernel answers statx(2) from its cached attributes with no
+   * birth time.
+   *
+   * What implementing it costs: LOOKUP, CREATE, READDIRPLUS and GETATTR replies
+   * carry no birth time, so the kernel holds an inode's birth time as unknown
+   * until a STATX reply gives it. Every statx(2) that asks for it (Node's
+   * `fs.stat` always does, as do `stat(1)` and `ls`) therefore sends one STATX
+   * for each inode, after the LOOKUP that found it, even while its attributes
+   * are cached: the first stat of every file takes two round trips instead of
+   * one. A filesystem whose callers need birth times should implement it;
+   * one that only serves ordinary stats should leave it out (the mirror makes
+   * it an option, `statx`).
+   */
   statx?(req: StatxRequest, ctx: RequestContext): HandlerResult<StatxOut>;
 }

@@ -1,11 +1,34 @@
 /**
- * The mirror's inode table. Each inode the kernel knows is held as an O_PATH
- * descriptor of the source file, keyed by (st_dev, st_ino): a descriptor keeps
- * naming the same file when it is renamed in the source behind our back, and
- * holding it pins the inode number so it cannot be reused while we know it.
+ * The mirror's inode table: each inode the kernel knows, keyed by node id and
+ * by the source's (st_dev, st_ino).
+ *
+ * An inode is held in one of two ways:
+ *
+ * - **by file handle** (name_to_handle_at), when the process has
+ *   CAP_DAC_READ_SEARCH and the source's filesystem gives handles: the handle
+ *   names the file itself, so it follows renames behind our back, and turns
+ *   stale once the file is gone (its inode number may then be reused, but the
+ *   handle's generation tells the new file apart). An O_PATH descriptor is
+ *   opened from the handle when a request needs one and kept in a bounded
+ *   cache, least recently used out first. The kernel may then keep as many
+ *   inodes as its memory allows: they cost the server memory, not
+ *   descriptors.
+ * - **by descriptor**, otherwise (no capability, no handles, a handle longer
+ *   than a slot, or another filesystem mounted inside the source): one O_PATH
+ *   descriptor for as long as the kernel knows the inode. It keeps naming the
+ *   file when it is renamed, and pins the inode number so it cannot be reused
+ *   while we know it. The mirror asks the kernel to forget inodes when these
+ *   crowd the descriptor limit.
+ *
+ * A walk over a million files leaves the kernel holding a million inodes, so
+ * the table keeps them in typed arrays indexed by slot (node id = slot + 1),
+ * about 60 bytes each with the index, rather than as objects and maps (about
+ * 220 bytes each, measured). `MirrorInode` is a short-lived view of one slot.
  */
 import type { NodeId } from '../fs/filesystem.js';
-import { tryClose } from '../sys/index.js';
+import { FuseError } from '../fs/errors.js';
+import { FILE_HANDLE_BYTES, tryClose, tryNameToHandleAt, tryOpenByHandleAt } from '../sys/index.js';
+import { AT_EMPTY_PATH, O_CLOEXEC, O_PATH } from '../sys/constants.js';
 import { DeferredCloses } from '../sys/deferred-close.js';
 
 /** The path through which a descriptor's file can be named again. */
@@ -13,23 +36,62 @@ export function procPath(fd: number): string {
   return `/proc/self/fd/${fd}`;
 }
 
+/**
+ * One inode of the table, as handlers use it. A view: valid while the kernel
+ * knows the inode (until its last FORGET), after which its slot may be given
+ * to another inode.
+ */
 export class MirrorInode {
-  /** The kernel's references (lookups minus forgets). */
-  nlookup = 0;
   constructor(
-    readonly nodeid: NodeId,
-    readonly fd: number,
-    readonly dev: number,
-    readonly ino: number,
-    /** S_IFMT bits: the type never changes for a given inode. */
-    readonly type: number,
+    private readonly table: InodeTable,
+    /** The inode's slot in the table. @internal */
+    readonly slot: number,
   ) {}
+
+  get nodeid(): NodeId {
+    return (this.slot + 1) as NodeId;
+  }
+
+  /** The kernel's references (lookups minus forgets). */
+  get nlookup(): number {
+    return this.table.nlookupOf(this.slot);
+  }
+
+  set nlookup(n: number) {
+    this.table.setNlookup(this.slot, n);
+  }
+
+  get dev(): number {
+    return this.table.devOf(this.slot);
+  }
+
+  get ino(): number {
+    return this.table.inoOf(this.slot);
+  }
+
+  /** S_IFMT bits: the type never changes for a given inode. */
+  get type(): number {
+    return this.table.typeOf(this.slot);
+  }
+
+  /**
+   * An O_PATH descriptor of the file, valid until the next call into the
+   * table: opened from the handle if the cache holds none. Throws ESTALE when
+   * the file is gone.
+   */
+  get fd(): number {
+    return this.table.descriptorOf(this.slot);
+  }
+
+  /** Whether the file cannot have gone away under this inode: a descriptor (or an open file) pins it. */
+  get pinned(): boolean {
+    return this.table.isPinned(this.slot);
+  }
 
   /** /proc/self/fd/N: how calls that take no O_PATH descriptor (xattrs, reopening) reach the file. */
   get procPath(): string {
-    return (this.path ??= procPath(this.fd));
+    return procPath(this.fd);
   }
-  private path: string | undefined;
 
   /**
    * A descriptor the mirror holds open on this inode for one of the kernel's
@@ -39,84 +101,290 @@ export class MirrorInode {
    * kernel asks for security.capability before the first write of every open.
    */
   get openFile(): number {
-    return this.openFiles?.[0] ?? -1;
+    return this.table.openFileOf(this.slot);
   }
-  private openFiles: number[] | undefined;
 
   fileOpened(fd: number): void {
-    (this.openFiles ??= []).push(fd);
+    this.table.fileOpened(this.slot, fd);
   }
 
   fileClosed(fd: number): void {
-    const files = this.openFiles;
-    const i = files ? files.indexOf(fd) : -1;
-    if (i < 0) return;
-    files!.splice(i, 1);
-    if (files!.length === 0) this.openFiles = undefined;
+    this.table.fileClosed(this.slot, fd);
   }
 }
 
-export class InodeTable {
-  private readonly byId = new Map<number, MirrorInode>();
-  private readonly byDev = new Map<number, Map<number, MirrorInode>>();
-  private nextId = 2;
-  /** Descriptors of forgotten inodes, closed between requests. */
-  private readonly closing = new DeferredCloses<number>((fd) => void tryClose(fd));
+/** Descriptors the cache keeps when the table is not told otherwise. */
+const DEFAULT_CACHED_DESCRIPTORS = 4096;
+/** Bytes of handle a slot holds, header included (ext4, xfs, tmpfs and btrfs handles fit); longer ones are held by descriptor. */
+const HANDLE_SLOT = 32;
+/** Slots the table starts with; it doubles as needed. */
+const INITIAL_SLOTS = 1024;
+/** The index's empty and deleted markers (slots are >= 0). */
+const EMPTY = -1;
+const DELETED = -2;
 
-  constructor(readonly root: MirrorInode) {
-    this.byId.set(root.nodeid, root);
-    this.index(root);
+/**
+ * Every inode the kernel knows (see this module's comment). A slot whose
+ * nlookup is 0 is free (the root's never is).
+ */
+export class InodeTable {
+  private capacity = 0;
+  private nlookups = new Int32Array(0);
+  /** The O_PATH descriptor held now, or -1: for life when held by descriptor, while cached when by handle. */
+  private heldFds = new Int32Array(0);
+  private inos = new Float64Array(0);
+  /** Index into `devs`. */
+  private devIndexes = new Uint16Array(0);
+  /** S_IFMT >> 12. */
+  private types = new Uint8Array(0);
+  /** The handle's length in bytes (header included), 0 when held by descriptor. */
+  private handleLengths = new Uint8Array(0);
+  private handles = new Uint8Array(0);
+  /** Devices seen, by index. */
+  private readonly devs: number[] = [];
+  private readonly devIndex = new Map<number, number>();
+  private readonly freeSlots: number[] = [];
+  private nextSlot = 0;
+  private live = 0;
+
+  /** Open addressing over (device index, inode number) → slot, linear probing. */
+  private index = new Int32Array(0);
+  private indexUsed = 0;
+
+  /** Descriptors of forgotten inodes, and of inodes dropped from the cache, closed between requests. */
+  private readonly closing = new DeferredCloses<number>((fd) => void tryClose(fd));
+  /** Slots held by handle that hold a descriptor now, least recently used first. */
+  private readonly cached = new Set<number>();
+  private cacheCapacity = DEFAULT_CACHED_DESCRIPTORS;
+  /** Slots held by descriptor (not the root), least recently used first: what pruning offers the kernel. */
+  private readonly byDescriptor = new Set<number>();
+  /** Descriptors open for the kernel's file handles, by slot. */
+  private readonly openFiles = new Map<number, number[]>();
+  /** A descriptor open for reading on the source (open_by_handle_at refuses O_PATH ones), or -1: no handles. */
+  private handleMount = -1;
+  /** Handles are taken of inodes on this device only: open_by_handle_at decodes them on the root's filesystem. */
+  private handleDev = -1;
+  private readonly handleScratch = Buffer.allocUnsafeSlow(FILE_HANDLE_BYTES);
+  /** Bytes of the handle `takeHandle` put in the scratch buffer. */
+  private takenLength = 0;
+
+  /** The source's root (node id 1), held by descriptor for the table's life. */
+  readonly root: MirrorInode;
+
+  /** @param rootFd an O_PATH descriptor of the source's root, owned by the table from now on */
+  constructor(rootFd: number, dev: number, ino: number, type: number) {
+    this.grow();
+    const slot = this.allocate(rootFd, dev, ino, type, false);
+    this.root = new MirrorInode(this, slot);
+  }
+
+  /**
+   * Holds inodes on the root's filesystem by file handle from now on, if this
+   * process may open files by handle (CAP_DAC_READ_SEARCH) and the filesystem
+   * gives handles: `mountFd` (open for reading, not O_PATH, on the root) then
+   * belongs to the table. Returns whether it does; if not, `mountFd` is left to
+   * the caller.
+   */
+  useFileHandles(mountFd: number): boolean {
+    const n = tryNameToHandleAt(this.heldFds[0]!, '', AT_EMPTY_PATH, this.handleScratch);
+    if (n < 0 || n > HANDLE_SLOT) return false;
+    const fd = tryOpenByHandleAt(mountFd, this.handleScratch.subarray(0, n), O_PATH | O_CLOEXEC);
+    if (fd < 0) return false;
+    tryClose(fd);
+    this.handleMount = mountFd;
+    this.handleDev = this.root.dev;
+    return true;
+  }
+
+  /** Whether new inodes on the root's filesystem are held by handle. */
+  get byHandle(): boolean {
+    return this.handleMount >= 0;
+  }
+
+  /** Keeps at most `n` descriptors for inodes held by handle (inodes with open files are kept beyond it). */
+  set cachedDescriptors(n: number) {
+    this.cacheCapacity = Math.max(1, Math.floor(n));
+    this.shrinkCache();
   }
 
   get(nodeid: number): MirrorInode | undefined {
-    return this.byId.get(nodeid);
+    const slot = nodeid - 1;
+    if (!(slot >= 0 && slot < this.nextSlot) || this.nlookups[slot] === 0) return undefined;
+    return new MirrorInode(this, slot);
   }
 
   find(dev: number, ino: number): MirrorInode | undefined {
-    return this.byDev.get(dev)?.get(ino);
+    const d = this.devIndex.get(dev);
+    if (d === undefined) return undefined;
+    const slot = this.lookupIndex(d, ino);
+    return slot < 0 ? undefined : new MirrorInode(this, slot);
   }
 
-  /** Marks `inode` as just used: the table iterates least recently used first. */
+  /**
+   * Takes the handle of `name` in `dirfd` (of `dirfd` itself for an empty name
+   * with AT_EMPTY_PATH), for `add` or `matchesTakenHandle`; false if the table
+   * does not hold inodes of `dev` by handle, or the handle cannot be taken or
+   * is too long for a slot.
+   */
+  takeHandle(dev: number, dirfd: number, name: Buffer | string, flags: number): boolean {
+    this.takenLength = 0;
+    if (dev !== this.handleDev) return false;
+    const n = tryNameToHandleAt(dirfd, name, flags, this.handleScratch);
+    if (n < 0 || n > HANDLE_SLOT) return false;
+    this.takenLength = n;
+    return true;
+  }
+
+  /** Whether `inode` is held by the handle `takeHandle` took last. */
+  matchesTakenHandle(inode: MirrorInode): boolean {
+    const slot = inode.slot;
+    const n = this.takenLength;
+    if (n === 0 || this.handleLengths[slot] !== n) return false;
+    const base = slot * HANDLE_SLOT;
+    const scratch = this.handleScratch;
+    for (let i = 0; i < n; i++) if (this.handles[base + i] !== scratch[i]) return false;
+    return true;
+  }
+
+  /**
+   * Whether `inode` is the file that `name` in `dirfd` names now, the inode
+   * numbers being known to match: an inode held by a descriptor cannot have
+   * been replaced (its number cannot be reused while we hold it), one held
+   * only by handle is the same file if the handles match.
+   */
+  isStill(inode: MirrorInode, dirfd: number, name: Buffer | string, flags: number): boolean {
+    if (this.isPinned(inode.slot)) return true;
+    return this.takeHandle(inode.dev, dirfd, name, flags) && this.matchesTakenHandle(inode);
+  }
+
+  /** @internal */
+  descriptorOf(slot: number): number {
+    let fd = this.heldFds[slot]!;
+    if (this.handleLengths[slot] === 0) return fd;
+    if (fd >= 0) {
+      // Most recently used last.
+      this.cached.delete(slot);
+      this.cached.add(slot);
+      return fd;
+    }
+    const n = this.handleLengths[slot]!;
+    this.handleScratch.set(this.handles.subarray(slot * HANDLE_SLOT, slot * HANDLE_SLOT + n));
+    fd = tryOpenByHandleAt(this.handleMount, this.handleScratch.subarray(0, n), O_PATH | O_CLOEXEC);
+    // Gone from the source (ESTALE), as an unlinked file is for NFS clients.
+    if (fd < 0) throw new FuseError(-fd);
+    this.hold(slot, fd);
+    return fd;
+  }
+
+  /** @internal */
+  isPinned(slot: number): boolean {
+    return this.heldFds[slot]! >= 0 || this.openFiles.has(slot);
+  }
+
+  /** @internal */
+  nlookupOf(slot: number): number {
+    return this.nlookups[slot]!;
+  }
+
+  /** @internal Sets the kernel's references; use `forget` to drop them. */
+  setNlookup(slot: number, n: number): void {
+    if (n > 0) this.nlookups[slot] = n;
+  }
+
+  /** @internal */
+  devOf(slot: number): number {
+    return this.devs[this.devIndexes[slot]!]!;
+  }
+
+  /** @internal */
+  inoOf(slot: number): number {
+    return this.inos[slot]!;
+  }
+
+  /** @internal */
+  typeOf(slot: number): number {
+    return this.types[slot]! << 12;
+  }
+
+  /** @internal */
+  openFileOf(slot: number): number {
+    return this.openFiles.get(slot)?.[0] ?? -1;
+  }
+
+  /** @internal */
+  fileOpened(slot: number, fd: number): void {
+    const files = this.openFiles.get(slot);
+    if (files) files.push(fd);
+    else this.openFiles.set(slot, [fd]);
+  }
+
+  /** @internal */
+  fileClosed(slot: number, fd: number): void {
+    const files = this.openFiles.get(slot);
+    const i = files ? files.indexOf(fd) : -1;
+    if (i < 0) return;
+    files!.splice(i, 1);
+    if (files!.length === 0) this.openFiles.delete(slot);
+  }
+
+  /** Marks `inode` as just used: pruning offers the least recently used first. */
   touch(inode: MirrorInode): void {
-    this.byId.delete(inode.nodeid);
-    this.byId.set(inode.nodeid, inode);
+    const slot = inode.slot;
+    if (!this.byDescriptor.delete(slot)) return;
+    this.byDescriptor.add(slot);
   }
 
-  /** Up to `n` node ids, least recently used first (never the root). */
+  /** Up to `n` node ids held by descriptor, least recently used first (never the root). */
   leastRecentlyUsed(n: number): number[] {
     const out: number[] = [];
-    for (const id of this.byId.keys()) {
+    for (const slot of this.byDescriptor) {
       if (out.length >= n) break;
-      if (id !== this.root.nodeid) out.push(id);
+      out.push(slot + 1);
     }
     return out;
   }
 
-  /** Adopts `fd` as a new inode with one kernel reference. */
-  add(fd: number, dev: number, ino: number, type: number): MirrorInode {
-    const inode = new MirrorInode(this.nextId++ as NodeId, fd, dev, ino, type);
-    inode.nlookup = 1;
-    this.byId.set(inode.nodeid, inode);
-    this.index(inode);
-    return inode;
+  /**
+   * Adopts `fd` (an O_PATH descriptor) as a new inode with one kernel
+   * reference, held by the handle `takeHandle` took if `withTakenHandle`, else
+   * by the descriptor. An inode indexed under the same device and inode number
+   * is replaced in the index (its file is gone: the number was reused); the
+   * kernel keeps its node id until it forgets it.
+   */
+  add(fd: number, dev: number, ino: number, type: number, withTakenHandle = false): MirrorInode {
+    return new MirrorInode(this, this.allocate(fd, dev, ino, type, withTakenHandle && this.takenLength > 0));
+  }
+
+  /** Gives `inode` (held by handle, holding no descriptor) the descriptor `fd`, which the cache now owns. */
+  offer(inode: MirrorInode, fd: number): boolean {
+    const slot = inode.slot;
+    if (this.handleLengths[slot] === 0 || this.heldFds[slot]! >= 0) return false;
+    this.hold(slot, fd);
+    return true;
   }
 
   /** Drops `n` kernel references; closes the descriptor when none are left. The root is never dropped. */
   forget(nodeid: number, n: number): void {
-    const inode = this.byId.get(nodeid);
-    if (!inode || inode === this.root) return;
-    inode.nlookup -= n;
-    if (inode.nlookup > 0) return;
-    this.byId.delete(nodeid);
-    const m = this.byDev.get(inode.dev);
-    if (m?.get(inode.ino) === inode) {
-      m.delete(inode.ino);
-      if (m.size === 0) this.byDev.delete(inode.dev);
+    const slot = nodeid - 1;
+    if (slot <= 0 || slot >= this.nextSlot || this.nlookups[slot] === 0) return;
+    const left = this.nlookups[slot]! - n;
+    if (left > 0) {
+      this.nlookups[slot] = left;
+      return;
     }
+    this.nlookups[slot] = 0;
+    this.live--;
+    this.unindex(slot);
+    if (this.handleLengths[slot] === 0) this.byDescriptor.delete(slot);
+    else this.cached.delete(slot);
+    this.openFiles.delete(slot);
     // Closing may free the source inode (a file unlinked through the mirror is
     // evicted here, not at UNLINK): done between requests, off the client's
     // path, unless so many wait that they would crowd the descriptor limit.
-    this.closing.push(inode.fd);
+    const fd = this.heldFds[slot]!;
+    if (fd >= 0) this.closing.push(fd);
+    this.heldFds[slot] = -1;
+    this.freeSlots.push(slot);
   }
 
   /** Closes one descriptor of a forgotten inode; false when none is waiting. */
@@ -124,26 +392,177 @@ export class InodeTable {
     return this.closing.closeOne();
   }
 
-  /** Descriptors held: inodes known plus those forgotten but not closed yet. */
+  /** Descriptors held: the root, inodes held by descriptor, the cache, and those forgotten but not closed yet. */
   get descriptors(): number {
-    return this.byId.size + this.closing.length;
+    return 1 + this.byDescriptor.size + this.cached.size + this.closing.length;
   }
 
+  /** Inodes the kernel knows, the root included. */
   get size(): number {
-    return this.byId.size;
+    return this.live;
   }
 
   /** Closes every descriptor (at shutdown). */
   clear(): void {
     while (this.closeOneForgotten());
-    for (const inode of this.byId.values()) tryClose(inode.fd);
-    this.byId.clear();
-    this.byDev.clear();
+    for (let slot = 0; slot < this.nextSlot; slot++) {
+      const fd = this.heldFds[slot]!;
+      if (fd >= 0) tryClose(fd);
+      this.heldFds[slot] = -1;
+      if (slot > 0) this.nlookups[slot] = 0;
+    }
+    this.live = 1;
+    this.index.fill(EMPTY);
+    this.indexUsed = 0;
+    this.cached.clear();
+    this.byDescriptor.clear();
+    this.openFiles.clear();
+    if (this.handleMount >= 0) tryClose(this.handleMount);
+    this.handleMount = -1;
   }
 
-  private index(inode: MirrorInode): void {
-    let m = this.byDev.get(inode.dev);
-    if (!m) this.byDev.set(inode.dev, (m = new Map()));
-    m.set(inode.ino, inode);
+  private allocate(fd: number, dev: number, ino: number, type: number, withTakenHandle: boolean): number {
+    let slot = this.freeSlots.pop();
+    if (slot === undefined) {
+      if (this.nextSlot === this.capacity) this.grow();
+      slot = this.nextSlot++;
+    }
+    let d = this.devIndex.get(dev);
+    if (d === undefined) {
+      d = this.devs.length;
+      this.devs.push(dev);
+      this.devIndex.set(dev, d);
+    }
+    this.nlookups[slot] = 1;
+    this.inos[slot] = ino;
+    this.devIndexes[slot] = d;
+    this.types[slot] = type >>> 12;
+    this.heldFds[slot] = -1;
+    this.live++;
+    if (withTakenHandle) {
+      this.handleLengths[slot] = this.takenLength;
+      this.handles.set(this.handleScratch.subarray(0, this.takenLength), slot * HANDLE_SLOT);
+      this.hold(slot, fd);
+    } else {
+      this.handleLengths[slot] = 0;
+      this.heldFds[slot] = fd;
+      if (slot !== 0) this.byDescriptor.add(slot);
+    }
+    this.insertIndex(d, ino, slot);
+    return slot;
+  }
+
+  private hold(slot: number, fd: number): void {
+    this.heldFds[slot] = fd;
+    this.cached.add(slot);
+    if (this.cached.size > this.cacheCapacity) this.shrinkCache();
+  }
+
+  /** Closes the least recently used cached descriptors past the capacity; inodes with open files keep theirs. */
+  private shrinkCache(): void {
+    let passes = this.cached.size;
+    for (const slot of this.cached) {
+      if (this.cached.size <= this.cacheCapacity || passes-- <= 0) break;
+      this.cached.delete(slot);
+      if (this.openFiles.has(slot)) {
+        this.cached.add(slot);
+        continue;
+      }
+      this.closing.push(this.heldFds[slot]!);
+      this.heldFds[slot] = -1;
+    }
+  }
+
+  private grow(): void {
+    const cap = Math.max(INITIAL_SLOTS, this.capacity * 2);
+    const widen = <T extends Int32Array | Float64Array | Uint16Array | Uint8Array>(old: T, make: (n: number) => T, per = 1): T => {
+      const next = make(cap * per);
+      next.set(old);
+      return next;
+    };
+    this.nlookups = widen(this.nlookups, (n) => new Int32Array(n));
+    this.heldFds = widen(this.heldFds, (n) => new Int32Array(n).fill(-1));
+    this.inos = widen(this.inos, (n) => new Float64Array(n));
+    this.devIndexes = widen(this.devIndexes, (n) => new Uint16Array(n));
+    this.types = widen(this.types, (n) => new Uint8Array(n));
+    this.handleLengths = widen(this.handleLengths, (n) => new Uint8Array(n));
+    this.handles = widen(this.handles, (n) => new Uint8Array(n), HANDLE_SLOT);
+    this.capacity = cap;
+    this.rehash(cap * 2);
+  }
+
+  // The index: a power-of-two table of slots, at most half full (deleted
+  // markers included), probed linearly from a hash of the inode number.
+
+  private bucket(d: number, ino: number): number {
+    // Inode numbers up to 2^53: mix the high and low 32 bits and the device.
+    const lo = ino >>> 0;
+    const hi = (ino / 4294967296) >>> 0;
+    let h = Math.imul(lo ^ Math.imul(hi, 0x85ebca6b) ^ Math.imul(d, 0xc2b2ae35), 0x9e3779b1);
+    h ^= h >>> 15;
+    return h & (this.index.length - 1);
+  }
+
+  private lookupIndex(d: number, ino: number): number {
+    const mask = this.index.length - 1;
+    for (let i = this.bucket(d, ino); ; i = (i + 1) & mask) {
+      const slot = this.index[i]!;
+      if (slot === EMPTY) return -1;
+      if (slot >= 0 && this.inos[slot] === ino && this.devIndexes[slot] === d) return slot;
+    }
+  }
+
+  private insertIndex(d: number, ino: number, slot: number): void {
+    const mask = this.index.length - 1;
+    let firstDeleted = -1;
+    let i = this.bucket(d, ino);
+    for (; ; i = (i + 1) & mask) {
+      const s = this.index[i]!;
+      if (s === EMPTY) break;
+      if (s === DELETED) {
+        if (firstDeleted < 0) firstDeleted = i;
+        continue;
+      }
+      // The same file number again: the old inode's file is gone; the new one takes its place.
+      if (s !== slot && this.inos[s] === ino && this.devIndexes[s] === d) {
+        this.index[i] = slot;
+        return;
+      }
+    }
+    if (firstDeleted >= 0) {
+      this.index[firstDeleted] = slot;
+      return;
+    }
+    this.index[i] = slot;
+    if (++this.indexUsed * 2 > this.index.length) this.rehash(this.index.length * (this.live * 4 > this.index.length ? 2 : 1));
+  }
+
+  /** Removes `slot` from the index if it is the one indexed for its device and inode number. */
+  private unindex(slot: number): void {
+    const d = this.devIndexes[slot]!;
+    const ino = this.inos[slot]!;
+    const mask = this.index.length - 1;
+    for (let i = this.bucket(d, ino); ; i = (i + 1) & mask) {
+      const s = this.index[i]!;
+      if (s === EMPTY) return;
+      if (s === slot) {
+        this.index[i] = DELETED;
+        return;
+      }
+    }
+  }
+
+  private rehash(size: number): void {
+    const old = this.index;
+    this.index = new Int32Array(size).fill(EMPTY);
+    this.indexUsed = 0;
+    const mask = size - 1;
+    for (const slot of old) {
+      if (slot < 0) continue;
+      let i = this.bucket(this.devIndexes[slot]!, this.inos[slot]!);
+      while (this.index[i] !== EMPTY) i = (i + 1) & mask;
+      this.index[i] = slot;
+      this.indexUsed++;
+    }
   }
 }

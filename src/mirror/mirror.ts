@@ -1,8 +1,9 @@
 /**
  * `MirrorFilesystem`: a complete mirror of a source directory.
  *
- * Every inode is an O_PATH descriptor (see inodes.ts); every name operation is
- * an *at call relative to the parent's descriptor with O_NOFOLLOW, so nothing
+ * Every inode is a file handle with O_PATH descriptors reopened from it on
+ * demand, or an O_PATH descriptor held for its life (see inodes.ts); every name
+ * operation is an *at call relative to the parent's descriptor with O_NOFOLLOW, so nothing
  * the mirror does can leave the source tree: the kernel never sends `..` (no
  * export support is negotiated) and symlinks are returned, never followed by
  * the server. Open files are real descriptors reopened through
@@ -41,11 +42,14 @@ import {
   O_PATH, O_NOFOLLOW, O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_DIRECT, O_CREAT, O_TMPFILE, AT_EMPTY_PATH,
   AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, AT_STATX_FORCE_SYNC, AT_STATX_DONT_SYNC, STATX_BASIC_STATS, UTIME_NOW, UTIME_OMIT, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP, SEEK_SET,
 } from '../sys/constants.js';
-import { InodeTable, MirrorInode, procPath } from './inodes.js';
+import { InodeTable, procPath } from './inodes.js';
+import type { MirrorInode } from './inodes.js';
 
 const E = osConstants.errno;
 const EMPTY = '';
 const STAT_SELF = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
+/** Descriptors kept open, at most, for inodes held by file handle. */
+const MAX_CACHED_DESCRIPTORS = 8192;
 
 /**
  * How the mirror behaves. One thing it does to the whole process, whatever
@@ -71,6 +75,24 @@ export interface MirrorOptions {
    * and unlink, so it is for mounts other users can reach.
    */
   enforcePermissions?: boolean;
+  /**
+   * Answer STATX with the source's statx (default false), which gives callers
+   * the birth time. It costs a round trip: the kernel learns no birth time from
+   * LOOKUP, CREATE or GETATTR, so while STATX is answered every first `statx`
+   * asking for it (Node's `fs.stat` always does) sends a STATX after the
+   * LOOKUP. Without it the kernel answers `statx` from the attributes it
+   * cached and reports no birth time (`stx_mask` without STATX_BTIME).
+   */
+  statx?: boolean;
+  /**
+   * Hold inodes by file handle where the process may (CAP_DAC_READ_SEARCH)
+   * and the source's filesystem gives handles (default true): the kernel may
+   * then cache as many inodes as its memory allows, with a bounded number of
+   * descriptors open. False, or without the capability: one descriptor per
+   * inode the kernel knows, and the kernel is asked to forget inodes near the
+   * descriptor limit. See inodes.ts.
+   */
+  fileHandles?: boolean;
   /** Where the mirror's own warnings go (default: stderr). */
   logger?: Logger;
 }
@@ -146,10 +168,15 @@ export class MirrorFilesystem implements Filesystem {
     this.entryTimeout = options.entryTimeout ?? 1;
     this.attrTimeout = options.attrTimeout ?? 1;
     this.negativeTimeout = options.negativeTimeout ?? 0;
+    this.statx = options.statx ? this.statxFromSource.bind(this) : undefined;
     this.initFlags = InitFlag.HANDLE_KILLPRIV_V2 | InitFlag.DONT_MASK | (options.enforcePermissions ? InitFlag.POSIX_ACL : 0n);
     const fd = sysOpen(source, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     const st = fstatat(fd, EMPTY, STAT_SELF);
-    this.inodes = new InodeTable(new MirrorInode(1 as NodeId, fd, st.dev, st.ino, S_IFDIR));
+    this.inodes = new InodeTable(fd, st.dev, st.ino, S_IFDIR);
+    if (options.fileHandles ?? true) {
+      const mountFd = openat(fd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+      if (!this.inodes.useFileHandles(mountFd)) tryClose(mountFd);
+    }
   }
 
   /** Descriptors the mirror holds for open files (for leak checks; directories hold none between requests). */
@@ -193,6 +220,9 @@ export class MirrorFilesystem implements Filesystem {
   init(info: InitInfo, notify: Notifier): void {
     this.notify = notify;
     const limit = getNofileLimit().soft;
+    // Inodes held by handle reopen their descriptors on demand: a quarter of
+    // the limit keeps those in use open and leaves the rest for open files.
+    this.inodes.cachedDescriptors = Math.min(MAX_CACHED_DESCRIPTORS, limit / 4);
     this.fdHighWater = Math.floor(limit * 0.85);
     this.fdLowWater = Math.floor(limit * 0.6);
     // The caller's umask is applied once: by the kernel, or (DONT_MASK) by the
@@ -246,12 +276,12 @@ export class MirrorFilesystem implements Filesystem {
     if (r < 0) return Errno.of(-r);
     const st: Stat = this.lookupStat;
     const inode = this.inodes.find(st.dev, st.ino);
-    if (inode) {
+    if (inode && this.inodes.isStill(inode, parent.fd, name, 0)) {
       inode.nlookup++;
       this.inodes.touch(inode);
       return this.entry(inode, st);
     }
-    if (onlyKnown) return undefined;
+    if (onlyKnown && !inode) return undefined;
     // The name may have been replaced since the stat: the descriptor decides.
     try {
       return this.adopt(parent, name);
@@ -276,11 +306,14 @@ export class MirrorFilesystem implements Filesystem {
       throw err;
     }
     let inode = this.inodes.find(st.dev, st.ino);
-    if (inode) {
-      tryClose(fd);
+    // Held only by a handle, a known inode number may belong to a new file.
+    const pinned = inode?.pinned === true;
+    const taken = !pinned && this.inodes.takeHandle(st.dev, fd, EMPTY, AT_EMPTY_PATH);
+    if (inode && (pinned || (taken && this.inodes.matchesTakenHandle(inode)))) {
+      if (!this.inodes.offer(inode, fd)) tryClose(fd);
       inode.nlookup++;
     } else {
-      inode = this.inodes.add(fd, st.dev, st.ino, st.mode & S_IFMT);
+      inode = this.inodes.add(fd, st.dev, st.ino, st.mode & S_IFMT, taken);
       this.relieveDescriptorPressure();
     }
     return this.entry(inode, st);
@@ -307,8 +340,15 @@ export class MirrorFilesystem implements Filesystem {
     return { attrTimeout: this.attrTimeout, attr: this.replyStatOf(this.node(ctx.nodeid)) };
   }
 
+  /**
+   * STATX, when the `statx` option asks for it (see {@link MirrorOptions.statx});
+   * otherwise undefined, and the session declines STATX once (ENOSYS), after
+   * which the kernel answers statx(2) from its cached attributes.
+   */
+  readonly statx: ((req: StatxRequest, ctx: RequestContext) => StatxOut) | undefined;
+
   /** statx(2) beyond GETATTR's fields (birth time, mount id…), straight from the source. */
-  statx(req: StatxRequest, ctx: RequestContext): StatxOut {
+  private statxFromSource(req: StatxRequest, ctx: RequestContext): StatxOut {
     // Only the sync-type bits of the caller's flags mean anything for the source.
     const sync = req.sxFlags & (AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC);
     const stat = statx(this.node(ctx.nodeid).fd, EMPTY, STAT_SELF | sync, req.sxMask | STATX_BASIC_STATS);

@@ -62,6 +62,11 @@ export interface ArchLayout {
   readonly rlimit: Struct<'rlim_cur' | 'rlim_max'>;
   /** `struct fuse_backing_map`, the FUSE_DEV_IOC_BACKING_OPEN argument. */
   readonly fuseBackingMap: Struct<'fd' | 'flags' | 'padding'>;
+  /**
+   * `struct file_handle` (name_to_handle_at, open_by_handle_at): the header
+   * only; the handle's bytes (`f_handle`, a flexible array) follow it.
+   */
+  readonly fileHandle: Struct<'handle_bytes' | 'handle_type'>;
   /** System call numbers for the calls made through syscall(2) (`__NR_*`). */
   readonly syscalls: {
     /** fchmodat2(2), Linux 6.6: glibc 2.36 has no wrapper. */
@@ -171,6 +176,12 @@ const fuseBackingMap: ArchLayout['fuseBackingMap'] = {
   fields: { fd: field(0, 4), flags: field(4, 4), padding: field(8, 8) },
 };
 
+const fileHandle: ArchLayout['fileHandle'] = {
+  cType: 'struct file_handle',
+  bytes: 8,
+  fields: { handle_bytes: field(0, 4), handle_type: field(4, 4) },
+};
+
 // Syscalls added since Linux 5.1 (424 on) have one number on every
 // architecture; older ones are numbered per architecture.
 const FCHMODAT2 = 452;
@@ -197,7 +208,7 @@ const X86_64: ArchLayout = {
       st_ctim: field(104, 16),
     },
   },
-  timespec, statfs, statx, statxTimestamp, dirent64, pollfd, rlimit, fuseBackingMap,
+  timespec, statfs, statx, statxTimestamp, dirent64, pollfd, rlimit, fuseBackingMap, fileHandle,
   syscalls: { fchmodat2: FCHMODAT2, utimensat: 280, gettid: 186 },
   openFlags: { O_DIRECT: 0o40000, O_DIRECTORY: 0o200000, O_NOFOLLOW: 0o400000, O_TMPFILE: 0o20200000 },
 };
@@ -228,7 +239,7 @@ const ARM64: ArchLayout = {
       st_ctim: field(104, 16),
     },
   },
-  timespec, statfs, statx, statxTimestamp, dirent64, pollfd, rlimit, fuseBackingMap,
+  timespec, statfs, statx, statxTimestamp, dirent64, pollfd, rlimit, fuseBackingMap, fileHandle,
   syscalls: { fchmodat2: FCHMODAT2, utimensat: 88, gettid: 178 },
   openFlags: { O_DIRECT: 0o200000, O_DIRECTORY: 0o40000, O_NOFOLLOW: 0o100000, O_TMPFILE: 0o20040000 },
 };

@@ -41,6 +41,9 @@ export const AT_STATX_SYNC_AS_STAT = 0;
 export const AT_STATX_FORCE_SYNC = 0x2000;
 export const AT_STATX_DONT_SYNC = 0x4000;
 
+// name_to_handle_at(2): the largest handle the kernel hands out
+export const MAX_HANDLE_SZ = 128;
+
 // renameat2(2)
 export const RENAME_NOREPLACE = RenameFlag.NOREPLACE;
 export const RENAME_EXCHANGE = RenameFlag.EXCHANGE;

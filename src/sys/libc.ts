@@ -19,7 +19,7 @@ import {
 } from './structs.js';
 import type { Stat, StatFs, StatxResult } from './structs.js';
 import type { Timespec } from '../abi/types.js';
-import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN, RLIMIT_NOFILE } from './constants.js';
+import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN, MAX_HANDLE_SZ, RLIMIT_NOFILE } from './constants.js';
 
 export type { Name } from './binding.js';
 export type { Stat, StatFs, StatxResult } from './structs.js';
@@ -49,6 +49,10 @@ const c_fstat = bind<(fd: number, st: Ptr) => number>('int fstat(int, void *)');
 const c_statx = bind<(dirfd: number, name: CStr, flags: number, mask: number, stx: Ptr) => number>(
   'int statx(int, const char *, int, unsigned int, void *)',
 );
+const c_name_to_handle_at = bind<(dirfd: number, name: CStr, handle: Ptr, mountId: Ptr, flags: number) => number>(
+  'int name_to_handle_at(int, const char *, void *, void *, int)',
+);
+const c_open_by_handle_at = bind<(mountFd: number, handle: Ptr, flags: number) => number>('int open_by_handle_at(int, void *, int)');
 const c_fstatfs = bind<(fd: number, buf: Ptr) => number>('int fstatfs(int, void *)');
 const c_mkdirat = bind<(dirfd: number, name: CStr, mode: number) => number>('int mkdirat(int, const char *, uint32_t)');
 const c_mknodat = bind<(dirfd: number, name: CStr, mode: number, dev: number) => number>(
@@ -254,6 +258,38 @@ export function statx(dirfd: number, name: Name, flags: number, mask: number): S
   const p = cname(name) ?? badName('statx');
   callOrThrow('statx', () => c_statx(dirfd, p, flags, mask, statxBuf));
   return decodeStatx();
+}
+
+const fh = arch.fileHandle;
+/** Room for the largest handle, header included: what `tryNameToHandleAt` needs in `out`. */
+export const FILE_HANDLE_BYTES = fh.bytes + MAX_HANDLE_SZ;
+const mountIdScratch = Buffer.allocUnsafeSlow(4);
+
+/**
+ * name_to_handle_at(2): writes `struct file_handle` (header and handle bytes)
+ * into `out`, which must hold FILE_HANDLE_BYTES, and returns the bytes it
+ * takes, or -errno (EOPNOTSUPP: the filesystem gives no handles). The handle
+ * names the file itself, not the name: it stays valid across renames and turns
+ * stale (ESTALE at open_by_handle_at) once the file is gone.
+ */
+export function tryNameToHandleAt(dirfd: number, name: Name, flags: number, out: Buffer): number {
+  if (out.length < FILE_HANDLE_BYTES) return -EINVAL;
+  const p = cname(name);
+  if (p === undefined) return -EINVAL;
+  out.writeUInt32LE(MAX_HANDLE_SZ, fh.fields.handle_bytes.offset);
+  const r = callOrErrno(() => c_name_to_handle_at(dirfd, p, out, mountIdScratch, flags));
+  return r < 0 ? r : fh.bytes + out.readUInt32LE(fh.fields.handle_bytes.offset);
+}
+
+/**
+ * open_by_handle_at(2) of a handle `tryNameToHandleAt` wrote (header
+ * included), on the filesystem of `mountFd` (a descriptor that is not
+ * O_PATH): the new descriptor, or -errno (EPERM without CAP_DAC_READ_SEARCH,
+ * ESTALE when the file is gone).
+ */
+export function tryOpenByHandleAt(mountFd: number, handle: Buffer, flags: number): number {
+  if (handle.length < fh.bytes || handle.length < fh.bytes + handle.readUInt32LE(fh.fields.handle_bytes.offset)) return -EINVAL;
+  return callOrErrno(() => c_open_by_handle_at(mountFd, handle, flags));
 }
 
 /** fstatfs(2). */

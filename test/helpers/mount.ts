@@ -99,6 +99,8 @@ export interface SpawnOptions {
   noWait?: boolean;
   /** Another server program taking the CLI's arguments (`PROGRAM mirror SRC MNT ...`); default the CLI. */
   program?: string;
+  /** Capabilities the server runs without (dropped from its bounding set through setpriv), e.g. `['dac_read_search']`. */
+  dropCapabilities?: readonly string[];
 }
 
 export interface MirrorProcess {
@@ -156,8 +158,9 @@ export async function spawnMirror(
     opts.umask === undefined ? '' : `umask ${opts.umask.toString(8).padStart(3, '0')}; `,
     opts.nofile === undefined ? '' : `ulimit -n ${opts.nofile}; `,
   ].join('');
-  const child = setup
-    ? spawn('/bin/sh', ['-c', `${setup}exec "$0" "$@"`, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(opts.env) })
+  const drop = opts.dropCapabilities?.length ? `setpriv --bounding-set=${opts.dropCapabilities.map((c) => `-${c}`).join(',')} ` : '';
+  const child = setup || drop
+    ? spawn('/bin/sh', ['-c', `${setup}exec ${drop}"$0" "$@"`, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(opts.env) })
     : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(opts.env) });
 
   const stderr = collect(child.stderr, OUTPUT_CAP);

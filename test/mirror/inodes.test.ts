@@ -113,6 +113,96 @@ print(' '.join(sorted(os.listdir(dfd))))
   );
 });
 
+/**
+ * Inodes held by file handle keep a descriptor only while it is in a bounded
+ * cache: with 200 descriptors the server keeps 50, so stat-ing 300 other
+ * files through MNT drops the descriptor of every inode looked up before.
+ */
+const SMALL_CACHE = { nofile: 200 };
+const OTHERS = 300;
+
+function makeOthers(src: string): void {
+  fs.mkdirSync(path.join(src, 'others'));
+  for (let i = 0; i < OTHERS; i++) fs.writeFileSync(path.join(src, 'others', `o${i}`), '');
+}
+
+async function pushOutOfCache(mnt: string): Promise<void> {
+  for (let i = 0; i < OTHERS; i++) await fs.promises.lstat(path.join(mnt, 'others', `o${i}`));
+}
+
+test('by file handle, its descriptor dropped: a directory renamed in SRC is still the one a held fd names', T, async (t) => {
+  if (!(await havePython())) {
+    t.skip('python3 not available');
+    return;
+  }
+  await withMirror(
+    async ({ src, mnt }) => {
+      const code = `
+import os, sys
+mnt_d1, src_d1, src_d2, mnt_others = sys.argv[1:5]
+dfd = os.open(mnt_d1, os.O_RDONLY | os.O_DIRECTORY)
+for i in range(${OTHERS}): os.lstat(os.path.join(mnt_others, 'o%d' % i))
+os.rename(src_d1, src_d2)
+fd = os.open('existing', os.O_RDONLY, dir_fd=dfd)
+print(os.read(fd, 100).decode()); os.close(fd)
+fd = os.open('created', os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=dfd)
+os.write(fd, b'via dirfd'); os.close(fd)
+print(' '.join(sorted(os.listdir(dfd))))
+`;
+      const r = await python(code, [path.join(mnt, 'd1'), path.join(src, 'd1'), path.join(src, 'd2'), path.join(mnt, 'others')]);
+      assert.equal(r.code, 0, describeRun(r));
+      assert.deepEqual(r.stdout.trim().split('\n'), ['old content', 'created existing']);
+      assert.equal(fs.readFileSync(path.join(src, 'd2', 'created'), 'utf8'), 'via dirfd');
+      assert.equal(fs.existsSync(path.join(src, 'd1')), false, 'something recreated the old path');
+    },
+    {
+      spawn: SMALL_CACHE,
+      prepare: ({ src }) => {
+        fs.mkdirSync(path.join(src, 'd1'));
+        fs.writeFileSync(path.join(src, 'd1', 'existing'), 'old content');
+        makeOthers(src);
+      },
+    },
+  );
+});
+
+test('by file handle, its descriptor dropped: a file replaced in SRC under a reused inode number is a new file through MNT', T, async (t) => {
+  await withMirror(
+    async ({ src, mnt }) => {
+      const old = await fs.promises.lstat(path.join(mnt, 'f'), { bigint: true });
+      await pushOutOfCache(mnt);
+      // ext4 hands a freed inode number to a file created next in the same
+      // directory, once the removal is committed; other files created on the
+      // machine meanwhile may take it first, so try a few names.
+      fs.unlinkSync(path.join(src, 'f'));
+      const sync = await run('sync', [src], { timeoutMs: 30_000 });
+      assert.equal(sync.code, 0, describeRun(sync));
+      let g = '';
+      for (let i = 0; i < 20 && !g; i++) {
+        fs.writeFileSync(path.join(src, `g${i}`), 'new file');
+        if (fs.lstatSync(path.join(src, `g${i}`), { bigint: true }).ino === old.ino) g = `g${i}`;
+      }
+      if (!g) {
+        t.skip('the source did not reuse the inode number');
+        return;
+      }
+      assert.equal(await fs.promises.readFile(path.join(mnt, g), 'utf8'), 'new file');
+      await fs.promises.appendFile(path.join(mnt, g), ' appended');
+      assert.equal(fs.readFileSync(path.join(src, g), 'utf8'), 'new file appended');
+      // The kernel may still hold the old name's inode: it is gone, not the new file.
+      const code = await fs.promises.readFile(path.join(mnt, 'f'), 'utf8').then(() => 'read', (e: NodeJS.ErrnoException) => e.code);
+      assert.ok(code === 'ENOENT' || code === 'ESTALE', `reading the removed file gave ${code}`);
+    },
+    {
+      spawn: SMALL_CACHE,
+      prepare: ({ src }) => {
+        fs.writeFileSync(path.join(src, 'f'), 'old file');
+        makeOthers(src);
+      },
+    },
+  );
+});
+
 test('an fd opened through MNT survives unlink in SRC', T, async () => {
   await withMirror(
     async ({ src, mnt }) => {
