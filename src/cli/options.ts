@@ -50,6 +50,12 @@ mirror options (-o, comma separated):
                        the server) or refuse (the open fails with EBUSY)
   --mount-method M     auto (default: mount(2) as root, fusermount3 otherwise),
                        syscall (mount(2) only) or fusermount (fusermount3 only)
+  --watch              watch SRC for changes made in it directly (inotify on the
+                       directories the kernel knows) and tell the kernel at once
+                       what changed; names, attributes and "no such file" are
+                       then cached for an hour (3600 s) unless the timeouts above
+                       say otherwise. Changes show at MNT within milliseconds
+  --no-watch           do not (default)
   --stats-file FILE    write request/error counters as JSON every second and at exit
   --debug              log every request and reply on stderr
 `;
@@ -145,6 +151,10 @@ export function parseMirrorArgs(args: string[]): MirrorArgs {
       const v = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : valueOf(++i, arg);
       if (v !== 'share' && v !== 'refuse') throw new UsageError('--writable-conflict must be share or refuse');
       a.passthrough.writableConflict = v;
+    } else if (arg === '--watch') {
+      a.mirror.watch = true;
+    } else if (arg === '--no-watch') {
+      a.mirror.watch = false;
     } else if (arg === '--debug' || arg === '-d') {
       a.debug = true;
     } else if (arg === '--') {

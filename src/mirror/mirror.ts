@@ -42,6 +42,8 @@ import {
   AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, AT_STATX_FORCE_SYNC, AT_STATX_DONT_SYNC, STATX_BASIC_STATS, UTIME_NOW, UTIME_OMIT, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP, SEEK_SET,
 } from '../sys/constants.js';
 import { InodeTable, MirrorInode, procPath } from './inodes.js';
+import { SourceWatcher } from './watch.js';
+import type { WatchStats } from './watch.js';
 
 const E = osConstants.errno;
 const EMPTY = '';
@@ -73,7 +75,18 @@ export interface MirrorOptions {
   enforcePermissions?: boolean;
   /** Where the mirror's own warnings go (default: stderr). */
   logger?: Logger;
+  /**
+   * Watch the source for changes made in it directly (inotify on the
+   * directories the kernel knows, see watch.ts) and invalidate exactly what
+   * the kernel cached. The cache timeouts then default to `WATCH_TIMEOUT`
+   * (an hour) instead of 1 s, and negative entries are cached as long.
+   * Default false.
+   */
+  watch?: boolean;
 }
+
+/** The cache timeout, in seconds, for names, attributes and negative entries when the mirror watches its source. */
+export const WATCH_TIMEOUT = 3600;
 
 /**
  * The flagship filesystem: a complete mirror of the directory `source`, with
@@ -118,6 +131,9 @@ export class MirrorFilesystem implements Filesystem {
   /** Filled for GETATTR and SETATTR replies, on the same terms. */
   private readonly replyStat = emptyStat();
   private notify: Notifier | undefined;
+  /** Present with the `watch` option, from INIT on. */
+  private watcher: SourceWatcher | undefined;
+  private readonly watchSource: boolean;
   /** Descriptor counts at which to start pruning, and down to which (from the limit at INIT). */
   private fdHighWater = Infinity;
   private fdLowWater = 0;
@@ -137,9 +153,10 @@ export class MirrorFilesystem implements Filesystem {
    */
   constructor(readonly source: string, options: MirrorOptions = {}) {
     this.logger = options.logger ?? stderrLogger;
-    this.entryTimeout = options.entryTimeout ?? 1;
-    this.attrTimeout = options.attrTimeout ?? 1;
-    this.negativeTimeout = options.negativeTimeout ?? 0;
+    this.watchSource = options.watch ?? false;
+    this.entryTimeout = options.entryTimeout ?? (this.watchSource ? WATCH_TIMEOUT : 1);
+    this.attrTimeout = options.attrTimeout ?? (this.watchSource ? WATCH_TIMEOUT : 1);
+    this.negativeTimeout = options.negativeTimeout ?? (this.watchSource ? WATCH_TIMEOUT : 0);
     this.initFlags = InitFlag.HANDLE_KILLPRIV_V2 | InitFlag.DONT_MASK | (options.enforcePermissions ? InitFlag.POSIX_ACL : 0n);
     const fd = sysOpen(source, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     const st = fstatat(fd, EMPTY, STAT_SELF);
@@ -193,6 +210,15 @@ export class MirrorFilesystem implements Filesystem {
     // source filesystem under the caller's umask, set before each create.
     this.umaskInServer = (info.enabled & InitFlag.DONT_MASK) !== 0n;
     process.umask(0);
+    if (this.watchSource && !this.watcher) {
+      this.watcher = new SourceWatcher(this.inodes, notify, this.logger);
+      this.watcher.watchDir(this.inodes.root);
+    }
+  }
+
+  /** The source watcher's counters; undefined without the `watch` option. */
+  get watchStats(): WatchStats | undefined {
+    return this.watcher?.stats;
   }
 
   /**
@@ -211,6 +237,7 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   destroy(): void {
+    this.watcher?.close();
     for (const fd of this.files.keys()) tryClose(fd);
     this.files.clear();
     this.inodes.clear();
@@ -224,6 +251,7 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   private entry(inode: MirrorInode, st: Stat): EntryOut {
+    if (this.watcher && inode.type === S_IFDIR) this.watcher.watchDir(inode);
     return { nodeid: inode.nodeid, generation: 0, entryTimeout: this.entryTimeout, attrTimeout: this.attrTimeout, attr: st };
   }
 
@@ -291,6 +319,7 @@ export class MirrorFilesystem implements Filesystem {
 
   forget(nodeid: NodeId, nlookup: number): void {
     this.inodes.forget(nodeid, nlookup);
+    if (this.watcher && !this.inodes.get(nodeid)) this.watcher.forgotten(nodeid);
   }
 
   idle(): boolean {
@@ -334,6 +363,13 @@ export class MirrorFilesystem implements Filesystem {
     // An empty SETATTR is what the kernel sends when it wants set-ID bits gone but
     // leaves it to us (HANDLE_KILLPRIV_V2): a passthrough write by a caller without
     // CAP_FSETID, which the server never sees.
+    if (this.watcher) {
+      // One inotify event per change made above (a lower bound: killSuidgid's, if any, is left to invalidate).
+      if (v & Fattr.MODE) this.watcher.expectAttr(inode);
+      if (v & (Fattr.UID | Fattr.GID)) this.watcher.expectAttr(inode);
+      if (v & Fattr.SIZE) this.watcher.expectAttr(inode);
+      if (v & (Fattr.ATIME | Fattr.MTIME | Fattr.ATIME_NOW | Fattr.MTIME_NOW)) this.watcher.expectAttr(inode);
+    }
     const onlyHandles = (v & ~(Fattr.FH | Fattr.LOCKOWNER)) === 0;
     if ((v & Fattr.KILL_SUIDGID && !(v & Fattr.MODE)) || onlyHandles) this.killSuidgid(inode);
     return { attrTimeout: this.attrTimeout, attr: this.replyStatOf(inode) };
@@ -420,6 +456,7 @@ export class MirrorFilesystem implements Filesystem {
   mknod(req: MknodRequest, ctx: RequestContext): EntryOut {
     const parent = this.node(ctx.nodeid);
     this.withCallerUmask(req.umask, () => mknodat(parent.fd, req.nameBytes, req.mode, req.rdev));
+    this.watcher?.expectEntry(parent, req.nameBytes);
     this.giveToCaller(parent, req.nameBytes, ctx);
     return this.adopt(parent, req.nameBytes);
   }
@@ -427,6 +464,7 @@ export class MirrorFilesystem implements Filesystem {
   mkdir(req: MkdirRequest, ctx: RequestContext): EntryOut {
     const parent = this.node(ctx.nodeid);
     this.withCallerUmask(req.umask, () => mkdirat(parent.fd, req.nameBytes, req.mode));
+    this.watcher?.expectEntry(parent, req.nameBytes);
     this.giveToCaller(parent, req.nameBytes, ctx);
     return this.adopt(parent, req.nameBytes);
   }
@@ -434,6 +472,7 @@ export class MirrorFilesystem implements Filesystem {
   symlink(req: SymlinkRequest, ctx: RequestContext): EntryOut {
     const parent = this.node(ctx.nodeid);
     symlinkat(req.targetBytes, parent.fd, req.nameBytes);
+    this.watcher?.expectEntry(parent, req.nameBytes);
     this.giveToCaller(parent, req.nameBytes, ctx);
     return this.adopt(parent, req.nameBytes);
   }
@@ -442,19 +481,30 @@ export class MirrorFilesystem implements Filesystem {
     const inode = this.node(req.oldnodeid);
     const parent = this.node(ctx.nodeid);
     linkat(inode.fd, EMPTY, parent.fd, req.nameBytes, AT_EMPTY_PATH);
+    this.watcher?.expectEntry(parent, req.nameBytes);
     return this.lookupIn(parent, req.nameBytes);
   }
 
   unlink(req: UnlinkRequest, ctx: RequestContext): void {
-    unlinkat(this.node(ctx.nodeid).fd, req.nameBytes, 0);
+    const parent = this.node(ctx.nodeid);
+    unlinkat(parent.fd, req.nameBytes, 0);
+    this.watcher?.expectEntry(parent, req.nameBytes);
   }
 
   rmdir(req: RmdirRequest, ctx: RequestContext): void {
-    unlinkat(this.node(ctx.nodeid).fd, req.nameBytes, AT_REMOVEDIR);
+    const parent = this.node(ctx.nodeid);
+    unlinkat(parent.fd, req.nameBytes, AT_REMOVEDIR);
+    this.watcher?.expectEntry(parent, req.nameBytes);
   }
 
   rename(req: RenameRequest, ctx: RequestContext): void {
-    renameat2(this.node(ctx.nodeid).fd, req.nameBytes, this.node(req.newdir).fd, req.newNameBytes, req.flags);
+    const from = this.node(ctx.nodeid);
+    const to = this.node(req.newdir);
+    renameat2(from.fd, req.nameBytes, to.fd, req.newNameBytes, req.flags);
+    if (this.watcher) {
+      this.watcher.expectEntry(from, req.nameBytes);
+      this.watcher.expectEntry(to, req.newNameBytes);
+    }
   }
 
   /** Source descriptors cannot take O_DIRECT (our buffers are not block aligned): the kernel does direct I/O instead. */
@@ -491,6 +541,7 @@ export class MirrorFilesystem implements Filesystem {
     const parent = this.node(ctx.nodeid);
     const { sysFlags, openFlags } = this.openFlagsFor(req.flags);
     const fd = this.withCallerUmask(req.umask, () => openat(parent.fd, req.nameBytes, sysFlags | O_CREAT | O_NOFOLLOW, req.mode));
+    this.watcher?.expectEntry(parent, req.nameBytes);
     try {
       this.giveToCaller(parent, req.nameBytes, ctx);
       const entry = this.adopt(parent, req.nameBytes);
@@ -542,7 +593,12 @@ export class MirrorFilesystem implements Filesystem {
   write(req: WriteRequest, ctx: RequestContext): Promise<number> {
     if (req.writeFlags & WriteFlag.KILL_SUIDGID) this.killSuidgid(this.node(ctx.nodeid));
     return new Promise((resolve, reject) => {
-      nodefs.write(req.fh as number, req.data, 0, req.data.length, req.offset, (err, n) => (err ? reject(err) : resolve(n)));
+      nodefs.write(req.fh as number, req.data, 0, req.data.length, req.offset, (err, n) => {
+        if (err) return reject(err);
+        const inode = this.watcher && n > 0 ? this.files.get(req.fh as number) : undefined;
+        if (inode) this.watcher!.expectAttr(inode);
+        resolve(n);
+      });
     });
   }
 
@@ -701,6 +757,7 @@ export class MirrorFilesystem implements Filesystem {
     const open = inode.openFile;
     if (open >= 0) fsetxattr(open, req.name, req.value, req.flags);
     else setxattr(inode.procPath, req.name, req.value, req.flags);
+    this.watcher?.expectAttr(inode);
     // Setting an access ACL as a caller outside the file's group drops set-group-ID;
     // the server, as root, would keep it, so the kernel asks us to.
     if (req.setxattrFlags & SETXATTR_ACL_KILL_SGID) this.clearModeBits(inode, (mode) => mode & S_ISGID);
@@ -712,6 +769,7 @@ export class MirrorFilesystem implements Filesystem {
     const open = inode.openFile;
     if (open >= 0) fremovexattr(open, req.name);
     else removexattr(inode.procPath, req.name);
+    this.watcher?.expectAttr(inode);
   }
 
   fallocate(req: FallocateRequest, ctx: RequestContext): void {
