@@ -114,14 +114,16 @@ export function render(x: RenderInput): string {
   const ptHead = pt.flagRejected ? 'passthrough (FLAG REJECTED)' : 'passthrough';
   const npHead = np.flagRejected ? 'no passthrough (FLAG REJECTED)' : 'no passthrough';
   const refHead = ref?.flagRejected ? 'reference (FLAG REJECTED)' : 'reference';
+  const policies = [targets.watch, targets.excl].filter((t): t is TargetState => t !== undefined);
   const header = [
-    'workload', 'source', ptHead, 'ratio', npHead, 'ratio', ...(ref ? [refHead, 'ratio'] : []),
+    'workload', 'source', ptHead, 'ratio', npHead, 'ratio', ...policies.flatMap((t) => [t.title, 'ratio']), ...(ref ? [refHead, 'ratio'] : []),
     'floor (goal)', 'pt vs floor', 'src swing', 'pt READ/WRITE reqs', ...(ref ? ['ref READ/WRITE reqs'] : []),
   ];
   const rows: string[][] = [header];
   for (const def of defs) {
     rows.push([
-      def.label, cell(src, def), cell(pt, def), ratioCell(def, pt), cell(np, def), ratioCell(def, np), ...(ref ? [cell(ref, def), ratioCell(def, ref)] : []),
+      def.label, cell(src, def), cell(pt, def), ratioCell(def, pt), cell(np, def), ratioCell(def, np),
+      ...policies.flatMap((t) => [cell(t, def), ratioCell(def, t)]), ...(ref ? [cell(ref, def), ratioCell(def, ref)] : []),
       floorCell(def), markCell(def), swingCell(def), rwCell(pt, def), ...(ref ? [rwCell(ref, def)] : []),
     ]);
   }
@@ -141,6 +143,12 @@ export function render(x: RenderInput): string {
           'interleaved with the others in the same run; its ratio is for comparison only (no floor).'
         : ''),
   );
+  if (policies.length) {
+    lines.push(
+      'pt --watch / pt -o exclusive: the passthrough mirror with the cache policies: --watch (an hour of caching, SRC watched and the kernel told of every change) ' +
+        'and -o exclusive (a day of caching, SRC assumed unchanged behind the mount); passthrough alone caches for 1 s.',
+    );
+  }
   const npCounts = defs
     .filter((d) => d.counted && np.windows[d.id])
     .map((d) => `${d.id} ${rwCell(np, d)}`)
@@ -157,7 +165,7 @@ export function render(x: RenderInput): string {
 
   // Per-repetition ratios of the rows with a floor.
   lines.push('');
-  lines.push(`per-repetition ratios (pt | no pt${ref ? ' | ref' : ''}), in repetition order:`);
+  lines.push(`per-repetition ratios (${mirrorsOf.map((t) => t.key).join(' | ')}), in repetition order:`);
   for (const def of defs.filter((d) => d.floor !== undefined)) {
     const f = (t: TargetState) => repRatios(def, src, t).map((r) => (r === null ? '-' : r.toFixed(2))).join(' ');
     const srcVals = (src.rows[def.id]?.values ?? []).map((v) => (v === null ? '-' : fmtValue(v, def))).join(', ');

@@ -44,7 +44,7 @@ import { defineRows, FLOORS, MEM_PEAK_TARGET_MIB } from './rows.js';
 import { Bench } from './runner.js';
 import { startTargetMirrors, stopTargetMirrors } from './servers.js';
 import { Aborted, detachScratchMounts, emergencyExit, installSignalHandlers, log, removeScratch, setScratch } from './shutdown.js';
-import { makeTargets, targetList } from './targets.js';
+import { extraTargets, makeTargets, targetList } from './targets.js';
 import { runTimedPart } from './timed.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -77,7 +77,10 @@ async function main(argv: string[]): Promise<number> {
   }
   installSignalHandlers();
   setScratch(opts.dir, opts.keep);
-  prepareScratch(opts.dir, opts.reference !== undefined ? ['src-ref', 'mnt-ref'] : []);
+  prepareScratch(opts.dir, [
+    ...(opts.cacheTargets ? ['src-watch', 'mnt-watch', 'src-excl', 'mnt-excl'] : []),
+    ...(opts.reference !== undefined ? ['src-ref', 'mnt-ref'] : []),
+  ]);
   const work = path.join(opts.dir, 'work');
 
   const fio = which('fio', ['--version']);
@@ -121,7 +124,7 @@ async function main(argv: string[]): Promise<number> {
       ratios[def.id] = {
         pt: { perRep: repRatios(def, targets.source, targets.pt), median: medianRatio(def, targets.source, targets.pt) },
         nopt: { perRep: repRatios(def, targets.source, targets.nopt), median: medianRatio(def, targets.source, targets.nopt) },
-        ...(targets.ref ? { ref: { perRep: repRatios(def, targets.source, targets.ref), median: medianRatio(def, targets.source, targets.ref) } } : {}),
+        ...Object.fromEntries(extraTargets(targets).map((t) => [t.key, { perRep: repRatios(def, targets.source, t), median: medianRatio(def, targets.source, t) }])),
       };
     }
     const raw = {

@@ -21,11 +21,11 @@ export type StopResult = { code: number | null; signal: NodeJS.Signals | null; f
  * Starts `CLI mirror SRC MNT --passthrough MODE --stats-file F`, or without
  * --passthrough if the CLI rejects the flag; registers it for shutdown.
  */
-export async function startMirror(cli: string, src: string, mnt: string, statsFile: string, mode: 'always' | 'never', tag: string): Promise<
+export async function startMirror(cli: string, src: string, mnt: string, statsFile: string, mode: 'always' | 'never', tag: string, extraArgs: string[] = []): Promise<
   { ok: true; mirror: Mirror; args: string[]; flagRejected: boolean; message: string } | { ok: false; message: string }
 > {
   guard();
-  let args = ['--passthrough', mode];
+  let args = ['--passthrough', mode, ...extraArgs];
   let flagRejected = false;
   let res = await Mirror.start(cli, src, mnt, statsFile, args);
   if (!res.ok && res.unknownOption) {
@@ -33,7 +33,7 @@ export async function startMirror(cli: string, src: string, mnt: string, statsFi
     log(`  [${tag}] WARNING: this fusekit rejected '--passthrough ${mode}' (${res.message}); running the mirror WITHOUT the flag`);
     flagRejected = true;
     guard();
-    args = [];
+    args = [...extraArgs];
     res = await Mirror.start(cli, src, mnt, statsFile, args);
   }
   if (!res.ok) return { ok: false, message: `mirror did not start with '${['mirror', src, mnt, ...args].join(' ')}': ${res.message}` };
@@ -67,7 +67,7 @@ function cleanDirContents(dir: string): void {
 /** Starts the mirror of every mirror target and its request-count chain; a target whose mirror does not start gets its error. */
 export async function startTargetMirrors(b: Bench, work: string, defaultCli: string): Promise<void> {
   for (const t of mirrorTargets(b.targets)) {
-    const r = await startMirror(t.cli ?? defaultCli, t.backing, t.root, path.join(work, `stats-${t.key}.json`), t.mode ?? 'never', t.key);
+    const r = await startMirror(t.cli ?? defaultCli, t.backing, t.root, path.join(work, `stats-${t.key}.json`), t.mode ?? 'never', t.key, t.extraArgs);
     if (!r.ok) {
       t.error = r.message;
       log(`  [${t.key}] ${t.error}`);

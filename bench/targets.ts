@@ -8,14 +8,22 @@ import * as path from 'node:path';
 import type { Options } from './options.js';
 import type { RowResult } from './rows.js';
 
-/** source, passthrough mirror, no-passthrough mirror, reference mirror. */
-export type TargetKey = 'source' | 'pt' | 'nopt' | 'ref';
-/** The targets of a run: the three fixed ones, plus the reference mirror with --reference. */
-export type Targets = Record<'source' | 'pt' | 'nopt', TargetState> & { ref?: TargetState };
+/**
+ * source, passthrough mirror, no-passthrough mirror, the passthrough mirror
+ * with --watch and with -o exclusive (the cache policies), reference mirror.
+ */
+export type TargetKey = 'source' | 'pt' | 'nopt' | 'watch' | 'excl' | 'ref';
+/** The targets of a run: the three fixed ones, the cache-policy ones (unless --no-cache-targets), the reference mirror with --reference. */
+export type Targets = Record<'source' | 'pt' | 'nopt', TargetState> & { watch?: TargetState; excl?: TargetState; ref?: TargetState };
 
 /** The targets of the run in their base order (rotated per repetition). */
 export function targetList(targets: Targets): TargetState[] {
-  return [targets.source, targets.pt, targets.nopt, ...(targets.ref ? [targets.ref] : [])];
+  return [targets.source, targets.pt, targets.nopt, ...extraTargets(targets)];
+}
+
+/** The optional targets present in this run, in column order (watch, excl, ref). */
+export function extraTargets(targets: Targets): TargetState[] {
+  return [targets.watch, targets.excl, targets.ref].filter((t): t is TargetState => t !== undefined);
 }
 
 /** One target: where its workloads run, how its mirror ran, and what was measured on it. */
@@ -30,6 +38,8 @@ export interface TargetState {
   mode?: 'always' | 'never';
   /** For mirrors: the program started as `node CLI mirror ...`. */
   cli?: string;
+  /** For mirrors: CLI arguments after --passthrough MODE (the cache policy of the watch and excl targets). */
+  extraArgs?: string[];
   /**
    * The --reference mirror: its stats file may carry no request counts, and a
    * non-zero exit on SIGTERM is a note, not a failure of the run.
@@ -76,6 +86,16 @@ export function makeTargets(opts: Options): Targets {
     pt: { key: 'pt', title: 'passthrough', root: d('mnt-pt'), backing: d('src-pt'), mode: 'always', cli: opts.cli, rows: {}, windows: {}, seconds: 0 },
     nopt: { key: 'nopt', title: 'no passthrough', root: d('mnt-nopt'), backing: d('src-nopt'), mode: 'never', cli: opts.cli, rows: {}, windows: {}, seconds: 0 },
   };
+  if (opts.cacheTargets) {
+    targets.watch = {
+      key: 'watch', title: 'pt --watch', root: d('mnt-watch'), backing: d('src-watch'), mode: 'always', cli: opts.cli, extraArgs: ['--watch'],
+      rows: {}, windows: {}, seconds: 0,
+    };
+    targets.excl = {
+      key: 'excl', title: 'pt -o exclusive', root: d('mnt-excl'), backing: d('src-excl'), mode: 'always', cli: opts.cli, extraArgs: ['-o', 'exclusive'],
+      rows: {}, windows: {}, seconds: 0,
+    };
+  }
   if (opts.reference !== undefined) {
     targets.ref = {
       key: 'ref', title: 'reference', root: d('mnt-ref'), backing: d('src-ref'), mode: 'always', cli: opts.reference, reference: true, notes: [],

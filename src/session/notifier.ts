@@ -9,7 +9,10 @@
  * invalidations and deletes: the directory's lock; page invalidations and
  * stores: the pages' locks) are written from a libuv pool thread, one at a
  * time and in the order they were sent, so the serving thread keeps
- * answering the request the kernel is waiting on. Why the serving thread
+ * answering the request the kernel is waiting on. Invalidations commute
+ * (each only makes the kernel ask again), so up to `OFF_THREAD_WRITERS` of
+ * them are written at once: one waiting for a busy directory does not hold
+ * up the others. Stores are written one at a time, in order. Why the serving thread
  * must not write them itself: it would sleep in write(2) until a request is
  * answered that only it can answer, possibly one it has not even read yet.
  */
@@ -27,6 +30,12 @@ const E = osConstants.errno;
 const PRUNE_BATCH = 4096;
 /** Largest NOTIFY_STORE payload per message; larger stores are split. */
 const STORE_CHUNK = 1 << 20;
+/**
+ * Off-thread writes in flight at once. Each holds one of libuv's pool
+ * threads (4 by default) while the kernel makes it wait, so some are always
+ * left for the filesystem's own calls.
+ */
+const OFF_THREAD_WRITERS = 2;
 /** Default for `RetrieveOptions.timeoutMs`. */
 export const DEFAULT_RETRIEVE_TIMEOUT_MS = 5000;
 
@@ -47,9 +56,11 @@ interface PendingRetrieve {
 /** Writes notifications through the channel, and matches NOTIFY_REPLY requests to the retrieves that asked for them. */
 export class ChannelNotifier implements Notifier {
   private readonly buf = Buffer.allocUnsafeSlow(64 * 1024);
-  /** Off-thread messages not yet written, each in its own buffer; `tail` orders them. */
-  private tail: Promise<unknown> = Promise.resolve();
-  private queued = 0;
+  /** Off-thread messages not yet written, each in its own buffer, oldest first. */
+  private readonly waiting: { b: Buffer; len: number; resolve(r: number): void }[] = [];
+  private writing = 0;
+  /** Orders stores among themselves. */
+  private storeTail: Promise<unknown> = Promise.resolve();
   private readonly retrieves = new Map<bigint, PendingRetrieve>();
   private nextRetrieve = 1n;
   private closed = false;
@@ -58,7 +69,7 @@ export class ChannelNotifier implements Notifier {
 
   /** Messages waiting for, or in, an off-thread write. */
   get deferredPending(): number {
-    return this.queued;
+    return this.waiting.length + this.writing;
   }
 
   invalAttr(nodeid: number): number {
@@ -88,7 +99,13 @@ export class ChannelNotifier implements Notifier {
     return this.offThread(b, encodeNotifyDelete(b, parent, child, bytes));
   }
 
-  async store(nodeid: number, offset: number, data: Uint8Array): Promise<number> {
+  store(nodeid: number, offset: number, data: Uint8Array): Promise<number> {
+    const done = this.storeTail.then(() => this.storeNow(nodeid, offset, data));
+    this.storeTail = done;
+    return done;
+  }
+
+  private async storeNow(nodeid: number, offset: number, data: Uint8Array): Promise<number> {
     const all = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     let r = 0;
     for (let at = 0; at < all.length || (at === 0 && all.length === 0); at += STORE_CHUNK) {
@@ -166,15 +183,24 @@ export class ChannelNotifier implements Notifier {
     this.retrieves.clear();
   }
 
-  /** Queues one message for an off-thread write after those queued before it. */
+  /** Queues one message for an off-thread write; started as soon as a writer is free. */
   private offThread(b: Buffer, len: number): Promise<number> {
-    const ch = this.channel;
-    if (!ch.writeOffThread) return Promise.resolve(ch.write(b, len));
-    this.queued++;
-    const done = this.tail.then(() => ch.writeOffThread!(b, len));
-    this.tail = done.finally(() => {
-      this.queued--;
+    if (!this.channel.writeOffThread) return Promise.resolve(this.channel.write(b, len));
+    return new Promise((resolve) => {
+      this.waiting.push({ b, len, resolve });
+      this.startWriters();
     });
-    return done;
+  }
+
+  private startWriters(): void {
+    while (this.writing < OFF_THREAD_WRITERS && this.waiting.length > 0) {
+      const w = this.waiting.shift()!;
+      this.writing++;
+      void this.channel.writeOffThread!(w.b, w.len).then((r) => {
+        this.writing--;
+        w.resolve(r);
+        this.startWriters();
+      });
+    }
   }
 }
