@@ -57,6 +57,15 @@ const DIR_MASK =
   In.CREATE | In.DELETE | In.MOVED_FROM | In.MOVED_TO | In.ATTRIB | In.MODIFY | In.DELETE_SELF | In.EXCL_UNLINK | In.ONLYDIR;
 /** An announced change whose event has not come within this long is forgotten (it will not come). */
 const EXPECT_MS = 2000;
+/**
+ * Names are invalidated a second time this long after the first. A LOOKUP
+ * or READDIRPLUS answered just before the change reaches the kernel's
+ * cache in its caller's context, which can be later than our invalidation:
+ * the name would then be cached again as it was, for the whole entry
+ * timeout. (Attributes need no second round: the kernel drops an attribute
+ * reply older than an invalidation itself.)
+ */
+const SETTLE_MS = 50;
 
 /** Counters for the stats file and tests. */
 export interface WatchStats {
@@ -100,6 +109,10 @@ export class SourceWatcher {
   /** Directories whose entries changed: attributes and cached listing. */
   private readonly listings = new Set<MirrorInode>();
   private overflowed = false;
+  /** Names and listings invalidated once, to invalidate again after SETTLE_MS. */
+  private settleNames = new Map<string, [number, Buffer]>();
+  private settleListings = new Set<MirrorInode>();
+  private settleTimer: NodeJS.Timeout | undefined;
 
   /**
    * @param inodes the mirror's inode table (what the kernel knows)
@@ -157,6 +170,7 @@ export class SourceWatcher {
     this.closed = true;
     this.readable.close();
     tryClose(this.fd);
+    if (this.settleTimer) clearTimeout(this.settleTimer);
     this.dirs.clear();
     this.wdOf.clear();
     this.stats.watches = 0;
@@ -256,16 +270,33 @@ export class SourceWatcher {
       void this.notify.invalInode(inode.nodeid, 0, 0);
     }
     this.pages.clear();
-    for (const [parent, name] of this.names.values()) {
+    for (const [key, [parent, name]] of this.names) {
       this.stats.entries++;
       void this.notify.invalEntry(parent, name);
+      this.settleNames.set(key, [parent, name]);
     }
     this.names.clear();
     for (const dir of this.listings) {
       this.stats.pages++;
       void this.notify.invalInode(dir.nodeid, 0, 0);
+      this.settleListings.add(dir);
     }
     this.listings.clear();
+    if (!this.settleTimer && (this.settleNames.size > 0 || this.settleListings.size > 0)) {
+      this.settleTimer = setTimeout(() => this.settle(), SETTLE_MS);
+    }
+  }
+
+  /** The second round for names and listings (see SETTLE_MS). */
+  private settle(): void {
+    this.settleTimer = undefined;
+    if (this.closed) return;
+    const names = this.settleNames;
+    const listings = this.settleListings;
+    this.settleNames = new Map();
+    this.settleListings = new Set();
+    for (const [parent, name] of names.values()) void this.notify.invalEntry(parent, name);
+    for (const dir of listings) if (this.inodes.get(dir.nodeid) === dir) void this.notify.invalInode(dir.nodeid, 0, 0);
   }
 
   /**
