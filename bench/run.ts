@@ -78,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
   installSignalHandlers();
   setScratch(opts.dir, opts.keep);
   prepareScratch(opts.dir, [
-    ...(opts.cacheTargets ? ['src-watch', 'mnt-watch', 'src-excl', 'mnt-excl'] : []),
+    ...(opts.cacheTargets ? ['src-nowatch', 'mnt-nowatch', 'src-excl', 'mnt-excl'] : []),
     ...(opts.reference !== undefined ? ['src-ref', 'mnt-ref'] : []),
   ]);
   const work = path.join(opts.dir, 'work');

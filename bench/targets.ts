@@ -9,21 +9,22 @@ import type { Options } from './options.js';
 import type { RowResult } from './rows.js';
 
 /**
- * source, passthrough mirror, no-passthrough mirror, the passthrough mirror
- * with --watch and with -o exclusive (the cache policies), reference mirror.
+ * source, passthrough mirror, no-passthrough mirror (both watching SRC, the
+ * default), the passthrough mirror with the other cache policies (--no-watch:
+ * 1 s timeouts; -o exclusive: a day), reference mirror.
  */
-export type TargetKey = 'source' | 'pt' | 'nopt' | 'watch' | 'excl' | 'ref';
+export type TargetKey = 'source' | 'pt' | 'nopt' | 'nowatch' | 'excl' | 'ref';
 /** The targets of a run: the three fixed ones, the cache-policy ones (unless --no-cache-targets), the reference mirror with --reference. */
-export type Targets = Record<'source' | 'pt' | 'nopt', TargetState> & { watch?: TargetState; excl?: TargetState; ref?: TargetState };
+export type Targets = Record<'source' | 'pt' | 'nopt', TargetState> & { nowatch?: TargetState; excl?: TargetState; ref?: TargetState };
 
 /** The targets of the run in their base order (rotated per repetition). */
 export function targetList(targets: Targets): TargetState[] {
   return [targets.source, targets.pt, targets.nopt, ...extraTargets(targets)];
 }
 
-/** The optional targets present in this run, in column order (watch, excl, ref). */
+/** The optional targets present in this run, in column order (nowatch, excl, ref). */
 export function extraTargets(targets: Targets): TargetState[] {
-  return [targets.watch, targets.excl, targets.ref].filter((t): t is TargetState => t !== undefined);
+  return [targets.nowatch, targets.excl, targets.ref].filter((t): t is TargetState => t !== undefined);
 }
 
 /** One target: where its workloads run, how its mirror ran, and what was measured on it. */
@@ -38,7 +39,7 @@ export interface TargetState {
   mode?: 'always' | 'never';
   /** For mirrors: the program started as `node CLI mirror ...`. */
   cli?: string;
-  /** For mirrors: CLI arguments after --passthrough MODE (the cache policy of the watch and excl targets). */
+  /** For mirrors: CLI arguments after --passthrough MODE (the cache policy of the nowatch and excl targets). */
   extraArgs?: string[];
   /**
    * The --reference mirror: its stats file may carry no request counts, and a
@@ -87,8 +88,8 @@ export function makeTargets(opts: Options): Targets {
     nopt: { key: 'nopt', title: 'no passthrough', root: d('mnt-nopt'), backing: d('src-nopt'), mode: 'never', cli: opts.cli, rows: {}, windows: {}, seconds: 0 },
   };
   if (opts.cacheTargets) {
-    targets.watch = {
-      key: 'watch', title: 'pt --watch', root: d('mnt-watch'), backing: d('src-watch'), mode: 'always', cli: opts.cli, extraArgs: ['--watch'],
+    targets.nowatch = {
+      key: 'nowatch', title: 'pt --no-watch', root: d('mnt-nowatch'), backing: d('src-nowatch'), mode: 'always', cli: opts.cli, extraArgs: ['--no-watch'],
       rows: {}, windows: {}, seconds: 0,
     };
     targets.excl = {

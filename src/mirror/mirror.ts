@@ -79,8 +79,11 @@ export interface MirrorOptions {
    * Watch the source for changes made in it directly (inotify on the
    * directories the kernel knows, see watch.ts) and invalidate exactly what
    * the kernel cached. The cache timeouts then default to `WATCH_TIMEOUT`
-   * (an hour) instead of 1 s, and negative entries are cached as long.
-   * Default false.
+   * (an hour) instead of 1 s, and negative entries are cached as long. If
+   * the source cannot be watched (a kernel before protocol 7.44, no inotify
+   * instance left, the watch limit reached) the mirror logs it once and
+   * falls back to the timeouts it has without `watch`. Default false here;
+   * `fusekit mirror` turns it on unless told `--no-watch` or `-o exclusive`.
    */
   watch?: boolean;
 }
@@ -114,9 +117,12 @@ export class MirrorFilesystem implements Filesystem {
    * @internal
    */
   readonly inodes: InodeTable;
-  private readonly entryTimeout: number;
-  private readonly attrTimeout: number;
-  private readonly negativeTimeout: number;
+  /** The cache timeouts in force: long with a working watcher, else those without one (see `watchUnavailable`). */
+  private entryTimeout: number;
+  private attrTimeout: number;
+  private negativeTimeout: number;
+  /** The timeouts to fall back to if the source cannot be watched after all. */
+  private readonly unwatchedTimeouts: [number, number, number];
   /** getdents64 scratch: handlers are synchronous, so one buffer serves every listing. */
   private readonly direntBuf = Buffer.allocUnsafeSlow(32 * 1024);
   /** Descriptors open for the kernel's file handles, and the inode each is on. */
@@ -157,6 +163,7 @@ export class MirrorFilesystem implements Filesystem {
     this.entryTimeout = options.entryTimeout ?? (this.watchSource ? WATCH_TIMEOUT : 1);
     this.attrTimeout = options.attrTimeout ?? (this.watchSource ? WATCH_TIMEOUT : 1);
     this.negativeTimeout = options.negativeTimeout ?? (this.watchSource ? WATCH_TIMEOUT : 0);
+    this.unwatchedTimeouts = [options.entryTimeout ?? 1, options.attrTimeout ?? 1, options.negativeTimeout ?? 0];
     this.initFlags = InitFlag.HANDLE_KILLPRIV_V2 | InitFlag.DONT_MASK | (options.enforcePermissions ? InitFlag.POSIX_ACL : 0n);
     const fd = sysOpen(source, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     const st = fstatat(fd, EMPTY, STAT_SELF);
@@ -211,9 +218,30 @@ export class MirrorFilesystem implements Filesystem {
     this.umaskInServer = (info.enabled & InitFlag.DONT_MASK) !== 0n;
     process.umask(0);
     if (this.watchSource && !this.watcher) {
-      this.watcher = new SourceWatcher(this.inodes, notify, this.logger);
-      this.watcher.watchDir(this.inodes.root);
+      // Losing events must be answerable by invalidating every name at once (NOTIFY_INC_EPOCH, 7.44).
+      if (info.minor < 44) {
+        this.watchUnavailable(`the kernel's FUSE protocol 7.${info.minor} has no NOTIFY_INC_EPOCH (7.44, Linux 6.16)`);
+      } else {
+        try {
+          this.watcher = new SourceWatcher(this.inodes, notify, this.logger, (why) => this.watchUnavailable(why));
+          this.watcher.watchDir(this.inodes.root);
+        } catch (err) {
+          this.watchUnavailable(`inotify: ${(err as Error).message}`);
+        }
+      }
     }
+  }
+
+  /**
+   * The source cannot be watched (entirely): from now on the kernel gets the
+   * timeouts the mirror has without `watch`, so that what it caches from the
+   * parts no watch covers is as fresh as without one. What it already holds
+   * stays watched where it was.
+   */
+  private watchUnavailable(why: string): void {
+    if (this.entryTimeout === this.unwatchedTimeouts[0] && this.attrTimeout === this.unwatchedTimeouts[1]) return;
+    [this.entryTimeout, this.attrTimeout, this.negativeTimeout] = this.unwatchedTimeouts;
+    this.logger.warn(`fusekit: cannot watch the source (${why}): caching for ${this.entryTimeout} s as without --watch`);
   }
 
   /** The source watcher's counters; undefined without the `watch` option. */

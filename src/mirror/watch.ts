@@ -117,8 +117,15 @@ export class SourceWatcher {
   /**
    * @param inodes the mirror's inode table (what the kernel knows)
    * @param notify the session's notifier
+   * @param logger where the one-line warnings go
+   * @param unwatchable called (once) when a directory cannot be watched: the mirror then shortens its cache timeouts
    */
-  constructor(private readonly inodes: InodeTable, private readonly notify: Notifier, private readonly logger: Logger) {
+  constructor(
+    private readonly inodes: InodeTable,
+    private readonly notify: Notifier,
+    private readonly logger: Logger,
+    private readonly unwatchable: (why: string) => void = () => undefined,
+  ) {
     this.fd = inotifyInit(IN_NONBLOCK | IN_CLOEXEC);
     this.readable = watchReadable(this.fd, () => this.drain());
   }
@@ -127,12 +134,14 @@ export class SourceWatcher {
   watchDir(dir: MirrorInode): void {
     if (this.closed || this.wdOf.has(dir.nodeid)) return;
     const wd = inotifyAddWatch(this.fd, dir.procPath, DIR_MASK);
+    // Removed since the kernel got it: nothing left to watch.
+    if (wd === -E.ENOENT) return;
     if (wd < 0) {
       this.stats.unwatched++;
       if (!this.warnedLimit) {
         this.warnedLimit = true;
         const why = wd === -E.ENOSPC ? 'the inotify watch limit (fs.inotify.max_user_watches) is reached' : `inotify_add_watch failed (errno ${-wd})`;
-        this.logger.warn(`fusekit: --watch: ${why}; changes in unwatched source directories show only after the cache timeouts`);
+        this.unwatchable(why);
       }
       return;
     }
