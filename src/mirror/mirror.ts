@@ -38,7 +38,7 @@ import {
 } from '../sys/index.js';
 import type { Stat } from '../sys/index.js';
 import {
-  O_PATH, O_NOFOLLOW, O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_DIRECT, O_CREAT, O_TMPFILE, AT_EMPTY_PATH,
+  O_PATH, O_NOFOLLOW, O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_ACCMODE, O_DIRECT, O_CREAT, O_TMPFILE, AT_EMPTY_PATH,
   AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, AT_STATX_FORCE_SYNC, AT_STATX_DONT_SYNC, STATX_BASIC_STATS, UTIME_NOW, UTIME_OMIT, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP, SEEK_SET,
 } from '../sys/constants.js';
 import { InodeTable, MirrorInode, procPath } from './inodes.js';
@@ -127,6 +127,9 @@ export class MirrorFilesystem implements Filesystem {
   private readonly direntBuf = Buffer.allocUnsafeSlow(32 * 1024);
   /** Descriptors open for the kernel's file handles, and the inode each is on. */
   private readonly files = new Map<number, MirrorInode>();
+  /** With `watch`: the handles open for writing, and how many each inode has (its writes through the mount are known to the kernel). */
+  private readonly writableFiles = new Set<number>();
+  private readonly writers = new Map<MirrorInode, number>();
   /** Linux before 6.6 has no fchmodat2: chmod by an O_PATH descriptor then goes through /proc. */
   private noFchmodat2 = false;
   private readonly serverUid = geteuid();
@@ -223,7 +226,7 @@ export class MirrorFilesystem implements Filesystem {
         this.watchUnavailable(`the kernel's FUSE protocol 7.${info.minor} has no NOTIFY_INC_EPOCH (7.44, Linux 6.16)`);
       } else {
         try {
-          this.watcher = new SourceWatcher(this.inodes, notify, this.logger, (why) => this.watchUnavailable(why));
+          this.watcher = new SourceWatcher(this.inodes, notify, this.logger, (why) => this.watchUnavailable(why), (inode) => this.writers.has(inode));
           this.watcher.watchDir(this.inodes.root);
         } catch (err) {
           this.watchUnavailable(`inotify: ${(err as Error).message}`);
@@ -436,9 +439,15 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   /** Remembers a descriptor opened for a kernel file handle on `inode`. */
-  private fileOpened(fd: number, inode: MirrorInode): void {
+  private fileOpened(fd: number, inode: MirrorInode, flags = 0): void {
     this.files.set(fd, inode);
     inode.fileOpened(fd);
+    if (this.watchSource && (flags & O_ACCMODE) !== O_RDONLY) this.writerOpened(fd, inode);
+  }
+
+  private writerOpened(fd: number, inode: MirrorInode): void {
+    this.writableFiles.add(fd);
+    this.writers.set(inode, (this.writers.get(inode) ?? 0) + 1);
   }
 
   readlink(_req: unknown, ctx: RequestContext): Buffer {
@@ -548,7 +557,7 @@ export class MirrorFilesystem implements Filesystem {
     const inode = this.node(ctx.nodeid);
     const { sysFlags, openFlags } = this.openFlagsFor(req.flags);
     const fd = sysOpen(inode.procPath, sysFlags, 0);
-    this.fileOpened(fd, inode);
+    this.fileOpened(fd, inode, sysFlags);
     if (req.openFlags & OPEN_KILL_SUIDGID) this.killSuidgid(inode);
     return { fh: fd, openFlags, backing: this.backingFor(inode, fstat(fd).mode) };
   }
@@ -581,6 +590,7 @@ export class MirrorFilesystem implements Filesystem {
       const same = st.dev === inode.dev && st.ino === inode.ino;
       this.files.set(fd, inode);
       if (same) inode.fileOpened(fd);
+      if (same && this.watchSource && (sysFlags & O_ACCMODE) !== O_RDONLY) this.writerOpened(fd, inode);
       if (req.openFlags & OPEN_KILL_SUIDGID) {
         this.killSuidgid(inode);
         st = fstat(fd);
@@ -603,7 +613,7 @@ export class MirrorFilesystem implements Filesystem {
       const st = fstat(fd);
       pathFd = sysOpen(procPath(fd), O_PATH | O_CLOEXEC, 0);
       const inode = this.inodes.add(pathFd, st.dev, st.ino, S_IFREG);
-      this.fileOpened(fd, inode);
+      this.fileOpened(fd, inode, sysFlags);
       return { entry: this.entry(inode, st), open: { fh: fd, openFlags, backing: this.backingFor(inode, st.mode) } };
     } catch (err) {
       if (pathFd >= 0) tryClose(pathFd);
@@ -636,6 +646,11 @@ export class MirrorFilesystem implements Filesystem {
     if (!inode) return;
     this.files.delete(fd);
     inode.fileClosed(fd);
+    if (this.writableFiles.delete(fd)) {
+      const n = (this.writers.get(inode) ?? 1) - 1;
+      if (n > 0) this.writers.set(inode, n);
+      else this.writers.delete(inode);
+    }
     close(fd);
   }
 

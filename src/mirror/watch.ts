@@ -35,8 +35,10 @@
  * events; the mirror announces each one (`expectEntry`, `expectAttr`) just
  * after making it, and the matching event is dropped, because the kernel
  * already knows. Writes in passthrough never pass through the mirror: their
- * events invalidate attributes the kernel has just invalidated itself (no
- * extra request follows) and pages the file does not have.
+ * events are recognised while the mount has the file open for writing (a
+ * change made directly in SRC to a file the mount is writing at the same time
+ * shows once the mount's writer closes it and the next change comes, or after
+ * the timeouts).
  *
  * Events are read on the serving thread (the event loop watches the inotify
  * descriptor), gathered per read, each inode and name invalidated once per
@@ -119,12 +121,14 @@ export class SourceWatcher {
    * @param notify the session's notifier
    * @param logger where the one-line warnings go
    * @param unwatchable called (once) when a directory cannot be watched: the mirror then shortens its cache timeouts
+   * @param writingThroughMount whether the mount has the file open for writing: its content changes are then the mount's own
    */
   constructor(
     private readonly inodes: InodeTable,
     private readonly notify: Notifier,
     private readonly logger: Logger,
     private readonly unwatchable: (why: string) => void = () => undefined,
+    private readonly writingThroughMount: (inode: MirrorInode) => boolean = () => false,
   ) {
     this.fd = inotifyInit(IN_NONBLOCK | IN_CLOEXEC);
     this.readable = watchReadable(this.fd, () => this.drain());
@@ -246,6 +250,11 @@ export class SourceWatcher {
         if (tryFstatat(dir.fd, e.name, AT_SYMLINK_NOFOLLOW, this.childStat) < 0) return;
         const child = this.inodes.find(this.childStat.dev, this.childStat.ino);
         if (!child || this.isOwn(`${child.nodeid}`, now)) return;
+        // Written through the mount (in passthrough the kernel writes the source itself and knows the new size and times).
+        if (e.mask & In.MODIFY && !(e.mask & In.ATTRIB) && this.writingThroughMount(child)) {
+          this.stats.ownChanges++;
+          return;
+        }
         this.attrs.add(child);
         if (e.mask & In.MODIFY && child.type === S_IFREG) this.pages.add(child);
       });
