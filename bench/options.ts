@@ -20,6 +20,8 @@ export interface Options {
   memEntries: number;
   memory: boolean;
   profile: boolean;
+  /** The cache-policy targets: the passthrough mirror with --no-watch and with -o exclusive. */
+  cacheTargets: boolean;
   quick: boolean;
   out?: string;
   dir: string;
@@ -45,6 +47,9 @@ export const USAGE = `usage: npm run bench -- [options]
                      (default 200000; --quick: 10000)
   --no-memory        skip the memory phase
   --no-profile       skip the per-opcode request profile of the passthrough mirror
+  --no-cache-targets skip the two cache-policy targets (the passthrough mirror with
+                     --no-watch, and with -o exclusive), run by default beside the
+                     others (which watch SRC, the mirror's default)
   --quick            small sizes for a smoke run
   --out FILE         also write the raw results as JSON
   --dir DIR          scratch directory (default /tmp/fusekit-bench; must be on the
@@ -101,6 +106,7 @@ export function parseArgs(argv: string[]): Options | 'help' {
       case '--no-memory': explicit.memory = false; break;
       case '--no-profile': explicit.profile = false; break;
       case '--user': explicit.user = true; break;
+      case '--no-cache-targets': explicit.cacheTargets = false; break;
       case '--size': explicit.size = parseSize(next()); break;
       case '--files': explicit.files = positiveInt(arg, next()); break;
       case '--reps': explicit.reps = positiveInt(arg, next()); break;
@@ -115,7 +121,7 @@ export function parseArgs(argv: string[]): Options | 'help' {
       default: throw new UsageError(`unknown option '${arg}'`);
     }
   }
-  const common = { quick, memory: true, profile: true, dir: '/tmp/fusekit-bench', cli: CLI, keep: false, user: false };
+  const common = { quick, memory: true, profile: true, cacheTargets: true, dir: '/tmp/fusekit-bench', cli: CLI, keep: false, user: false };
   const base: Options = quick
     ? { ...common, size: 32 * MiB, files: 1000, reps: 2, runtime: 2, warmRuntime: 1, treeCap: 8 * MiB, memEntries: 10_000 }
     : { ...common, size: 512 * MiB, files: 10_000, reps: 3, runtime: 10, warmRuntime: 5, treeCap: undefined, memEntries: 200_000 };

@@ -116,15 +116,16 @@ export function render(x: RenderInput): string {
   const npHead = np.flagRejected ? 'no passthrough (FLAG REJECTED)' : 'no passthrough';
   const userHead = user?.flagRejected ? 'unprivileged (FLAG REJECTED)' : 'unprivileged';
   const refHead = ref?.flagRejected ? 'reference (FLAG REJECTED)' : 'reference';
+  const policies = [targets.nowatch, targets.excl].filter((t): t is TargetState => t !== undefined);
   const header = [
-    'workload', 'source', ptHead, 'ratio', npHead, 'ratio', ...(user ? [userHead, 'ratio'] : []), ...(ref ? [refHead, 'ratio'] : []),
+    'workload', 'source', ptHead, 'ratio', npHead, 'ratio', ...policies.flatMap((t) => [t.title, 'ratio']), ...(user ? [userHead, 'ratio'] : []), ...(ref ? [refHead, 'ratio'] : []),
     'floor (goal)', 'pt vs floor', 'src swing', 'pt READ/WRITE reqs', ...(ref ? ['ref READ/WRITE reqs'] : []),
   ];
   const rows: string[][] = [header];
   for (const def of defs) {
     rows.push([
       def.label, cell(src, def), cell(pt, def), ratioCell(def, pt), cell(np, def), ratioCell(def, np),
-      ...(user ? [cell(user, def), ratioCell(def, user)] : []), ...(ref ? [cell(ref, def), ratioCell(def, ref)] : []),
+      ...policies.flatMap((t) => [cell(t, def), ratioCell(def, t)]), ...(user ? [cell(user, def), ratioCell(def, user)] : []), ...(ref ? [cell(ref, def), ratioCell(def, ref)] : []),
       floorCell(def), markCell(def), swingCell(def), rwCell(pt, def), ...(ref ? [rwCell(ref, def)] : []),
     ]);
   }
@@ -148,6 +149,13 @@ export function render(x: RenderInput): string {
           'interleaved with the others in the same run; its ratio is for comparison only (no floor).'
         : ''),
   );
+  if (policies.length) {
+    lines.push(
+      'pt --no-watch / pt -o exclusive: the passthrough mirror with the other cache policies: --no-watch (1 s of caching, SRC not watched) ' +
+        'and -o exclusive (a day of caching, SRC assumed unchanged behind the mount); passthrough and no passthrough run with the default, --watch ' +
+        '(an hour of caching, SRC watched and the kernel told of every change).',
+    );
+  }
   const countsOf = (t: TargetState) =>
     defs
       .filter((d) => d.counted && t.windows[d.id])
@@ -168,7 +176,7 @@ export function render(x: RenderInput): string {
 
   // Per-repetition ratios of the rows with a floor.
   lines.push('');
-  lines.push(`per-repetition ratios (pt | no pt${user ? ' | user' : ''}${ref ? ' | ref' : ''}), in repetition order:`);
+  lines.push(`per-repetition ratios (${mirrorsOf.map((t) => t.key).join(' | ')}), in repetition order:`);
   for (const def of defs.filter((d) => d.floor !== undefined)) {
     const f = (t: TargetState) => repRatios(def, src, t).map((r) => (r === null ? '-' : r.toFixed(2))).join(' ');
     const srcVals = (src.rows[def.id]?.values ?? []).map((v) => (v === null ? '-' : fmtValue(v, def))).join(', ');

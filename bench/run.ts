@@ -47,7 +47,7 @@ import { defineRows, FLOORS, MEM_PEAK_TARGET_MIB } from './rows.js';
 import { Bench } from './runner.js';
 import { startTargetMirrors, stopTargetMirrors } from './servers.js';
 import { Aborted, detachScratchMounts, emergencyExit, installSignalHandlers, log, onExit, removeScratch, setScratch } from './shutdown.js';
-import { makeTargets, targetList } from './targets.js';
+import { extraTargets, makeTargets, targetList } from './targets.js';
 import { removeLeftoverGrant, resolveUser, restoreFuseConf } from './unprivileged.js';
 import { runTimedPart } from './timed.js';
 
@@ -85,7 +85,11 @@ async function main(argv: string[]): Promise<number> {
   const leftover = removeLeftoverGrant();
   if (leftover) log(`bench: ${leftover}`);
   setScratch(opts.dir, opts.keep);
-  prepareScratch(opts.dir, [...(opts.user ? ['src-user', 'mnt-user'] : []), ...(opts.reference !== undefined ? ['src-ref', 'mnt-ref'] : [])]);
+  prepareScratch(opts.dir, [
+    ...(opts.cacheTargets ? ['src-nowatch', 'mnt-nowatch', 'src-excl', 'mnt-excl'] : []),
+    ...(opts.user ? ['src-user', 'mnt-user'] : []),
+    ...(opts.reference !== undefined ? ['src-ref', 'mnt-ref'] : []),
+  ]);
   const work = path.join(opts.dir, 'work');
 
   const fio = which('fio', ['--version']);
@@ -130,8 +134,7 @@ async function main(argv: string[]): Promise<number> {
       ratios[def.id] = {
         pt: { perRep: repRatios(def, targets.source, targets.pt), median: medianRatio(def, targets.source, targets.pt) },
         nopt: { perRep: repRatios(def, targets.source, targets.nopt), median: medianRatio(def, targets.source, targets.nopt) },
-        ...(targets.user ? { user: { perRep: repRatios(def, targets.source, targets.user), median: medianRatio(def, targets.source, targets.user) } } : {}),
-        ...(targets.ref ? { ref: { perRep: repRatios(def, targets.source, targets.ref), median: medianRatio(def, targets.source, targets.ref) } } : {}),
+        ...Object.fromEntries(extraTargets(targets).map((t) => [t.key, { perRep: repRatios(def, targets.source, t), median: medianRatio(def, targets.source, t) }])),
       };
     }
     const raw = {

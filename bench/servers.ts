@@ -130,7 +130,7 @@ export async function startTargetMirrors(b: Bench, work: string, defaultCli: str
       t.runAs = runAs as RunAs;
       r = started;
     } else {
-      r = await startMirror(cli, t.backing, t.root, path.join(work, `stats-${t.key}.json`), t.mode ?? 'never', t.key);
+      r = await startMirror(cli, t.backing, t.root, path.join(work, `stats-${t.key}.json`), t.mode ?? 'never', t.key, { mountArgs: t.extraArgs });
     }
     if (!r.ok) {
       t.error = r.message;

@@ -9,14 +9,23 @@ import type { Options } from './options.js';
 import type { RowResult } from './rows.js';
 import type { FuseConfChange, RunAs } from './unprivileged.js';
 
-/** source, passthrough mirror, no-passthrough mirror, unprivileged mirror, reference mirror. */
-export type TargetKey = 'source' | 'pt' | 'nopt' | 'user' | 'ref';
-/** The targets of a run: the three fixed ones, plus the user's mirror with --user and the reference mirror with --reference. */
-export type Targets = Record<'source' | 'pt' | 'nopt', TargetState> & { user?: TargetState; ref?: TargetState };
+/**
+ * source, passthrough mirror, no-passthrough mirror (both watching SRC, the
+ * default), the passthrough mirror with the other cache policies (--no-watch:
+ * 1 s timeouts; -o exclusive: a day), the unprivileged mirror, reference mirror.
+ */
+export type TargetKey = 'source' | 'pt' | 'nopt' | 'nowatch' | 'excl' | 'user' | 'ref';
+/** The targets of a run: the three fixed ones, the cache-policy ones (unless --no-cache-targets), the user's mirror with --user, the reference mirror with --reference. */
+export type Targets = Record<'source' | 'pt' | 'nopt', TargetState> & { nowatch?: TargetState; excl?: TargetState; user?: TargetState; ref?: TargetState };
 
 /** The targets of the run in their base order (rotated per repetition). */
 export function targetList(targets: Targets): TargetState[] {
-  return [targets.source, targets.pt, targets.nopt, ...(targets.user ? [targets.user] : []), ...(targets.ref ? [targets.ref] : [])];
+  return [targets.source, targets.pt, targets.nopt, ...extraTargets(targets)];
+}
+
+/** The optional targets present in this run, in column order (nowatch, excl, user, ref). */
+export function extraTargets(targets: Targets): TargetState[] {
+  return [targets.nowatch, targets.excl, targets.user, targets.ref].filter((t): t is TargetState => t !== undefined);
 }
 
 /** One target: where its workloads run, how its mirror ran, and what was measured on it. */
@@ -39,6 +48,8 @@ export interface TargetState {
   skipped?: string;
   /** For mirrors: the program started as `node CLI mirror ...`. */
   cli?: string;
+  /** For mirrors: CLI arguments after --passthrough MODE (the cache policy of the nowatch and excl targets). */
+  extraArgs?: string[];
   /**
    * The --reference mirror: its stats file may carry no request counts, and a
    * non-zero exit on SIGTERM is a note, not a failure of the run.
@@ -85,6 +96,16 @@ export function makeTargets(opts: Options): Targets {
     pt: { key: 'pt', title: 'passthrough', root: d('mnt-pt'), backing: d('src-pt'), mode: 'always', cli: opts.cli, rows: {}, windows: {}, seconds: 0 },
     nopt: { key: 'nopt', title: 'no passthrough', root: d('mnt-nopt'), backing: d('src-nopt'), mode: 'never', cli: opts.cli, rows: {}, windows: {}, seconds: 0 },
   };
+  if (opts.cacheTargets) {
+    targets.nowatch = {
+      key: 'nowatch', title: 'pt --no-watch', root: d('mnt-nowatch'), backing: d('src-nowatch'), mode: 'always', cli: opts.cli, extraArgs: ['--no-watch'],
+      rows: {}, windows: {}, seconds: 0,
+    };
+    targets.excl = {
+      key: 'excl', title: 'pt -o exclusive', root: d('mnt-excl'), backing: d('src-excl'), mode: 'always', cli: opts.cli, extraArgs: ['-o', 'exclusive'],
+      rows: {}, windows: {}, seconds: 0,
+    };
+  }
   if (opts.user) {
     targets.user = {
       key: 'user', title: 'unprivileged', root: d('mnt-user'), backing: d('src-user'), mode: 'auto', mountArgs: ['-o', 'allow_other'], cli: opts.cli, notes: [],

@@ -1,7 +1,7 @@
 /**
  * `npm run conformance`: fusekit's POSIX conformance suite for `fusekit mirror`.
  *
- *   npm run conformance -- [--policies auto,always,readonly,never,exclusive] [--cases SUBSTR]
+ *   npm run conformance -- [--policies auto,always,readonly,never,exclusive,watch] [--cases SUBSTR]
  *                          [--seeds N] [--ops N] [--no-fuzz] [--verbose]
  *
  * Part 1: every script of conformance/cases.ts runs, through the C interpreter
@@ -32,16 +32,17 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CONF_SRC = path.resolve(HERE, '../../conformance'); // dist/conformance -> conformance
 /**
  * Mirror targets: a passthrough policy, `exclusive` (policy auto with `-o
- * exclusive`: everything cached for a day), or `paths` (the path-level mirror
- * of examples/path-mirror.ts, policy auto).
+ * exclusive`: everything cached for a day), `watch` (policy auto with
+ * `--watch`: cached for an hour, SRC watched), or `paths` (the path-level
+ * mirror of examples/path-mirror.ts, policy auto).
  */
-const ALL_POLICIES = ['auto', 'always', 'readonly', 'never', 'exclusive', 'paths'] as const;
+const ALL_POLICIES = ['auto', 'always', 'readonly', 'never', 'exclusive', 'watch', 'paths'] as const;
 const PATH_MIRROR = path.resolve(HERE, '../examples/path-mirror.js');
 
 function mirrorArgs(target: string, statsFile: string): string[] {
-  const policy = target === 'exclusive' || target === 'paths' ? 'auto' : target;
+  const policy = target === 'exclusive' || target === 'watch' || target === 'paths' ? 'auto' : target;
   const o = target === 'exclusive' ? 'allow_other,exclusive' : 'allow_other';
-  return ['--passthrough', policy, '-o', o, '--stats-file', statsFile];
+  return ['--passthrough', policy, '-o', o, ...(target === 'watch' ? ['--watch'] : []), '--stats-file', statsFile];
 }
 
 interface Options {

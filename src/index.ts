@@ -23,7 +23,7 @@ export { FuseError, Errno, errnoName, errnoNumber, errnoFromError } from './fs/e
 export { attrFromStats, makeAttr, nodeId } from './fs/attr.js';
 export type { AttrInit } from './fs/attr.js';
 export type {
-  Filesystem, HandlerResult, RequestContext, InitInfo, Notifier, OpenReply, CreateReply, IoctlReply,
+  Filesystem, HandlerResult, RequestContext, InitInfo, Notifier, InvalEntryOptions, RetrieveOptions, OpenReply, CreateReply, IoctlReply,
   DirentSink, DirentPlusSink, IoMode,
 } from './fs/filesystem.js';
 export type {
@@ -38,7 +38,7 @@ export type {
 } from './abi/types.js';
 export {
   ROOT_ID, Fopen, Fattr, InitFlag, RenameFlag, GETATTR_FH, ReadFlag, WriteFlag, ReleaseFlag, FSYNC_FDATASYNC,
-  OPEN_KILL_SUIDGID, LK_FLOCK,
+  OPEN_KILL_SUIDGID, LK_FLOCK, POLL_SCHEDULE_NOTIFY, UNIQUE_RESEND,
 } from './abi/constants.js';
 export {
   S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK,

@@ -198,6 +198,7 @@ async function runMirror(a: MirrorArgs): Promise<number> {
       nodes: filesystem.inodes.size - 1,
       openHandles: filesystem.openHandles,
       passthrough: mounted.session.passthroughStats(),
+      watch: filesystem.watchStats,
     }, null, 1);
     const tmp = `${file}.tmp${process.pid}`;
     statsWrite = statsWrite.then(async () => {

@@ -27,10 +27,12 @@ mirror options (-o, comma separated):
   default_permissions  let the kernel check permissions from mode, owner, group,
                        supplementary groups and POSIX ACLs, as on a local
                        filesystem; always on with allow_other
-  entry_timeout=S      seconds names stay cached (default 1)
+  entry_timeout=S      seconds names stay cached (default 3600 with --watch, else 1)
   attr_timeout=S       seconds attributes, and directory listings, stay cached
-                       before the kernel checks them again (default 1)
-  negative_timeout=S   seconds "no such file" stays cached (default 0)
+                       before the kernel checks them again (default 3600 with
+                       --watch, else 1)
+  negative_timeout=S   seconds "no such file" stays cached (default 3600 with
+                       --watch, else 0)
   timeout=S            entry_timeout and attr_timeout at once
   statx                answer statx(2) with the source's, birth time included; costs
                        a second round trip on the first stat of each file, as
@@ -55,6 +57,15 @@ mirror options (-o, comma separated):
                        the server) or refuse (the open fails with EBUSY)
   --mount-method M     auto (default: mount(2) as root, fusermount3 otherwise),
                        syscall (mount(2) only) or fusermount (fusermount3 only)
+  --watch              (default) watch SRC for changes made in it directly (inotify
+                       on the directories the kernel knows) and tell the kernel at
+                       once what changed; names, attributes and "no such file" are
+                       then cached for an hour (3600 s) unless the timeouts above
+                       say otherwise, and changes show at MNT within milliseconds.
+                       Where SRC cannot be watched (kernel before 6.16, inotify
+                       limits) one line says so and the 1 s timeouts apply
+  --no-watch           do not watch: names and attributes cached for 1 s (the
+                       timeouts above); also the default with -o exclusive
   --stats-file FILE    write request/error counters as JSON every second and at exit
   --debug              log every request and reply on stderr
 `;
@@ -151,6 +162,10 @@ export function parseMirrorArgs(args: string[]): MirrorArgs {
       const v = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : valueOf(++i, arg);
       if (v !== 'share' && v !== 'refuse') throw new UsageError('--writable-conflict must be share or refuse');
       a.passthrough.writableConflict = v;
+    } else if (arg === '--watch') {
+      a.mirror.watch = true;
+    } else if (arg === '--no-watch') {
+      a.mirror.watch = false;
     } else if (arg === '--debug' || arg === '-d') {
       a.debug = true;
     } else if (arg === '--') {
@@ -168,6 +183,8 @@ export function parseMirrorArgs(args: string[]): MirrorArgs {
   // allow_other only root gets in, and the checks would only cost round trips.
   if (a.mount.allowOther) a.mount.defaultPermissions = true;
   a.mirror.enforcePermissions = a.mount.defaultPermissions ?? false;
+  // Watching is the default; -o exclusive says nothing else changes SRC, so nothing needs watching.
+  a.mirror.watch ??= !a.exclusive;
   if (a.exclusive) {
     // Nothing else changes SRC: whatever the kernel caches stays true until it changes it itself.
     a.mirror.entryTimeout ??= EXCLUSIVE_TIMEOUT;

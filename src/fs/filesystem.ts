@@ -74,6 +74,10 @@
  *   numbers that fill libuv's pool (set UV_THREADPOOL_SIZE).
  * - A process that exits with files open on its own mount hangs in the kernel's
  *   FLUSH on close: unmount (or abort the connection) before exiting.
+ * - Some notifications make the kernel wait for a lock that a request still
+ *   unanswered holds (see `Notifier`): fusekit writes those from a pool
+ *   thread and returns a promise, so never await one before answering the
+ *   request it waits for.
  */
 import type { Errno } from './errors.js';
 import type { IoMode } from '../passthrough/arbiter.js';
@@ -186,21 +190,145 @@ export interface DirentPlusSink {
   add(name: string | Buffer, entry: EntryOut, nextOffset: bigint): boolean;
 }
 
+/** Options of `Notifier.invalEntry`. */
+export interface InvalEntryOptions {
+  /**
+   * Mark the name stale instead of dropping it (protocol 7.38,
+   * HAS_EXPIRE_ONLY): its next use revalidates it with a LOOKUP, but a
+   * process that has it as its working directory or holds it open keeps a
+   * working dentry, and submounts on it stay. ENOSYS when not negotiated.
+   */
+  expireOnly?: boolean;
+}
+
+/** Options of `Notifier.retrieve`. */
+export interface RetrieveOptions {
+  /** Reject with ETIMEDOUT when the kernel has not answered within this many milliseconds (default 5000). */
+  timeoutMs?: number;
+}
+
 /**
- * Messages a filesystem may send the kernel unasked. Each returns 0 or a
- * negative errno (ENOENT: the kernel does not have that node or name cached,
- * which is not an error for an invalidation). Safe to call from a handler.
+ * Messages a filesystem may send the kernel unasked: the way to keep the
+ * kernel's caches right when the data changes behind it, to fill them ahead
+ * of time, and to wake pollers. Results are 0 or a negative errno: ENOENT
+ * means the kernel does not have that node or name cached (not an error for
+ * an invalidation), ENOSYS that the kernel or the negotiated protocol does not
+ * know the message, ENOTCONN/ENODEV that the connection is gone.
+ *
+ * ## Which may be sent when: the deadlock rules
+ *
+ * The kernel acts on a notification inside the server's write(2), and for
+ * some it first takes a lock: a directory's lock (entry invalidations,
+ * deletes) or page locks (page invalidations, stores). The kernel may hold
+ * that lock while it waits for the answer to a request, for example a LOOKUP,
+ * CREATE, UNLINK or RENAME in that directory, or a READ of that page; the
+ * request may even still be queued, unread. Written from the thread that
+ * serves the mount, such a notification would sleep until a request is
+ * answered that only that thread can answer: a deadlock. fusekit therefore
+ * writes these (`invalInode`, `invalEntry`, `delete`, `store`) from a pool
+ * thread, one at a time in the order sent, and returns a promise that settles
+ * once the kernel has taken the message. They may be sent from anywhere,
+ * inside a handler or outside any request, with one rule:
+ *
+ * - **Do not await one before answering a request it may wait for.** A LOOKUP
+ *   or CREATE handler in directory D that awaits `invalEntry(D, …)` before
+ *   returning waits for itself (the kernel holds D's lock until the handler
+ *   answers). Send it without awaiting, or await it after the reply (from a
+ *   `queueMicrotask`/`setImmediate` after returning). The same holds for a
+ *   READ handler awaiting `invalInode`/`store` on the pages it is reading, and
+ *   for UNLINK, RMDIR, RENAME, SETATTR, SETXATTR and READDIR handlers on the
+ *   child itself with `delete`.
+ *
+ * The others (`invalAttr`, `pollWakeup`, `prune`, `resend`, `incEpoch`,
+ * `retrieve`'s request) take no lock a request holds and are written at once,
+ * from any thread, at any time.
  */
 export interface Notifier {
-  /** Drop cached attributes and, from `offset` for `length` bytes (length 0 = to the end), cached data of a node. */
-  invalInode(nodeid: NodeId | number, offset?: number, length?: number): number;
-  /** Forget the cached name `name` in directory `parent`. */
-  invalEntry(parent: NodeId | number, name: string | Buffer): number;
   /**
-   * Ask the kernel to drop these nodes if nothing uses them (protocol 7.45);
-   * it answers with FORGET for those it drops. ENOSYS on older kernels.
+   * NOTIFY_INVAL_INODE without pages: the node's cached attributes (size,
+   * times, mode, owner) expire, so the next stat asks with GETATTR; its
+   * cached ACLs are dropped too. Written at once. ENOENT: the kernel does not
+   * have the node.
+   */
+  invalAttr(nodeid: NodeId | number): number;
+  /**
+   * NOTIFY_INVAL_INODE: the node's attributes as `invalAttr`, and its cached
+   * pages from `offset` for `length` bytes (length 0 or less: to the end of
+   * the file) are dropped (dirty pages are written back first), so the next
+   * read of that range sends READ. A negative `offset` drops attributes only.
+   * Files open in passthrough have no pages here. Written off the serving
+   * thread (see the deadlock rules).
+   */
+  invalInode(nodeid: NodeId | number, offset?: number, length?: number): Promise<number>;
+  /**
+   * NOTIFY_INVAL_ENTRY: the kernel forgets the name `name` in directory
+   * `parent` (positive or negative), and the directory's attributes and
+   * cached listing, so the next use of the name sends LOOKUP. With
+   * `expireOnly` the name is only marked stale (see `InvalEntryOptions`).
+   * The inode behind the name is not touched. Written off the serving thread
+   * (the kernel takes `parent`'s lock).
+   */
+  invalEntry(parent: NodeId | number, name: string | Buffer, options?: InvalEntryOptions): Promise<number>;
+  /**
+   * NOTIFY_DELETE (7.18): as `invalEntry`, and when the name still leads to
+   * node `child`, the kernel also treats `child` as deleted (link count 0,
+   * gone from the dcache even when in use; a directory must then be empty
+   * in the dcache, else ENOTEMPTY). ENOENT when the name does not lead to
+   * `child`. Written off the serving thread (the kernel takes the
+   * directory's lock and the child's).
+   */
+  delete(parent: NodeId | number, child: NodeId | number, name: string | Buffer): Promise<number>;
+  /**
+   * NOTIFY_STORE: puts `data` into the node's page cache at `offset`, as if a
+   * READ had returned it, and grows the cached size when it ends past it. A
+   * later read of those bytes is answered from the cache with no READ, as
+   * long as the kernel keeps the pages (an open without FOPEN_KEEP_CACHE
+   * drops them; so does memory pressure). Files open in passthrough do not
+   * use these pages. Written off the serving thread (the kernel locks the
+   * pages).
+   */
+  store(nodeid: NodeId | number, offset: number, data: Uint8Array): Promise<number>;
+  /**
+   * NOTIFY_RETRIEVE: the bytes the kernel holds in the node's page cache from
+   * `offset`, at most `size` (and at most max_write), up to the first page it
+   * does not have and never past the cached size: possibly empty. The kernel
+   * answers with a NOTIFY_REPLY request, which the session matches to this
+   * promise. Rejects with an errno error: ENOENT when the node is not cached,
+   * ETIMEDOUT after `timeoutMs`, ENOTCONN when the connection ends. Never
+   * await it in a handler the kernel must see answered first: the reply is
+   * read by the same thread.
+   */
+  retrieve(nodeid: NodeId | number, offset: number, size: number, options?: RetrieveOptions): Promise<Buffer>;
+  /**
+   * NOTIFY_POLL: wakes whoever polls the file that a POLL request named with
+   * `kh` (`PollRequest.kh`, given when `flags` has POLL_SCHEDULE_NOTIFY). The
+   * kernel then asks POLL again for the ready events. ENOENT-free: an unknown
+   * `kh` is ignored. Written at once.
+   */
+  pollWakeup(kh: bigint): number;
+  /**
+   * NOTIFY_PRUNE (7.45): asks the kernel to drop these nodes if nothing uses
+   * them (no open file, no working directory, no child in the dcache); it
+   * sends FORGET for those it drops. ENOSYS on older kernels. Written at once.
    */
   prune(nodeids: readonly number[]): number;
+  /**
+   * NOTIFY_RESEND (7.40, HAS_RESEND): the kernel queues again every request
+   * it has handed to the server and not seen answered, with
+   * `UNIQUE_RESEND` set in their unique; for a server that lost requests
+   * (restarted without the kernel noticing). fusekit still holds the
+   * originals, so a resent request is served a second time: use it only if
+   * the filesystem knows it lost them. ENOSYS when not negotiated.
+   */
+  resend(): number;
+  /**
+   * NOTIFY_INC_EPOCH (7.44): every cached name the kernel looked up before
+   * this moment is revalidated (LOOKUP) at its next use, however long its
+   * entryTimeout: a cheap "everything may have changed" for names.
+   * Attributes and pages are not touched. ENOSYS on older kernels. Written
+   * at once.
+   */
+  incEpoch(): number;
 }
 
 /** What INIT settled, as `Filesystem.init` receives it. */

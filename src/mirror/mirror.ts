@@ -39,11 +39,13 @@ import {
 } from '../sys/index.js';
 import type { Stat } from '../sys/index.js';
 import {
-  O_PATH, O_NOFOLLOW, O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_DIRECT, O_CREAT, O_TMPFILE, AT_EMPTY_PATH,
+  O_PATH, O_NOFOLLOW, O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_ACCMODE, O_DIRECT, O_CREAT, O_TMPFILE, AT_EMPTY_PATH,
   AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, AT_STATX_FORCE_SYNC, AT_STATX_DONT_SYNC, STATX_BASIC_STATS, UTIME_NOW, UTIME_OMIT, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP, SEEK_SET,
 } from '../sys/constants.js';
 import { InodeTable, procPath } from './inodes.js';
 import type { MirrorInode } from './inodes.js';
+import { SourceWatcher } from './watch.js';
+import type { WatchStats } from './watch.js';
 
 const E = osConstants.errno;
 const EMPTY = '';
@@ -95,7 +97,21 @@ export interface MirrorOptions {
   fileHandles?: boolean;
   /** Where the mirror's own warnings go (default: stderr). */
   logger?: Logger;
+  /**
+   * Watch the source for changes made in it directly (inotify on the
+   * directories the kernel knows, see watch.ts) and invalidate exactly what
+   * the kernel cached. The cache timeouts then default to `WATCH_TIMEOUT`
+   * (an hour) instead of 1 s, and negative entries are cached as long. If
+   * the source cannot be watched (a kernel before protocol 7.44, no inotify
+   * instance left, the watch limit reached) the mirror logs it once and
+   * falls back to the timeouts it has without `watch`. Default false here;
+   * `fusekit mirror` turns it on unless told `--no-watch` or `-o exclusive`.
+   */
+  watch?: boolean;
 }
+
+/** The cache timeout, in seconds, for names, attributes and negative entries when the mirror watches its source. */
+export const WATCH_TIMEOUT = 3600;
 
 /**
  * The flagship filesystem: a complete mirror of the directory `source`, with
@@ -123,13 +139,19 @@ export class MirrorFilesystem implements Filesystem {
    * @internal
    */
   readonly inodes: InodeTable;
-  private readonly entryTimeout: number;
-  private readonly attrTimeout: number;
-  private readonly negativeTimeout: number;
+  /** The cache timeouts in force: long with a working watcher, else those without one (see `watchUnavailable`). */
+  private entryTimeout: number;
+  private attrTimeout: number;
+  private negativeTimeout: number;
+  /** The timeouts to fall back to if the source cannot be watched after all. */
+  private readonly unwatchedTimeouts: [number, number, number];
   /** getdents64 scratch: handlers are synchronous, so one buffer serves every listing. */
   private readonly direntBuf = Buffer.allocUnsafeSlow(32 * 1024);
   /** Descriptors open for the kernel's file handles, and the inode each is on. */
   private readonly files = new Map<number, MirrorInode>();
+  /** With `watch`: the handles open for writing, and how many each inode has (its writes through the mount are known to the kernel). */
+  private readonly writableFiles = new Set<number>();
+  private readonly writers = new Map<number, number>();
   /** Linux before 6.6 has no fchmodat2: chmod by an O_PATH descriptor then goes through /proc. */
   private noFchmodat2 = false;
   private readonly serverUid = geteuid();
@@ -146,6 +168,9 @@ export class MirrorFilesystem implements Filesystem {
   /** Filled for GETATTR and SETATTR replies, on the same terms. */
   private readonly replyStat = emptyStat();
   private notify: Notifier | undefined;
+  /** Present with the `watch` option, from INIT on. */
+  private watcher: SourceWatcher | undefined;
+  private readonly watchSource: boolean;
   /** Descriptor counts at which to start pruning, and down to which (from the limit at INIT). */
   private fdHighWater = Infinity;
   private fdLowWater = 0;
@@ -165,9 +190,11 @@ export class MirrorFilesystem implements Filesystem {
    */
   constructor(readonly source: string, options: MirrorOptions = {}) {
     this.logger = options.logger ?? stderrLogger;
-    this.entryTimeout = options.entryTimeout ?? 1;
-    this.attrTimeout = options.attrTimeout ?? 1;
-    this.negativeTimeout = options.negativeTimeout ?? 0;
+    this.watchSource = options.watch ?? false;
+    this.entryTimeout = options.entryTimeout ?? (this.watchSource ? WATCH_TIMEOUT : 1);
+    this.attrTimeout = options.attrTimeout ?? (this.watchSource ? WATCH_TIMEOUT : 1);
+    this.negativeTimeout = options.negativeTimeout ?? (this.watchSource ? WATCH_TIMEOUT : 0);
+    this.unwatchedTimeouts = [options.entryTimeout ?? 1, options.attrTimeout ?? 1, options.negativeTimeout ?? 0];
     this.statx = options.statx ? this.statxFromSource.bind(this) : undefined;
     this.initFlags = InitFlag.HANDLE_KILLPRIV_V2 | InitFlag.DONT_MASK | (options.enforcePermissions ? InitFlag.POSIX_ACL : 0n);
     const fd = sysOpen(source, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
@@ -229,6 +256,36 @@ export class MirrorFilesystem implements Filesystem {
     // source filesystem under the caller's umask, set before each create.
     this.umaskInServer = (info.enabled & InitFlag.DONT_MASK) !== 0n;
     process.umask(0);
+    if (this.watchSource && !this.watcher) {
+      // Losing events must be answerable by invalidating every name at once (NOTIFY_INC_EPOCH, 7.44).
+      if (info.minor < 44) {
+        this.watchUnavailable(`the kernel's FUSE protocol 7.${info.minor} has no NOTIFY_INC_EPOCH (7.44, Linux 6.16)`);
+      } else {
+        try {
+          this.watcher = new SourceWatcher(this.inodes, notify, this.logger, (why) => this.watchUnavailable(why), (inode) => this.writers.has(inode.nodeid));
+          this.watcher.watchDir(this.inodes.root);
+        } catch (err) {
+          this.watchUnavailable(`inotify: ${(err as Error).message}`);
+        }
+      }
+    }
+  }
+
+  /**
+   * The source cannot be watched (entirely): from now on the kernel gets the
+   * timeouts the mirror has without `watch`, so that what it caches from the
+   * parts no watch covers is as fresh as without one. What it already holds
+   * stays watched where it was.
+   */
+  private watchUnavailable(why: string): void {
+    if (this.entryTimeout === this.unwatchedTimeouts[0] && this.attrTimeout === this.unwatchedTimeouts[1]) return;
+    [this.entryTimeout, this.attrTimeout, this.negativeTimeout] = this.unwatchedTimeouts;
+    this.logger.warn(`fusekit: cannot watch the source (${why}): caching for ${this.entryTimeout} s as without --watch`);
+  }
+
+  /** The source watcher's counters; undefined without the `watch` option. */
+  get watchStats(): WatchStats | undefined {
+    return this.watcher?.stats;
   }
 
   /**
@@ -247,6 +304,7 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   destroy(): void {
+    this.watcher?.close();
     for (const fd of this.files.keys()) tryClose(fd);
     this.files.clear();
     this.inodes.clear();
@@ -260,6 +318,7 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   private entry(inode: MirrorInode, st: Stat): EntryOut {
+    if (this.watcher && inode.type === S_IFDIR) this.watcher.watchDir(inode);
     return { nodeid: inode.nodeid, generation: 0, entryTimeout: this.entryTimeout, attrTimeout: this.attrTimeout, attr: st };
   }
 
@@ -330,6 +389,7 @@ export class MirrorFilesystem implements Filesystem {
 
   forget(nodeid: NodeId, nlookup: number): void {
     this.inodes.forget(nodeid, nlookup);
+    if (this.watcher && !this.inodes.get(nodeid)) this.watcher.forgotten(nodeid);
   }
 
   idle(): boolean {
@@ -380,6 +440,13 @@ export class MirrorFilesystem implements Filesystem {
     // An empty SETATTR is what the kernel sends when it wants set-ID bits gone but
     // leaves it to us (HANDLE_KILLPRIV_V2): a passthrough write by a caller without
     // CAP_FSETID, which the server never sees.
+    if (this.watcher) {
+      // One inotify event per change made above (a lower bound: killSuidgid's, if any, is left to invalidate).
+      if (v & Fattr.MODE) this.watcher.expectAttr(inode);
+      if (v & (Fattr.UID | Fattr.GID)) this.watcher.expectAttr(inode);
+      if (v & Fattr.SIZE) this.watcher.expectAttr(inode);
+      if (v & (Fattr.ATIME | Fattr.MTIME | Fattr.ATIME_NOW | Fattr.MTIME_NOW)) this.watcher.expectAttr(inode);
+    }
     const onlyHandles = (v & ~(Fattr.FH | Fattr.LOCKOWNER)) === 0;
     if ((v & Fattr.KILL_SUIDGID && !(v & Fattr.MODE)) || onlyHandles) this.killSuidgid(inode);
     return { attrTimeout: this.attrTimeout, attr: this.replyStatOf(inode) };
@@ -418,9 +485,15 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   /** Remembers a descriptor opened for a kernel file handle on `inode`. */
-  private fileOpened(fd: number, inode: MirrorInode): void {
+  private fileOpened(fd: number, inode: MirrorInode, flags = 0): void {
     this.files.set(fd, inode);
     inode.fileOpened(fd);
+    if (this.watchSource && (flags & O_ACCMODE) !== O_RDONLY) this.writerOpened(fd, inode);
+  }
+
+  private writerOpened(fd: number, inode: MirrorInode): void {
+    this.writableFiles.add(fd);
+    this.writers.set(inode.nodeid, (this.writers.get(inode.nodeid) ?? 0) + 1);
   }
 
   readlink(_req: unknown, ctx: RequestContext): Buffer {
@@ -466,6 +539,7 @@ export class MirrorFilesystem implements Filesystem {
   mknod(req: MknodRequest, ctx: RequestContext): EntryOut {
     const parent = this.node(ctx.nodeid);
     this.withCallerUmask(req.umask, () => mknodat(parent.fd, req.nameBytes, req.mode, req.rdev));
+    this.watcher?.expectEntry(parent, req.nameBytes);
     this.giveToCaller(parent, req.nameBytes, ctx);
     return this.adopt(parent, req.nameBytes);
   }
@@ -473,6 +547,7 @@ export class MirrorFilesystem implements Filesystem {
   mkdir(req: MkdirRequest, ctx: RequestContext): EntryOut {
     const parent = this.node(ctx.nodeid);
     this.withCallerUmask(req.umask, () => mkdirat(parent.fd, req.nameBytes, req.mode));
+    this.watcher?.expectEntry(parent, req.nameBytes);
     this.giveToCaller(parent, req.nameBytes, ctx);
     return this.adopt(parent, req.nameBytes);
   }
@@ -480,6 +555,7 @@ export class MirrorFilesystem implements Filesystem {
   symlink(req: SymlinkRequest, ctx: RequestContext): EntryOut {
     const parent = this.node(ctx.nodeid);
     symlinkat(req.targetBytes, parent.fd, req.nameBytes);
+    this.watcher?.expectEntry(parent, req.nameBytes);
     this.giveToCaller(parent, req.nameBytes, ctx);
     return this.adopt(parent, req.nameBytes);
   }
@@ -488,19 +564,30 @@ export class MirrorFilesystem implements Filesystem {
     const inode = this.node(req.oldnodeid);
     const parent = this.node(ctx.nodeid);
     linkat(inode.fd, EMPTY, parent.fd, req.nameBytes, AT_EMPTY_PATH);
+    this.watcher?.expectEntry(parent, req.nameBytes);
     return this.lookupIn(parent, req.nameBytes);
   }
 
   unlink(req: UnlinkRequest, ctx: RequestContext): void {
-    unlinkat(this.node(ctx.nodeid).fd, req.nameBytes, 0);
+    const parent = this.node(ctx.nodeid);
+    unlinkat(parent.fd, req.nameBytes, 0);
+    this.watcher?.expectEntry(parent, req.nameBytes);
   }
 
   rmdir(req: RmdirRequest, ctx: RequestContext): void {
-    unlinkat(this.node(ctx.nodeid).fd, req.nameBytes, AT_REMOVEDIR);
+    const parent = this.node(ctx.nodeid);
+    unlinkat(parent.fd, req.nameBytes, AT_REMOVEDIR);
+    this.watcher?.expectEntry(parent, req.nameBytes);
   }
 
   rename(req: RenameRequest, ctx: RequestContext): void {
-    renameat2(this.node(ctx.nodeid).fd, req.nameBytes, this.node(req.newdir).fd, req.newNameBytes, req.flags);
+    const from = this.node(ctx.nodeid);
+    const to = this.node(req.newdir);
+    renameat2(from.fd, req.nameBytes, to.fd, req.newNameBytes, req.flags);
+    if (this.watcher) {
+      this.watcher.expectEntry(from, req.nameBytes);
+      this.watcher.expectEntry(to, req.newNameBytes);
+    }
   }
 
   /** Source descriptors cannot take O_DIRECT (our buffers are not block aligned): the kernel does direct I/O instead. */
@@ -516,7 +603,7 @@ export class MirrorFilesystem implements Filesystem {
     const inode = this.node(ctx.nodeid);
     const { sysFlags, openFlags } = this.openFlagsFor(req.flags);
     const fd = sysOpen(inode.procPath, sysFlags, 0);
-    this.fileOpened(fd, inode);
+    this.fileOpened(fd, inode, sysFlags);
     if (req.openFlags & OPEN_KILL_SUIDGID) this.killSuidgid(inode);
     return { fh: fd, openFlags, backing: this.backingFor(inode, fstat(fd).mode) };
   }
@@ -537,6 +624,7 @@ export class MirrorFilesystem implements Filesystem {
     const parent = this.node(ctx.nodeid);
     const { sysFlags, openFlags } = this.openFlagsFor(req.flags);
     const fd = this.withCallerUmask(req.umask, () => openat(parent.fd, req.nameBytes, sysFlags | O_CREAT | O_NOFOLLOW, req.mode));
+    this.watcher?.expectEntry(parent, req.nameBytes);
     try {
       this.giveToCaller(parent, req.nameBytes, ctx);
       const entry = this.adopt(parent, req.nameBytes);
@@ -548,6 +636,7 @@ export class MirrorFilesystem implements Filesystem {
       const same = st.dev === inode.dev && st.ino === inode.ino;
       this.files.set(fd, inode);
       if (same) inode.fileOpened(fd);
+      if (same && this.watchSource && (sysFlags & O_ACCMODE) !== O_RDONLY) this.writerOpened(fd, inode);
       if (req.openFlags & OPEN_KILL_SUIDGID) {
         this.killSuidgid(inode);
         st = fstat(fd);
@@ -570,7 +659,7 @@ export class MirrorFilesystem implements Filesystem {
       const st = fstat(fd);
       pathFd = sysOpen(procPath(fd), O_PATH | O_CLOEXEC, 0);
       const inode = this.inodes.add(pathFd, st.dev, st.ino, S_IFREG);
-      this.fileOpened(fd, inode);
+      this.fileOpened(fd, inode, sysFlags);
       return { entry: this.entry(inode, st), open: { fh: fd, openFlags, backing: this.backingFor(inode, st.mode) } };
     } catch (err) {
       if (pathFd >= 0) tryClose(pathFd);
@@ -588,7 +677,12 @@ export class MirrorFilesystem implements Filesystem {
   write(req: WriteRequest, ctx: RequestContext): Promise<number> {
     if (req.writeFlags & WriteFlag.KILL_SUIDGID) this.killSuidgid(this.node(ctx.nodeid));
     return new Promise((resolve, reject) => {
-      nodefs.write(req.fh as number, req.data, 0, req.data.length, req.offset, (err, n) => (err ? reject(err) : resolve(n)));
+      nodefs.write(req.fh as number, req.data, 0, req.data.length, req.offset, (err, n) => {
+        if (err) return reject(err);
+        const inode = this.watcher && n > 0 ? this.files.get(req.fh as number) : undefined;
+        if (inode) this.watcher!.expectAttr(inode);
+        resolve(n);
+      });
     });
   }
 
@@ -598,6 +692,11 @@ export class MirrorFilesystem implements Filesystem {
     if (!inode) return;
     this.files.delete(fd);
     inode.fileClosed(fd);
+    if (this.writableFiles.delete(fd)) {
+      const n = (this.writers.get(inode.nodeid) ?? 1) - 1;
+      if (n > 0) this.writers.set(inode.nodeid, n);
+      else this.writers.delete(inode.nodeid);
+    }
     close(fd);
   }
 
@@ -747,6 +846,7 @@ export class MirrorFilesystem implements Filesystem {
     const open = inode.openFile;
     if (open >= 0) fsetxattr(open, req.name, req.value, req.flags);
     else setxattr(inode.procPath, req.name, req.value, req.flags);
+    this.watcher?.expectAttr(inode);
     // Setting an access ACL as a caller outside the file's group drops set-group-ID;
     // the server, as root, would keep it, so the kernel asks us to.
     if (req.setxattrFlags & SETXATTR_ACL_KILL_SGID) this.clearModeBits(inode, (mode) => mode & S_ISGID);
@@ -758,6 +858,7 @@ export class MirrorFilesystem implements Filesystem {
     const open = inode.openFile;
     if (open >= 0) fremovexattr(open, req.name);
     else removexattr(inode.procPath, req.name);
+    this.watcher?.expectAttr(inode);
   }
 
   fallocate(req: FallocateRequest, ctx: RequestContext): void {

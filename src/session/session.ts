@@ -11,7 +11,7 @@
 import { AbiError, decodeInHeader, decodeRequest, encodeInitOut, InitFlag, KERNEL_MINOR_VERSION, MAX_ERRNO, opcodeName, OUT_HEADER_SIZE } from '../abi/index.js';
 import type { DecodeOptions, InHeader, InitOut, InitRequest, NodeId } from '../abi/index.js';
 import { Errno, errnoFromError } from '../fs/errors.js';
-import type { Filesystem, InitInfo, Notifier } from '../fs/filesystem.js';
+import type { Filesystem, InitInfo } from '../fs/filesystem.js';
 import { stderrLogger } from '../fs/logger.js';
 import type { Logger } from '../fs/logger.js';
 import { PassthroughManager } from '../passthrough/manager.js';
@@ -96,7 +96,7 @@ export class Session {
   /** Present when the session was asked to use passthrough (whatever the kernel then allowed). */
   readonly passthrough: PassthroughManager | undefined;
   /** Unsolicited messages to the kernel; the same object `init` receives. */
-  readonly notifier: Notifier;
+  readonly notifier: ChannelNotifier;
 
   private readonly maxWrite: number;
   private readonly logger: Logger;
@@ -104,6 +104,8 @@ export class Session {
   private readonly out: ReplyWriter;
   private decodeOptions: DecodeOptions = { minor: KERNEL_MINOR_VERSION, setxattrExt: false };
   private initialized = false;
+  /** What INIT settled, from before the filesystem's `init` runs (notifications sent there need it). */
+  private negotiated: InitInfo | undefined;
   private destroyed = false;
   /** Requests whose handler is still running (asynchronously), by unique: where INTERRUPT and the deadline find them. */
   private readonly pending = new Map<bigint, Exchange>();
@@ -146,7 +148,7 @@ export class Session {
       debug: this.logger.debug?.bind(this.logger),
       logOnce: (where, err) => this.logOnce(where, err),
     });
-    this.notifier = new ChannelNotifier(channel, () => this.info?.minor ?? 0);
+    this.notifier = new ChannelNotifier(channel, { minor: () => this.negotiated?.minor ?? 0, enabled: () => this.negotiated?.enabled ?? 0n });
     this.ready = new Promise((resolve, reject) => {
       this.readyResolve = resolve;
       this.readyReject = reject;
@@ -193,6 +195,7 @@ export class Session {
 
   private async onEnd(end: ChannelEnd): Promise<void> {
     this.stopSweeper();
+    this.notifier.close();
     this.passthrough?.shutdown();
     if (!this.destroyed) {
       this.destroyed = true;
@@ -258,6 +261,8 @@ export class Session {
           });
         return;
       case 'NOTIFY_REPLY':
+        // The kernel's answer to a retrieve: no reply is expected.
+        if (!this.notifier.onReply(header.unique, req.data)) this.logger.debug?.(`fusekit: NOTIFY_REPLY ${header.unique} matches no retrieve waiting`);
         rb.release();
         return;
       case 'SETUPMAPPING':
@@ -282,6 +287,8 @@ export class Session {
   private async handleInit(req: InitRequest, x: Exchange): Promise<void> {
     let want = (this.options.wantFlags ?? 0n) | (this.fs.initFlags ?? 0n);
     if (this.fs.readdirplus) want |= InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO;
+    // Announcements of notifications the kernel understands; taking them changes nothing else.
+    want |= InitFlag.HAS_EXPIRE_ONLY | InitFlag.HAS_RESEND;
     if (this.fs.getlk && this.fs.setlk) want |= InitFlag.POSIX_LOCKS;
     const pt = this.passthrough;
     if (pt?.wanted && pt.active && !mayRegisterBackingFiles()) {
@@ -325,6 +332,7 @@ export class Session {
     }
     const info: InitInfo = { minor: n.minor, offered: req.init.flags, enabled: n.enabled, maxWrite: this.maxWrite, maxReadahead: n.reply.maxReadahead };
     this.decodeOptions = { minor: n.minor, setxattrExt: (n.enabled & InitFlag.SETXATTR_EXT) !== 0n };
+    this.negotiated = info;
     try {
       await this.fs.init?.(info, this.notifier);
     } catch (err) {

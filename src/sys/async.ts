@@ -46,3 +46,22 @@ export function mountAsync(source: string, target: string, fstype: string, flags
 export function umount2Async(target: string, flags: number): Promise<void> {
   return onPool(c_umount2, 'umount2', [target, flags]);
 }
+
+const c_write = libc.func('long write(int, const void *, size_t)') as unknown as AsyncFn;
+
+/**
+ * write(2) on a pool thread: resolves to the count written or a negative
+ * errno, never rejects for an errno. For writes that may sleep in the kernel
+ * on something only the calling thread could release (a FUSE notification
+ * that waits for a directory lock held by a request this thread must answer).
+ * `buf` must stay untouched until the promise settles.
+ */
+export function writeOnPool(fd: number, buf: Buffer, len: number): Promise<number> {
+  return new Promise((resolve) => {
+    c_write.async(fd, buf, len, (err: Error | null, r: number | bigint) => {
+      if (err) return resolve(-5); // EIO: koffi could not make the call
+      const n = Number(r);
+      resolve(n < 0 ? -koffi.errno() : n);
+    });
+  });
+}

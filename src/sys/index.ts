@@ -10,3 +10,4 @@ export * from './constants.js';
 export * from './libc.js';
 export * from './socket.js';
 export * from './async.js';
+export * from './watch.js';

@@ -13,7 +13,7 @@
  * are pooled and reused, never allocated per request.
  */
 import { constants as osConstants } from 'node:os';
-import { open, tryRead, tryWrite, tryClose, fuseBackingOpen, fuseBackingClose, watchReadable } from '../sys/index.js';
+import { open, tryRead, tryWrite, writeOnPool, tryClose, fuseBackingOpen, fuseBackingClose, watchReadable } from '../sys/index.js';
 import type { ReadableWatch } from '../sys/index.js';
 import { O_RDWR, O_CLOEXEC, O_NONBLOCK } from '../sys/constants.js';
 
@@ -81,6 +81,13 @@ export interface Channel {
   start(handlers: ChannelHandlers): void;
   /** Writes one reply or notification. Returns 0 or a negative errno (ENOENT: the request is gone, e.g. interrupted). */
   write(buf: Buffer, len: number): number;
+  /**
+   * Writes one notification from a thread other than the serving one, so that
+   * a notification the kernel makes wait (for a lock held by a request this
+   * thread has yet to answer) cannot stop the serving. Resolves to 0 or a
+   * negative errno. Missing: the notifier writes at once instead.
+   */
+  writeOffThread?(buf: Buffer, len: number): Promise<number>;
   /** FUSE_DEV_IOC_BACKING_OPEN: registers a passthrough backing file and returns its id; throws SysError. */
   backingOpen(fd: number): number;
   /** FUSE_DEV_IOC_BACKING_CLOSE. */
@@ -197,6 +204,12 @@ export class FuseChannel implements Channel {
   write(buf: Buffer, len: number): number {
     if (this.ended) return -E.ENODEV;
     return Math.min(tryWrite(this.fd, buf, 0, len), 0);
+  }
+
+  /** Writes one notification on a libuv pool thread (see `Channel.writeOffThread`); `buf` must stay untouched until it settles. */
+  async writeOffThread(buf: Buffer, len: number): Promise<number> {
+    if (this.ended) return -E.ENODEV;
+    return Math.min(await writeOnPool(this.fd, buf, len), 0);
   }
 
   /**

@@ -16,3 +16,13 @@ test('--mount-method takes auto, syscall or fusermount', () => {
   assert.equal(parseMirrorArgs(['s', 'm', '--mount-method=syscall']).mount.mountMethod, 'syscall');
   assert.throws(() => parseMirrorArgs(['s', 'm', '--mount-method', 'sudo']), /--mount-method must be one of auto, syscall, fusermount/);
 });
+
+test('the mirror watches SRC by default; --no-watch and -o exclusive turn it off, --watch back on', () => {
+  assert.equal(parseMirrorArgs(['s', 'm']).mirror.watch, true);
+  assert.equal(parseMirrorArgs(['s', 'm', '--no-watch']).mirror.watch, false);
+  assert.equal(parseMirrorArgs(['s', 'm', '-o', 'exclusive']).mirror.watch, false);
+  assert.equal(parseMirrorArgs(['s', 'm', '-o', 'exclusive', '--watch']).mirror.watch, true);
+  // Timeouts given stay as given; the defaults are the mirror's, by whether it watches.
+  assert.equal(parseMirrorArgs(['s', 'm', '-o', 'timeout=5']).mirror.entryTimeout, 5);
+  assert.equal(parseMirrorArgs(['s', 'm']).mirror.entryTimeout, undefined);
+});

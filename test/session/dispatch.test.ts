@@ -310,3 +310,33 @@ test('DESTROY calls destroy and is answered; the end of the channel resolves `en
   assert.deepEqual(await h.session.ended, { reason: 'aborted' });
   assert.equal(destroyed, 1, 'destroy runs once');
 });
+
+test('retrieve: NOTIFY_RETRIEVE carries a fresh notify_unique; the NOTIFY_REPLY with that unique resolves it, and nothing is answered', async () => {
+  let notify: import('../../src/fs/filesystem.js').Notifier | undefined;
+  const h = await started({ init: (_i, n) => void (notify = n) });
+  const pending = notify!.retrieve(7, 4096, 10);
+  const [msg] = h.channel.replies();
+  assert.equal(msg!.unique, 0n); // a notification
+  assert.equal(msg!.error, 5); // NotifyCode.RETRIEVE
+  const notifyUnique = msg!.body.readBigUInt64LE(0);
+  assert.equal(msg!.body.readBigUInt64LE(8), 7n); // nodeid
+  assert.equal(msg!.body.readBigUInt64LE(16), 4096n); // offset
+  assert.equal(msg!.body.readUInt32LE(24), 10); // size
+  const data = [...Buffer.from('0123456789')];
+  h.channel.send(request(Opcode.NOTIFY_REPLY, [
+    ...le64(0), // dummy
+    ...le64(4096), // offset
+    ...le32(10), // size
+    ...le32(0), // padding
+    ...le64(0), ...le64(0), // dummies
+    ...data,
+  ], { unique: notifyUnique, nodeid: 7 }));
+  assert.equal((await pending).toString(), '0123456789');
+  assert.equal(h.channel.replies().length, 0, 'NOTIFY_REPLY gets no reply');
+  assert.equal(h.channel.outstanding, 0);
+  // No reply at all: the promise times out; a connection that ends fails the rest.
+  await assert.rejects(notify!.retrieve(7, 0, 1, { timeoutMs: 20 }), { code: 'ETIMEDOUT' });
+  const orphan = notify!.retrieve(7, 0, 1);
+  h.channel.end();
+  await assert.rejects(orphan, { code: 'ENOTCONN' });
+});

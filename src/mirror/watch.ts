@@ -1,0 +1,364 @@
+/**
+ * The mirror's source watcher: learns of changes made in the source
+ * directly (another process, another mount of the same filesystem) and tells
+ * the kernel exactly what it may have cached wrongly, so the mirror can let
+ * the kernel cache names and attributes for a long time.
+ *
+ * Mechanism: inotify, one watch per directory the kernel knows (the
+ * directories in the mirror's inode table), added when the kernel first gets
+ * a directory and removed when it forgets it. Watches and memory therefore
+ * grow with what the kernel caches, not with the size of the source: a
+ * 200,000-entry tree costs nothing until it is walked, and a walk costs one
+ * watch per directory the kernel keeps. (fanotify would see a whole
+ * filesystem with one mark, but needs CAP_SYS_ADMIN, reports every change on
+ * that filesystem, including outside the source, and names directories by
+ * file handle, which the mirror's table does not key by; see the README's
+ * section on --watch for the measurements behind the choice.)
+ *
+ * What each event invalidates:
+ *
+ * - a name created, removed or renamed in a known directory: that name
+ *   (NOTIFY_INVAL_ENTRY), and the directory's attributes and cached listing
+ *   (NOTIFY_INVAL_INODE with its pages: the kernel keeps listings in the
+ *   directory's page cache, and drops them itself only when the name
+ *   invalidated was cached, or when it sees a new mtime, which may not differ
+ *   within one clock tick);
+ * - a child's attributes or content changed (ATTRIB, MODIFY),
+ *   when the kernel knows the child: its attributes (written at once) and,
+ *   for content, its cached pages (files in passthrough have none, and the
+ *   invalidation then costs the kernel nothing);
+ * - a directory's own attributes changed: its attributes;
+ * - the queue overflowed (events lost): everything the kernel holds: every
+ *   name (NOTIFY_INC_EPOCH), every attribute, every page and listing.
+ *
+ * Changes the mirror makes itself through the mount produce the same
+ * events; the mirror announces each one (`expectEntry`, `expectAttr`) just
+ * after making it, and the matching event is dropped, because the kernel
+ * already knows. Writes in passthrough never pass through the mirror: their
+ * events are recognised while the mount has the file open for writing (a
+ * change made directly in SRC to a file the mount is writing at the same time
+ * shows once the mount's writer closes it and the next change comes, or after
+ * the timeouts).
+ *
+ * Events are read on the serving thread (the event loop watches the inotify
+ * descriptor), gathered per read, each inode and name invalidated once per
+ * read.
+ */
+import type { Notifier } from '../fs/filesystem.js';
+import type { Logger } from '../fs/logger.js';
+import { AT_SYMLINK_NOFOLLOW, S_IFDIR, S_IFREG } from '../sys/constants.js';
+import { emptyStat, tryClose, tryFstatat, tryRead, watchReadable } from '../sys/index.js';
+import type { ReadableWatch } from '../sys/index.js';
+import { In, IN_CLOEXEC, IN_NONBLOCK, inotifyAddWatch, inotifyInit, inotifyRmWatch, parseInotifyEvents } from '../sys/watch.js';
+import type { InodeTable, MirrorInode } from './inodes.js';
+import { constants as osConstants } from 'node:os';
+
+const E = osConstants.errno;
+/** What a directory watch reports. */
+const DIR_MASK =
+  In.CREATE | In.DELETE | In.MOVED_FROM | In.MOVED_TO | In.ATTRIB | In.MODIFY | In.DELETE_SELF | In.EXCL_UNLINK | In.ONLYDIR;
+/** An announced change whose event has not come within this long is forgotten (it will not come). */
+const EXPECT_MS = 2000;
+/**
+ * Names are invalidated a second time this long after the first. A LOOKUP
+ * or READDIRPLUS answered just before the change reaches the kernel's
+ * cache in its caller's context, which can be later than our invalidation:
+ * the name would then be cached again as it was, for the whole entry
+ * timeout. (Attributes need no second round: the kernel drops an attribute
+ * reply older than an invalidation itself.)
+ */
+const SETTLE_MS = 50;
+
+/** Counters for the stats file and tests. */
+export interface WatchStats {
+  /** Directories watched now. */
+  watches: number;
+  /** inotify records read. */
+  events: number;
+  /** Events dropped as the mirror's own changes. */
+  ownChanges: number;
+  /** Names invalidated. */
+  entries: number;
+  /** Attribute invalidations. */
+  attrs: number;
+  /** Page invalidations. */
+  pages: number;
+  /** Queue overflows (each invalidated everything). */
+  overflows: number;
+  /** Directories that could not be watched (watch limit reached, permission): changes in them are seen only through timeouts. */
+  unwatched: number;
+}
+
+/** Watches the source for the mirror. `close()` ends it. */
+export class SourceWatcher {
+  readonly stats: WatchStats = { watches: 0, events: 0, ownChanges: 0, entries: 0, attrs: 0, pages: 0, overflows: 0, unwatched: 0 };
+  private readonly fd: number;
+  private readonly readable: ReadableWatch;
+  private readonly buf = Buffer.allocUnsafeSlow(64 * 1024);
+  private readonly childStat = emptyStat();
+  /** Watched directories by watch descriptor, and each watched node's descriptor. */
+  private readonly dirs = new Map<number, MirrorInode>();
+  private readonly wdOf = new Map<number, number>();
+  /** Changes made through the mount whose events are still to come: key → [count, time announced]. */
+  private readonly expected = new Map<string, [number, number]>();
+  private warnedLimit = false;
+  private warnedEpoch = false;
+  private closed = false;
+  /** One drain's work: names by "parent/name", nodes whose attributes or pages to drop. */
+  private readonly names = new Map<string, [number, Buffer]>();
+  // Keyed by node id: a MirrorInode is a view of a table slot, made anew by each look-up.
+  private readonly attrs = new Map<number, MirrorInode>();
+  private readonly pages = new Map<number, MirrorInode>();
+  /** Directories whose entries changed: attributes and cached listing. */
+  private readonly listings = new Map<number, MirrorInode>();
+  private overflowed = false;
+  /** Names and listings invalidated once, to invalidate again after SETTLE_MS. */
+  private settleNames = new Map<string, [number, Buffer]>();
+  private settleListings = new Set<number>();
+  private settleTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * @param inodes the mirror's inode table (what the kernel knows)
+   * @param notify the session's notifier
+   * @param logger where the one-line warnings go
+   * @param unwatchable called (once) when a directory cannot be watched: the mirror then shortens its cache timeouts
+   * @param writingThroughMount whether the mount has the file open for writing: its content changes are then the mount's own
+   */
+  constructor(
+    private readonly inodes: InodeTable,
+    private readonly notify: Notifier,
+    private readonly logger: Logger,
+    private readonly unwatchable: (why: string) => void = () => undefined,
+    private readonly writingThroughMount: (inode: MirrorInode) => boolean = () => false,
+  ) {
+    this.fd = inotifyInit(IN_NONBLOCK | IN_CLOEXEC);
+    this.readable = watchReadable(this.fd, () => this.drain());
+  }
+
+  /** The kernel knows directory `dir` now: watch it (once). */
+  watchDir(dir: MirrorInode): void {
+    if (this.closed || this.wdOf.has(dir.nodeid)) return;
+    let where: string;
+    try {
+      where = dir.procPath;
+    } catch {
+      // Gone from the source (ESTALE): nothing left to watch.
+      return;
+    }
+    const wd = inotifyAddWatch(this.fd, where, DIR_MASK);
+    // Removed since the kernel got it: nothing left to watch.
+    if (wd === -E.ENOENT) return;
+    if (wd < 0) {
+      this.stats.unwatched++;
+      if (!this.warnedLimit) {
+        this.warnedLimit = true;
+        const why = wd === -E.ENOSPC ? 'the inotify watch limit (fs.inotify.max_user_watches) is reached' : `inotify_add_watch failed (errno ${-wd})`;
+        this.unwatchable(why);
+      }
+      return;
+    }
+    // Hard links do not exist for directories, but two node ids may briefly share one (a name replaced): the newest wins.
+    const old = this.dirs.get(wd);
+    if (old) this.wdOf.delete(old.nodeid);
+    else this.stats.watches++;
+    this.dirs.set(wd, dir);
+    this.wdOf.set(dir.nodeid, wd);
+  }
+
+  /** The kernel forgot node `nodeid`: stop watching it if it is a watched directory. */
+  forgotten(nodeid: number): void {
+    const wd = this.wdOf.get(nodeid);
+    if (wd === undefined) return;
+    this.wdOf.delete(nodeid);
+    this.dirs.delete(wd);
+    this.stats.watches--;
+    inotifyRmWatch(this.fd, wd);
+  }
+
+  /** The mirror just created, removed or renamed `name` in `parent` through the mount. */
+  expectEntry(parent: MirrorInode, name: Buffer): void {
+    this.expect(`${parent.nodeid}/${name.toString('latin1')}`);
+  }
+
+  /** The mirror just changed `inode`'s attributes or content through the mount. */
+  expectAttr(inode: MirrorInode): void {
+    this.expect(`${inode.nodeid}`);
+  }
+
+  /** Stops watching and closes the inotify descriptor. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.readable.close();
+    tryClose(this.fd);
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.dirs.clear();
+    this.wdOf.clear();
+    this.stats.watches = 0;
+  }
+
+  private expect(key: string): void {
+    const now = performance.now();
+    const e = this.expected.get(key);
+    if (e && now - e[1] < EXPECT_MS) {
+      e[0]++;
+      e[1] = now;
+    } else {
+      this.expected.set(key, [1, now]);
+    }
+  }
+
+  /** Whether the event for `key` is one the mirror announced (consumed if so). */
+  private isOwn(key: string, now: number): boolean {
+    const e = this.expected.get(key);
+    if (!e) return false;
+    if (now - e[1] >= EXPECT_MS) {
+      this.expected.delete(key);
+      return false;
+    }
+    if (--e[0] === 0) this.expected.delete(key);
+    this.stats.ownChanges++;
+    return true;
+  }
+
+  private drain(): void {
+    if (this.closed) return;
+    const now = performance.now();
+    for (;;) {
+      const n = tryRead(this.fd, this.buf, 0, this.buf.length);
+      if (n <= 0) break;
+      parseInotifyEvents(this.buf, n, (e) => {
+        this.stats.events++;
+        if (e.mask & In.Q_OVERFLOW) {
+          this.overflowed = true;
+          return;
+        }
+        const dir = this.dirs.get(e.wd);
+        if (!dir) return;
+        if (e.mask & In.IGNORED) {
+          this.dirs.delete(e.wd);
+          this.wdOf.delete(dir.nodeid);
+          this.stats.watches--;
+          return;
+        }
+        if (e.name.length === 0) {
+          // The directory itself: its attributes (a chmod, say); DELETE_SELF is followed by IGNORED.
+          if (e.mask & In.ATTRIB && !this.isOwn(`${dir.nodeid}`, now)) this.attrs.set(dir.nodeid, dir);
+          return;
+        }
+        if (e.mask & (In.CREATE | In.DELETE | In.MOVED_FROM | In.MOVED_TO)) {
+          const key = `${dir.nodeid}/${e.name.toString('latin1')}`;
+          if (!this.isOwn(key, now)) {
+            this.names.set(key, [dir.nodeid, Buffer.from(e.name)]);
+            this.listings.set(dir.nodeid, dir);
+          }
+          return;
+        }
+        // A child's attributes or content: only if the kernel knows that child.
+        let dirFd: number;
+        try {
+          dirFd = dir.fd;
+        } catch {
+          return;
+        }
+        if (tryFstatat(dirFd, e.name, AT_SYMLINK_NOFOLLOW, this.childStat) < 0) return;
+        const child = this.inodes.find(this.childStat.dev, this.childStat.ino);
+        if (!child || this.isOwn(`${child.nodeid}`, now)) return;
+        // Written through the mount (in passthrough the kernel writes the source itself and knows the new size and times).
+        if (e.mask & In.MODIFY && !(e.mask & In.ATTRIB) && this.writingThroughMount(child)) {
+          this.stats.ownChanges++;
+          return;
+        }
+        this.attrs.set(child.nodeid, child);
+        if (e.mask & In.MODIFY && child.type === S_IFREG) this.pages.set(child.nodeid, child);
+      });
+    }
+    if (this.expected.size > 4096) this.expireExpectations(now);
+    this.flush();
+  }
+
+  private expireExpectations(now: number): void {
+    for (const [k, e] of this.expected) if (now - e[1] >= EXPECT_MS) this.expected.delete(k);
+  }
+
+  /** Sends what one drain gathered. */
+  private flush(): void {
+    if (this.overflowed) {
+      this.overflowed = false;
+      this.names.clear();
+      this.attrs.clear();
+      this.pages.clear();
+      this.listings.clear();
+      this.invalidateEverything();
+      return;
+    }
+    for (const inode of this.attrs.values()) {
+      this.stats.attrs++;
+      this.notify.invalAttr(inode.nodeid);
+    }
+    this.attrs.clear();
+    for (const inode of this.pages.values()) {
+      this.stats.pages++;
+      void this.notify.invalInode(inode.nodeid, 0, 0);
+    }
+    this.pages.clear();
+    for (const [key, [parent, name]] of this.names) {
+      this.stats.entries++;
+      void this.notify.invalEntry(parent, name);
+      this.settleNames.set(key, [parent, name]);
+    }
+    this.names.clear();
+    for (const dir of this.listings.values()) {
+      this.stats.pages++;
+      void this.notify.invalInode(dir.nodeid, 0, 0);
+      this.settleListings.add(dir.nodeid);
+    }
+    this.listings.clear();
+    if (!this.settleTimer && (this.settleNames.size > 0 || this.settleListings.size > 0)) {
+      this.settleTimer = setTimeout(() => this.settle(), SETTLE_MS);
+    }
+  }
+
+  /** The second round for names and listings (see SETTLE_MS). */
+  private settle(): void {
+    this.settleTimer = undefined;
+    if (this.closed) return;
+    const names = this.settleNames;
+    const listings = this.settleListings;
+    this.settleNames = new Map();
+    this.settleListings = new Set();
+    for (const [parent, name] of names.values()) void this.notify.invalEntry(parent, name);
+    // A node id forgotten meanwhile may name another inode now: only those still watched are invalidated again.
+    for (const id of listings) if (this.wdOf.has(id)) void this.notify.invalInode(id, 0, 0);
+  }
+
+  /**
+   * Events were lost: nothing the kernel holds can be trusted. Names expire
+   * by epoch (one message); attributes are dropped one by one (cheap, written
+   * at once); pages (file data, directory listings) are dropped one inode at
+   * a time in the background.
+   */
+  private invalidateEverything(): void {
+    this.stats.overflows++;
+    this.logger.warn('fusekit: --watch: the inotify queue overflowed; invalidating everything the kernel caches');
+    const ids = [this.inodes.root.nodeid, ...this.inodes.leastRecentlyUsed(Number.MAX_SAFE_INTEGER)];
+    if (this.notify.incEpoch() < 0 && !this.warnedEpoch) {
+      this.warnedEpoch = true;
+      this.logger.warn('fusekit: --watch: this kernel has no NOTIFY_INC_EPOCH (Linux 6.16+): names cached before the overflow stay until their timeout');
+    }
+    const files: number[] = [];
+    for (const id of ids) {
+      this.stats.attrs++;
+      this.notify.invalAttr(id);
+      const type = this.inodes.get(id)?.type;
+      if (type === S_IFREG || type === S_IFDIR) files.push(id);
+    }
+    void (async () => {
+      for (const id of files) {
+        if (this.closed) return;
+        this.stats.pages++;
+        await this.notify.invalInode(id, 0, 0);
+      }
+    })();
+  }
+}

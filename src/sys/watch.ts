@@ -1,0 +1,88 @@
+/**
+ * inotify(7), as the mirror's source watcher needs it: Node's fs.watch is
+ * too coarse (it folds every event into "rename" or "change", drops the
+ * overflow event, and takes one handle per path), so the three calls are
+ * bound here and the event records parsed in JS.
+ */
+import { bind, callOrErrno, callOrThrow } from './binding.js';
+import type { CStr } from './binding.js';
+
+const c_inotify_init1 = bind<(flags: number) => number>('int inotify_init1(int)');
+const c_inotify_add_watch = bind<(fd: number, path: CStr, mask: number) => number>('int inotify_add_watch(int, const char *, uint32_t)');
+const c_inotify_rm_watch = bind<(fd: number, wd: number) => number>('int inotify_rm_watch(int, int)');
+
+/** inotify event bits (`struct inotify_event.mask`) and inotify_add_watch flags. */
+export const In = {
+  ACCESS: 0x1,
+  MODIFY: 0x2,
+  ATTRIB: 0x4,
+  CLOSE_WRITE: 0x8,
+  CLOSE_NOWRITE: 0x10,
+  OPEN: 0x20,
+  MOVED_FROM: 0x40,
+  MOVED_TO: 0x80,
+  CREATE: 0x100,
+  DELETE: 0x200,
+  DELETE_SELF: 0x400,
+  MOVE_SELF: 0x800,
+  /** The filesystem was unmounted. */
+  UNMOUNT: 0x2000,
+  /** The queue overflowed: events were lost (wd -1). */
+  Q_OVERFLOW: 0x4000,
+  /** The watch is gone (removed, or its inode deleted). */
+  IGNORED: 0x8000,
+  /** Add-watch flag: only if the path is a directory. */
+  ONLYDIR: 0x1000000,
+  /** Add-watch flag: do not follow a final symlink. */
+  DONT_FOLLOW: 0x2000000,
+  /** Add-watch flag: no events for children after they are unlinked. */
+  EXCL_UNLINK: 0x4000000,
+  /** Event bit: the subject is a directory. */
+  ISDIR: 0x40000000,
+} as const;
+
+/** inotify_init1 flags. */
+export const IN_NONBLOCK = 0o4000;
+/** inotify_init1 flags. */
+export const IN_CLOEXEC = 0o2000000;
+
+/** inotify_init1(2). Throws SysError (EMFILE: the per-user instance limit). */
+export function inotifyInit(flags: number): number {
+  return callOrThrow('inotify_init1', () => c_inotify_init1(flags));
+}
+
+/** inotify_add_watch(2): the watch descriptor, or -errno (ENOSPC: max_user_watches reached; ENOENT; EACCES). */
+export function inotifyAddWatch(fd: number, path: string, mask: number): number {
+  return callOrErrno(() => c_inotify_add_watch(fd, path, mask));
+}
+
+/** inotify_rm_watch(2): 0 or -errno (EINVAL: the watch is already gone). */
+export function inotifyRmWatch(fd: number, wd: number): number {
+  return callOrErrno(() => c_inotify_rm_watch(fd, wd));
+}
+
+/** One `struct inotify_event`. */
+export interface InotifyEvent {
+  /** The watch it came from (-1 for Q_OVERFLOW). */
+  wd: number;
+  /** `In` bits. */
+  mask: number;
+  /** Pairs MOVED_FROM with MOVED_TO. */
+  cookie: number;
+  /** The child's name for events on a directory's entries; empty for the watched inode itself. */
+  name: Buffer;
+}
+
+/** Calls `each` for every record in `buf[0, len)` (the result of one read of an inotify descriptor). */
+export function parseInotifyEvents(buf: Buffer, len: number, each: (e: InotifyEvent) => void): void {
+  let off = 0;
+  while (off + 16 <= len) {
+    const nameLen = buf.readUInt32LE(off + 12);
+    const end = off + 16 + nameLen;
+    if (end > len) break;
+    let nameEnd = off + 16;
+    while (nameEnd < end && buf[nameEnd] !== 0) nameEnd++;
+    each({ wd: buf.readInt32LE(off), mask: buf.readUInt32LE(off + 4), cookie: buf.readUInt32LE(off + 8), name: buf.subarray(off + 16, nameEnd) });
+    off = end;
+  }
+}

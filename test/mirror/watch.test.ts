@@ -1,0 +1,277 @@
+/**
+ * `fusekit mirror --watch`: changes made in SRC directly show through MNT
+ * within milliseconds, although the kernel caches names and attributes for an
+ * hour, and changes made through MNT cause no name invalidations.
+ *
+ * The coherence run: a writer changes SRC (content, size, mtime, mode,
+ * create, unlink, rename, directory rename), and after each change a reader
+ * polls MNT until it shows that change, then checks it keeps showing it. The
+ * delay from the end of the change to its visibility is recorded; p50 and p99
+ * are reported, never asserted (speed is not a test's business), but a change
+ * not visible within the deadline, or visible and then gone, fails. Other
+ * readers stat, list and read MNT meanwhile. The test suite runs 400
+ * changes; `npm run stress` runs for FUSEKIT_STRESS_SECONDS.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { withMirror } from '../helpers/mount.js';
+import { mulberry32 } from '../helpers/prng.js';
+import { argsWithStats, freshStats } from '../helpers/stats.js';
+
+const STRESS_SECONDS = Number(process.env.FUSEKIT_STRESS_SECONDS ?? 0);
+const CHANGES = 400;
+/** A change not visible within this long is a failure (the cache timeouts are an hour). */
+const VISIBLE_WITHIN_MS = 2000;
+/** Checks in a row that must show a change before it counts as visible. */
+const STABLE_CHECKS = 20;
+
+interface WatchStatsJson {
+  watches: number;
+  events: number;
+  ownChanges: number;
+  entries: number;
+  attrs: number;
+  pages: number;
+  overflows: number;
+}
+
+function watchOf(s: unknown): WatchStatsJson {
+  const w = (s as { watch?: WatchStatsJson }).watch;
+  if (!w) throw new Error(`stats file has no watch section: ${JSON.stringify(s)}`);
+  return w;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** lstat, or undefined when the name does not exist. */
+function lstatOrNone(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** One change made in SRC and how to see it through MNT. */
+interface Change {
+  what: string;
+  visible(): boolean;
+}
+
+test('--watch: every change made in SRC shows through MNT within milliseconds, and stays shown', { timeout: Math.max(120_000, STRESS_SECONDS * 1000 + 60_000) }, async (t) => {
+  let statsFile = '';
+  await withMirror(
+    async ({ src, mnt }) => {
+      const rng = mulberry32(13);
+      const pick = <T>(xs: T[]): T => xs[Math.floor(rng() * xs.length)]!;
+      fs.mkdirSync(path.join(src, 'd0'));
+      fs.mkdirSync(path.join(src, 'd1'));
+      const files: string[] = [];
+      /** The two directories' current names (d0 moves to d2 and back). */
+      const dirs = ['d0', 'd1'];
+      for (let i = 0; i < 20; i++) {
+        const rel = path.join(`d${i % 2}`, `f${i}`);
+        fs.writeFileSync(path.join(src, rel), `initial ${i}\n`);
+        files.push(rel);
+      }
+      // The kernel learns everything first, so every later answer could come from its cache.
+      for (const rel of files) fs.readFileSync(path.join(mnt, rel));
+      fs.readdirSync(path.join(mnt, 'd0'));
+      fs.readdirSync(path.join(mnt, 'd1'));
+
+      // Background readers through MNT: stat, list and read in a loop.
+      const readerCode = `
+import os, sys, time
+mnt, end = sys.argv[1], time.time() + float(sys.argv[2])
+while time.time() < end:
+    for d in ("d0", "d1"):
+        try:
+            for n in os.listdir(os.path.join(mnt, d)):
+                p = os.path.join(mnt, d, n)
+                try:
+                    os.lstat(p)
+                    if os.path.isfile(p):
+                        with open(p, "rb") as f: f.read()
+                except OSError: pass
+        except OSError: pass
+`;
+      const readers = [0, 1].map(() => spawn('python3', ['-c', readerCode, mnt, String(STRESS_SECONDS > 0 ? STRESS_SECONDS + 30 : 60)], { stdio: 'ignore' }));
+      const latencies: number[] = [];
+      let flips = 0;
+      /** Base names unlinked or renamed away (each is unique in the run): none may show again. */
+      const gone: string[] = [];
+      const byKind = new Map<string, number[]>();
+      let serial = 0;
+      try {
+        const end = STRESS_SECONDS > 0 ? Date.now() + STRESS_SECONDS * 1000 : Infinity;
+        for (let n = 0; STRESS_SECONDS > 0 ? Date.now() < end : n < CHANGES; n++) {
+          const rel = pick(files);
+          const s = path.join(src, rel);
+          const m = path.join(mnt, rel);
+          const kind = pick(['content', 'content', 'size', 'mtime', 'chmod', 'create', 'unlink', 'rename', 'dirrename']);
+          let change: Change;
+          serial++;
+          if (kind === 'content') {
+            const body = `content ${serial} ${'x'.repeat(Math.floor(rng() * 200))}\n`;
+            fs.writeFileSync(s, body);
+            change = { what: `write ${rel}`, visible: () => fs.lstatSync(m).size === body.length && fs.readFileSync(m, 'utf8') === body };
+          } else if (kind === 'size') {
+            const size = Math.floor(rng() * 10_000);
+            fs.truncateSync(s, size);
+            change = { what: `truncate ${rel} ${size}`, visible: () => fs.lstatSync(m).size === size };
+          } else if (kind === 'mtime') {
+            const t = 1_000_000_000 + serial;
+            fs.utimesSync(s, t, t);
+            change = { what: `utimes ${rel}`, visible: () => fs.lstatSync(m).mtimeMs === t * 1000 };
+          } else if (kind === 'chmod') {
+            const mode = pick([0o600, 0o644, 0o640, 0o755]);
+            fs.chmodSync(s, mode);
+            change = { what: `chmod ${rel} ${mode.toString(8)}`, visible: () => (fs.lstatSync(m).mode & 0o7777) === mode };
+          } else if (kind === 'create') {
+            const newRel = path.join(path.dirname(rel), `new${serial}`);
+            fs.writeFileSync(path.join(src, newRel), 'new\n');
+            files.push(newRel);
+            const nm = path.join(mnt, newRel);
+            change = { what: `create ${newRel}`, visible: () => lstatOrNone(nm)?.size === 4 && fs.readdirSync(path.dirname(nm)).includes(path.basename(nm)) };
+          } else if (kind === 'unlink') {
+            if (files.length < 5) continue;
+            fs.unlinkSync(s);
+            files.splice(files.indexOf(rel), 1);
+            gone.push(path.basename(rel));
+            change = { what: `unlink ${rel}`, visible: () => lstatOrNone(m) === undefined && !fs.readdirSync(path.dirname(m)).includes(path.basename(m)) };
+          } else if (kind === 'rename') {
+            const newRel = path.join(pick(dirs), `r${serial}`);
+            fs.renameSync(s, path.join(src, newRel));
+            files[files.indexOf(rel)] = newRel;
+            gone.push(path.basename(rel));
+            const nm = path.join(mnt, newRel);
+            change = { what: `rename ${rel} ${newRel}`, visible: () => lstatOrNone(m) === undefined && lstatOrNone(nm) !== undefined };
+          } else {
+            // Directory rename: d0 <-> d2 and back, with every file under it moving.
+            const from = dirs[0]!;
+            const to = from === 'd0' ? 'd2' : 'd0';
+            dirs[0] = to;
+            fs.renameSync(path.join(src, from), path.join(src, to));
+            for (let i = 0; i < files.length; i++) if (files[i]!.startsWith(`${from}/`)) files[i] = `${to}/${files[i]!.slice(3)}`;
+            const inside = files.find((f) => f.startsWith(`${to}/`));
+            change = {
+              what: `rename directory ${from} ${to}`,
+              visible: () => lstatOrNone(path.join(mnt, from)) === undefined && (inside === undefined || lstatOrNone(path.join(mnt, inside)) !== undefined),
+            };
+          }
+          // Visible: the answer is new and stays new for STABLE_CHECKS checks in a row. A new answer can come
+          // early (a fresh reply to this very check) and the cache still hold the old one for a moment, until
+          // the watcher's invalidation lands: such a flip back is counted, and the clock runs until it is over.
+          const t0 = performance.now();
+          let stableSince = -1;
+          let streak = 0;
+          let last: unknown;
+          let wasVisible = false;
+          while (performance.now() - t0 < VISIBLE_WITHIN_MS && streak < STABLE_CHECKS) {
+            let ok = false;
+            try {
+              ok = change.visible();
+            } catch (err) {
+              last = err;
+            }
+            if (ok) {
+              if (streak === 0) stableSince = performance.now() - t0;
+              streak++;
+              wasVisible = true;
+            } else {
+              if (wasVisible && streak > 0) flips++;
+              streak = 0;
+            }
+          }
+          assert.ok(streak >= STABLE_CHECKS, `${change.what} not visible (and staying so) through MNT within ${VISIBLE_WITHIN_MS} ms (${String(last ?? 'stale answer')})`);
+          latencies.push(stableSince);
+          if (!byKind.has(kind)) byKind.set(kind, []);
+          byKind.get(kind)!.push(stableSince);
+        }
+        // Nothing stale at the end: every file and listing through MNT as in SRC.
+        for (const rel of files) {
+          const a = fs.lstatSync(path.join(src, rel));
+          const b = fs.lstatSync(path.join(mnt, rel));
+          assert.deepEqual([b.size, b.mode, b.mtimeMs], [a.size, a.mode, a.mtimeMs], `${rel} at the end`);
+        }
+        for (const name of gone) for (const d of dirs) assert.equal(lstatOrNone(path.join(mnt, d, name)), undefined, `${d}/${name} is gone from SRC but not from MNT`);
+        for (const d of dirs) assert.deepEqual(fs.readdirSync(path.join(mnt, d)).sort(), fs.readdirSync(path.join(src, d)).sort(), `listing of ${d} at the end`);
+      } finally {
+        for (const r of readers) r.kill('SIGKILL');
+      }
+      latencies.sort((a, b) => a - b);
+      const s = await freshStats(statsFile, 'stats after the run');
+      const w = watchOf(s);
+      t.diagnostic(`changes=${latencies.length} flips back to the old answer before the invalidation landed: ${flips}`);
+      t.diagnostic(`changes=${latencies.length} visible after p50=${percentile(latencies, 50).toFixed(2)} ms p99=${percentile(latencies, 99).toFixed(2)} ms max=${latencies.at(-1)!.toFixed(2)} ms`);
+      for (const [kind, l] of byKind) {
+        l.sort((a, b) => a - b);
+        t.diagnostic(`  ${kind}: n=${l.length} p50=${percentile(l, 50).toFixed(2)} ms p99=${percentile(l, 99).toFixed(2)} ms`);
+      }
+      t.diagnostic(`watch ${JSON.stringify(w)} requests LOOKUP=${s.requests.LOOKUP ?? 0} GETATTR=${s.requests.GETATTR ?? 0}`);
+      assert.equal(w.overflows, 0);
+    },
+    { args: argsWithStats(['--watch'], (f) => (statsFile = f)), watchdogMs: Math.max(100_000, STRESS_SECONDS * 1000 + 50_000) },
+  );
+});
+
+test('--watch: changes made through MNT invalidate no names, and the kernel keeps its cache', { timeout: 60_000 }, async () => {
+  let statsFile = '';
+  await withMirror(
+    async ({ src, mnt }) => {
+      fs.mkdirSync(path.join(mnt, 'dir'));
+      fs.writeFileSync(path.join(mnt, 'dir', 'a'), 'a');
+      fs.renameSync(path.join(mnt, 'dir', 'a'), path.join(mnt, 'dir', 'b'));
+      fs.symlinkSync('b', path.join(mnt, 'dir', 'l'));
+      fs.linkSync(path.join(mnt, 'dir', 'b'), path.join(mnt, 'dir', 'h'));
+      fs.unlinkSync(path.join(mnt, 'dir', 'h'));
+      fs.chmodSync(path.join(mnt, 'dir', 'b'), 0o600);
+      fs.mkdirSync(path.join(mnt, 'gone'));
+      fs.rmdirSync(path.join(mnt, 'gone'));
+      assert.deepEqual(fs.readdirSync(path.join(src, 'dir')).sort(), ['b', 'l']);
+      const s = await freshStats(statsFile, 'stats after the changes', (x) => watchOf(x).events >= 8);
+      const w = watchOf(s);
+      assert.equal(w.entries, 0, `no name invalidated: ${JSON.stringify(w)}`);
+      assert.equal(w.pages, 0, `no page invalidated for a file written through MNT: ${JSON.stringify(w)}`);
+      assert.ok(w.ownChanges >= 8, `the mirror's own changes were recognised: ${JSON.stringify(w)}`);
+      // The names stay cached: stats through MNT need no LOOKUP.
+      const before = s.requests.LOOKUP ?? 0;
+      for (let i = 0; i < 5; i++) for (const n of ['dir', 'dir/b', 'dir/l']) fs.lstatSync(path.join(mnt, n));
+      const after = await freshStats(statsFile, 'stats after the stats');
+      assert.equal(after.requests.LOOKUP ?? 0, before, 'no LOOKUP for cached names');
+    },
+    { args: argsWithStats(['--watch'], (f) => (statsFile = f)) },
+  );
+});
+
+test('--watch: a queue overflow invalidates everything the kernel holds', { timeout: 90_000 }, async () => {
+  let statsFile = '';
+  await withMirror(
+    async ({ src, mnt, proc }) => {
+      // In the root, which the kernel never forgets (a drop_caches elsewhere on the machine may forget the rest).
+      fs.writeFileSync(path.join(src, 'f'), 'before');
+      assert.equal(fs.lstatSync(path.join(mnt, 'f')).size, 6);
+      assert.deepEqual(fs.readdirSync(mnt), ['f']);
+      // More distinct events than the queue holds, while the server cannot read them.
+      const limit = Number(fs.readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8'));
+      process.kill(proc.pid, 'SIGSTOP');
+      try {
+        for (let i = 0; i <= limit; i++) fs.writeFileSync(path.join(src, `n${i}`), '');
+        fs.writeFileSync(path.join(src, 'f'), 'after, and longer');
+      } finally {
+        process.kill(proc.pid, 'SIGCONT');
+      }
+      const s = await freshStats(statsFile, 'the overflow handled', (x) => watchOf(x).overflows > 0, 20_000);
+      assert.equal(watchOf(s).overflows, 1);
+      assert.equal(fs.lstatSync(path.join(mnt, 'f')).size, 'after, and longer'.length, 'attributes invalidated');
+      assert.equal(fs.readdirSync(mnt).length, limit + 2, 'listing invalidated');
+    },
+    { args: argsWithStats(['--watch'], (f) => (statsFile = f)) },
+  );
+});
