@@ -51,5 +51,6 @@ export type { PassthroughConfig, PassthroughPolicy, PassthroughStats, Passthroug
 // The mirror.
 export { MirrorFilesystem } from './mirror/mirror.js';
 export type { MirrorOptions } from './mirror/mirror.js';
+export type { WatchStats } from './mirror/watch.js';
 export { PathAdapter, mountPaths } from './path/index.js';
 export type { PathOptions, PathMount, PathMountOptions, PathFilesystem, PathAttr, PathDirent, PathTime, PathResult, PathOpenResult, CreateContext } from './path/index.js';

@@ -11,7 +11,7 @@
 import { AbiError, decodeInHeader, decodeRequest, encodeInitOut, InitFlag, KERNEL_MINOR_VERSION, MAX_ERRNO, opcodeName, OUT_HEADER_SIZE } from '../abi/index.js';
 import type { DecodeOptions, InHeader, InitOut, InitRequest, NodeId } from '../abi/index.js';
 import { Errno, errnoFromError } from '../fs/errors.js';
-import type { Filesystem, InitInfo } from '../fs/filesystem.js';
+import type { Filesystem, InitInfo, Notifier } from '../fs/filesystem.js';
 import { stderrLogger } from '../fs/logger.js';
 import type { Logger } from '../fs/logger.js';
 import { PassthroughManager } from '../passthrough/manager.js';
@@ -96,7 +96,10 @@ export class Session {
   /** Present when the session was asked to use passthrough (whatever the kernel then allowed). */
   readonly passthrough: PassthroughManager | undefined;
   /** Unsolicited messages to the kernel; the same object `init` receives. */
-  readonly notifier: ChannelNotifier;
+  get notifier(): Notifier {
+    return this.channelNotifier;
+  }
+  private readonly channelNotifier: ChannelNotifier;
 
   private readonly maxWrite: number;
   private readonly logger: Logger;
@@ -148,7 +151,7 @@ export class Session {
       debug: this.logger.debug?.bind(this.logger),
       logOnce: (where, err) => this.logOnce(where, err),
     });
-    this.notifier = new ChannelNotifier(channel, { minor: () => this.negotiated?.minor ?? 0, enabled: () => this.negotiated?.enabled ?? 0n });
+    this.channelNotifier = new ChannelNotifier(channel, { minor: () => this.negotiated?.minor ?? 0, enabled: () => this.negotiated?.enabled ?? 0n });
     this.ready = new Promise((resolve, reject) => {
       this.readyResolve = resolve;
       this.readyReject = reject;
@@ -195,7 +198,7 @@ export class Session {
 
   private async onEnd(end: ChannelEnd): Promise<void> {
     this.stopSweeper();
-    this.notifier.close();
+    this.channelNotifier.close();
     this.passthrough?.shutdown();
     if (!this.destroyed) {
       this.destroyed = true;
@@ -262,7 +265,7 @@ export class Session {
         return;
       case 'NOTIFY_REPLY':
         // The kernel's answer to a retrieve: no reply is expected.
-        if (!this.notifier.onReply(header.unique, req.data)) this.logger.debug?.(`fusekit: NOTIFY_REPLY ${header.unique} matches no retrieve waiting`);
+        if (!this.channelNotifier.onReply(header.unique, req.data)) this.logger.debug?.(`fusekit: NOTIFY_REPLY ${header.unique} matches no retrieve waiting`);
         rb.release();
         return;
       case 'SETUPMAPPING':
