@@ -20,7 +20,7 @@ export interface Options {
   memEntries: number;
   memory: boolean;
   profile: boolean;
-  /** The cache-policy targets: the passthrough mirror with --no-watch and with -o exclusive. */
+  /** The cache-policy targets: the passthrough mirror with --watch and with -o exclusive. */
   cacheTargets: boolean;
   quick: boolean;
   out?: string;
@@ -48,7 +48,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --no-memory        skip the memory phase
   --no-profile       skip the per-opcode request profile of the passthrough mirror
   --no-cache-targets skip the two cache-policy targets (the passthrough mirror with
-                     --no-watch, and with -o exclusive), run by default beside the
+                     --watch, and with -o exclusive), run by default beside the
                      others (which watch SRC, the mirror's default)
   --quick            small sizes for a smoke run
   --out FILE         also write the raw results as JSON

@@ -10,22 +10,22 @@ import type { RowResult } from './rows.js';
 import type { FuseConfChange, RunAs } from './unprivileged.js';
 
 /**
- * source, passthrough mirror, no-passthrough mirror (both watching SRC, the
- * default), the passthrough mirror with the other cache policies (--no-watch:
- * 1 s timeouts; -o exclusive: a day), the unprivileged mirror, reference mirror.
+ * source, passthrough mirror, no-passthrough mirror (both with the default 1 s
+ * caching), the passthrough mirror with the other cache policies (--watch: an
+ * hour, SRC watched; -o exclusive: a day), the unprivileged mirror, reference mirror.
  */
-export type TargetKey = 'source' | 'pt' | 'nopt' | 'nowatch' | 'excl' | 'user' | 'ref';
+export type TargetKey = 'source' | 'pt' | 'nopt' | 'watch' | 'excl' | 'user' | 'ref';
 /** The targets of a run: the three fixed ones, the cache-policy ones (unless --no-cache-targets), the user's mirror with --user, the reference mirror with --reference. */
-export type Targets = Record<'source' | 'pt' | 'nopt', TargetState> & { nowatch?: TargetState; excl?: TargetState; user?: TargetState; ref?: TargetState };
+export type Targets = Record<'source' | 'pt' | 'nopt', TargetState> & { watch?: TargetState; excl?: TargetState; user?: TargetState; ref?: TargetState };
 
 /** The targets of the run in their base order (rotated per repetition). */
 export function targetList(targets: Targets): TargetState[] {
   return [targets.source, targets.pt, targets.nopt, ...extraTargets(targets)];
 }
 
-/** The optional targets present in this run, in column order (nowatch, excl, user, ref). */
+/** The optional targets present in this run, in column order (watch, excl, user, ref). */
 export function extraTargets(targets: Targets): TargetState[] {
-  return [targets.nowatch, targets.excl, targets.user, targets.ref].filter((t): t is TargetState => t !== undefined);
+  return [targets.watch, targets.excl, targets.user, targets.ref].filter((t): t is TargetState => t !== undefined);
 }
 
 /** One target: where its workloads run, how its mirror ran, and what was measured on it. */
@@ -48,7 +48,7 @@ export interface TargetState {
   skipped?: string;
   /** For mirrors: the program started as `node CLI mirror ...`. */
   cli?: string;
-  /** For mirrors: CLI arguments after --passthrough MODE (the cache policy of the nowatch and excl targets). */
+  /** For mirrors: CLI arguments after --passthrough MODE (the cache policy of the watch and excl targets). */
   extraArgs?: string[];
   /**
    * The --reference mirror: its stats file may carry no request counts, and a
@@ -97,8 +97,8 @@ export function makeTargets(opts: Options): Targets {
     nopt: { key: 'nopt', title: 'no passthrough', root: d('mnt-nopt'), backing: d('src-nopt'), mode: 'never', cli: opts.cli, rows: {}, windows: {}, seconds: 0 },
   };
   if (opts.cacheTargets) {
-    targets.nowatch = {
-      key: 'nowatch', title: 'pt --no-watch', root: d('mnt-nowatch'), backing: d('src-nowatch'), mode: 'always', cli: opts.cli, extraArgs: ['--no-watch'],
+    targets.watch = {
+      key: 'watch', title: 'pt --watch', root: d('mnt-watch'), backing: d('src-watch'), mode: 'always', cli: opts.cli, extraArgs: ['--watch'],
       rows: {}, windows: {}, seconds: 0,
     };
     targets.excl = {
