@@ -685,13 +685,7 @@ export class PathAdapter implements Filesystem {
       async (r) => {
         const open = openReplyOf(r);
         const fh = open.fh as number;
-        let pa: PathAttr | Errno = Errno.of(E.EIO);
-        try {
-          if (this.fs.getattr) pa = await this.fs.getattr(path, fh, ctx);
-        } finally {
-          // The file is open in the filesystem but the kernel will never know: close it.
-          if (pa instanceof Errno) await this.fs.release?.(path, fh, req.flags, ctx);
-        }
+        const pa = await this.attrsOfNewFile(path, fh, req.flags, ctx);
         if (pa instanceof Errno) return pa;
         parent.changes++;
         const node = this.attach(parent, name, pa);
@@ -699,6 +693,21 @@ export class PathAdapter implements Filesystem {
         return { entry: this.entry(node, pa), open };
       },
     );
+  }
+
+  /**
+   * The attributes of a file `create` or `tmpfile` just opened. If they cannot
+   * be had, the file is open in the filesystem but the kernel will never know:
+   * it is released here and the error returned.
+   */
+  private async attrsOfNewFile(path: string | null, fh: number, flags: number, ctx: RequestContext): Promise<PathAttr | Errno> {
+    let pa: PathAttr | Errno = Errno.of(E.EIO);
+    try {
+      if (this.fs.getattr) pa = await this.fs.getattr(path, fh, ctx);
+    } finally {
+      if (pa instanceof Errno) await this.fs.release?.(path, fh, flags, ctx);
+    }
+    return pa;
   }
 
   /** open(O_TMPFILE): a node without a name, kept by its open handle until LINK names it or the last release. */
@@ -716,12 +725,7 @@ export class PathAdapter implements Filesystem {
       async (r) => {
         const open = openReplyOf(r);
         const fh = open.fh as number;
-        let pa: PathAttr | Errno = Errno.of(E.EIO);
-        try {
-          if (this.fs.getattr) pa = await this.fs.getattr(null, fh, ctx);
-        } finally {
-          if (pa instanceof Errno) await this.fs.release?.(null, fh, req.flags, ctx);
-        }
+        const pa = await this.attrsOfNewFile(null, fh, req.flags, ctx);
         if (pa instanceof Errno) return pa;
         const node = this.newNode(num(pa.ino), num(pa.mode) & S_IFMT);
         node.dev = num(pa.dev);

@@ -13,6 +13,7 @@
  * changes; `npm run stress` runs for FUSEKIT_STRESS_SECONDS.
  */
 import { test } from 'node:test';
+import type { WatchStats } from '../../src/mirror/watch.js';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -28,15 +29,8 @@ const VISIBLE_WITHIN_MS = 2000;
 /** Checks in a row that must show a change before it counts as visible. */
 const STABLE_CHECKS = 20;
 
-interface WatchStatsJson {
-  watches: number;
-  events: number;
-  ownChanges: number;
-  entries: number;
-  attrs: number;
-  pages: number;
-  overflows: number;
-}
+/** The stats file's `watch` section. */
+type WatchStatsJson = WatchStats;
 
 function watchOf(s: unknown): WatchStatsJson {
   const w = (s as { watch?: WatchStatsJson }).watch;
