@@ -206,6 +206,11 @@ function removeOne(list: number[], v: number): void {
   if (i >= 0) list.splice(i, 1);
 }
 
+/** A result the adapter hands on unchanged (one function for every call, not a closure per request). */
+function passResult<T>(v: T): T {
+  return v;
+}
+
 /**
  * Serves a `PathFilesystem` as an inode-level `Filesystem`. Use `mountPaths()`
  * unless you mount the result yourself (`mount(mnt, new PathAdapter(fs))`).
@@ -507,7 +512,7 @@ export class PathAdapter implements Filesystem {
     return this.shared([node], () => {
       const p = pathOf(node);
       return p === null ? ENOENT : op.call(this.fs, p, ctx);
-    }, (v) => v);
+    }, passResult);
   }
 
   unlink(req: UnlinkRequest, ctx: RequestContext): Promise<void | Errno> {
@@ -739,28 +744,28 @@ export class PathAdapter implements Filesystem {
     const op = this.fs.read;
     if (!op) return ENOSYS;
     const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), req.fh as number, dest, req.offset, ctx), (v) => v);
+    return this.shared([node], () => op.call(this.fs, pathOf(node), req.fh as number, dest, req.offset, ctx), passResult);
   }
 
   write(req: WriteRequest, ctx: RequestContext): PathResult<number> {
     const op = this.fs.write;
     if (!op) return ENOSYS;
     const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), req.fh as number, req.data, req.offset, ctx), (v) => v);
+    return this.shared([node], () => op.call(this.fs, pathOf(node), req.fh as number, req.data, req.offset, ctx), passResult);
   }
 
   flush(req: FlushRequest, ctx: RequestContext): PathResult<void> {
     const op = this.fs.flush;
     if (!op) return ENOSYS;
     const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), req.fh as number, ctx), (v) => v);
+    return this.shared([node], () => op.call(this.fs, pathOf(node), req.fh as number, ctx), passResult);
   }
 
   fsync(req: FsyncRequest, ctx: RequestContext): PathResult<void> {
     const op = this.fs.fsync;
     if (!op) return ENOSYS;
     const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), req.fh as number, (req.fsyncFlags & 1) !== 0, ctx), (v) => v);
+    return this.shared([node], () => op.call(this.fs, pathOf(node), req.fh as number, (req.fsyncFlags & 1) !== 0, ctx), passResult);
   }
 
   release(req: ReleaseRequest, ctx: RequestContext): PathResult<void> {
@@ -796,14 +801,14 @@ export class PathAdapter implements Filesystem {
     const op = this.fs.fallocate;
     if (!op) return ENOSYS;
     const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), req.fh as number, req.mode, req.offset, req.length, ctx), (v) => v);
+    return this.shared([node], () => op.call(this.fs, pathOf(node), req.fh as number, req.mode, req.offset, req.length, ctx), passResult);
   }
 
   lseek(req: LseekRequest, ctx: RequestContext): PathResult<number> {
     const op = this.fs.lseek;
     if (!op) return ENOSYS;
     const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), req.fh as number, req.offset, req.whence, ctx), (v) => v);
+    return this.shared([node], () => op.call(this.fs, pathOf(node), req.fh as number, req.offset, req.whence, ctx), passResult);
   }
 
   copyFileRange(req: CopyFileRangeRequest, ctx: RequestContext): PathResult<number> {
@@ -811,7 +816,7 @@ export class PathAdapter implements Filesystem {
     if (!op) return ENOSYS;
     const a = this.node(ctx.nodeid);
     const b = this.node(req.nodeidOut);
-    return this.shared([a, b], () => op.call(this.fs, pathOf(a), req.fhIn as number, req.offIn, pathOf(b), req.fhOut as number, req.offOut, req.len, ctx), (v) => v);
+    return this.shared([a, b], () => op.call(this.fs, pathOf(a), req.fhIn as number, req.offIn, pathOf(b), req.fhOut as number, req.offOut, req.len, ctx), passResult);
   }
 
   // ---- directories ----
@@ -836,7 +841,7 @@ export class PathAdapter implements Filesystem {
     this.dirs.delete(req.fh as number);
     const op = this.fs.releasedir;
     if (!dh || !op) return undefined;
-    return this.shared([dh.node], () => op.call(this.fs, pathOf(dh.node), dh.fsFh, ctx), (v) => v);
+    return this.shared([dh.node], () => op.call(this.fs, pathOf(dh.node), dh.fsFh, ctx), passResult);
   }
 
   fsyncdir(req: FsyncdirRequest, ctx: RequestContext): PathResult<void> {
@@ -844,7 +849,7 @@ export class PathAdapter implements Filesystem {
     if (!op) return ENOSYS;
     const node = this.node(ctx.nodeid);
     const fsFh = this.dirs.get(req.fh as number)?.fsFh ?? 0;
-    return this.shared([node], () => op.call(this.fs, pathOf(node), fsFh, (req.fsyncFlags & 1) !== 0, ctx), (v) => v);
+    return this.shared([node], () => op.call(this.fs, pathOf(node), fsFh, (req.fsyncFlags & 1) !== 0, ctx), passResult);
   }
 
   /** The handle's listing, taken afresh when a reader starts at offset 0 (opendir, rewinddir). */
@@ -1056,7 +1061,7 @@ export class PathAdapter implements Filesystem {
     const op = this.fs.statfs;
     if (!op) return { blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, bsize: 512, namelen: 255, frsize: 0 };
     const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node) ?? '/', ctx), (v) => v);
+    return this.shared([node], () => op.call(this.fs, pathOf(node) ?? '/', ctx), passResult);
   }
 
   access(req: AccessRequest, ctx: RequestContext): PathResult<void> {
@@ -1066,35 +1071,35 @@ export class PathAdapter implements Filesystem {
     return this.shared([node], () => {
       const p = pathOf(node);
       return p === null ? ENOENT : op.call(this.fs, p, req.mask, ctx);
-    }, (v) => v);
+    }, passResult);
   }
 
   setxattr(req: SetxattrRequest, ctx: RequestContext): PathResult<void> {
     const op = this.fs.setxattr;
     if (!op) return ENOSYS;
     const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), req.name, req.value, req.flags, ctx), (v) => v);
+    return this.shared([node], () => op.call(this.fs, pathOf(node), req.name, req.value, req.flags, ctx), passResult);
   }
 
   getxattr(req: GetxattrRequest, ctx: RequestContext): PathResult<Buffer> {
     const op = this.fs.getxattr;
     if (!op) return ENOSYS;
     const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), req.name, ctx), (v) => v);
+    return this.shared([node], () => op.call(this.fs, pathOf(node), req.name, ctx), passResult);
   }
 
   listxattr(_req: ListxattrRequest, ctx: RequestContext): PathResult<(string | Buffer)[]> {
     const op = this.fs.listxattr;
     if (!op) return ENOSYS;
     const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), ctx), (v) => v);
+    return this.shared([node], () => op.call(this.fs, pathOf(node), ctx), passResult);
   }
 
   removexattr(req: RemovexattrRequest, ctx: RequestContext): PathResult<void> {
     const op = this.fs.removexattr;
     if (!op) return ENOSYS;
     const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), req.name, ctx), (v) => v);
+    return this.shared([node], () => op.call(this.fs, pathOf(node), req.name, ctx), passResult);
   }
 }
 
