@@ -194,6 +194,8 @@ async function runMirror(a: MirrorArgs): Promise<number> {
     if (!a.statsFile) return statsWrite;
     const file = a.statsFile;
     const body = JSON.stringify({
+      // When the counters were copied: the file's mtime may be later, if the write waited.
+      snapshotMs: Date.now(),
       ...mounted.session.stats.toJSON(),
       nodes: filesystem.inodes.size - 1,
       openHandles: filesystem.openHandles,

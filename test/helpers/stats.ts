@@ -19,6 +19,8 @@ export interface PassthroughStatsJson {
 
 /** The stats file as fusekit writes it (another server's may hold less). */
 export interface StatsJson {
+  /** Epoch ms when fusekit copied the counters (other servers may not say). */
+  snapshotMs?: number;
   requests: Record<string, number>;
   errors: Record<string, number>;
   uptimeSeconds: number;
@@ -37,10 +39,11 @@ export function readStats(file: string): StatsJson | undefined {
 }
 
 /**
- * The first snapshot written after `afterMs` (epoch ms, by the file's mtime)
- * that satisfies `pred`, polling every `intervalMs`; undefined if none comes
- * within `timeoutMs`. Judged by mtime rather than by the uptime inside, so it
- * works for any server that keeps the file fresh.
+ * The first snapshot taken after `afterMs` (epoch ms) that satisfies `pred`,
+ * polling every `intervalMs`; undefined if none comes within `timeoutMs`.
+ * Judged by the `snapshotMs` inside when there is one (a write may land well
+ * after its counters were copied), else by the file's mtime, so it works for
+ * any server that keeps the file fresh.
  */
 export async function statsWrittenAfter(
   file: string,
@@ -52,7 +55,7 @@ export async function statsWrittenAfter(
     try {
       if (fs.statSync(file).mtimeMs > afterMs) {
         const s = readStats(file);
-        if (s && (!opts.pred || opts.pred(s))) return s;
+        if (s && (s.snapshotMs === undefined || s.snapshotMs > afterMs) && (!opts.pred || opts.pred(s))) return s;
       }
     } catch {
       /* not written yet, or mid-rename */
