@@ -1,7 +1,7 @@
 /**
  * `npm run conformance`: fusekit's POSIX conformance suite for `fusekit mirror`.
  *
- *   npm run conformance -- [--policies auto,always,readonly,never,exclusive,watch] [--cases SUBSTR]
+ *   npm run conformance -- [--policies auto,always,readonly,never,exclusive,watch,offload,paths] [--cases SUBSTR]
  *                          [--seeds N] [--ops N] [--no-fuzz] [--verbose]
  *
  * Part 1: every script of conformance/cases.ts runs, through the C interpreter
@@ -33,15 +33,17 @@ const CONF_SRC = path.resolve(HERE, '../../conformance'); // dist/conformance ->
 /**
  * Mirror targets: a passthrough policy, `exclusive` (policy auto with `-o
  * exclusive`: everything cached for a day), `watch` (policy auto with
- * `--watch`: cached for an hour, SRC watched), or `paths` (the path-level
- * mirror of examples/path-mirror.ts, policy auto).
+ * `--watch`: cached for an hour, SRC watched), `offload` (policy auto with
+ * `-o offload=always`: lookups, attribute reads and listings made on the
+ * thread pool, as on a slow source), or `paths` (the path-level mirror of
+ * examples/path-mirror.ts, policy auto).
  */
-const ALL_POLICIES = ['auto', 'always', 'readonly', 'never', 'exclusive', 'watch', 'paths'] as const;
+const ALL_POLICIES = ['auto', 'always', 'readonly', 'never', 'exclusive', 'watch', 'offload', 'paths'] as const;
 const PATH_MIRROR = path.resolve(HERE, '../examples/path-mirror.js');
 
 function mirrorArgs(target: string, statsFile: string): string[] {
-  const policy = target === 'exclusive' || target === 'watch' || target === 'paths' ? 'auto' : target;
-  const o = target === 'exclusive' ? 'allow_other,exclusive' : 'allow_other';
+  const policy = target === 'exclusive' || target === 'watch' || target === 'offload' || target === 'paths' ? 'auto' : target;
+  const o = target === 'exclusive' ? 'allow_other,exclusive' : target === 'offload' ? 'allow_other,offload=always' : 'allow_other';
   return ['--passthrough', policy, '-o', o, ...(target === 'watch' ? ['--watch'] : []), '--stats-file', statsFile];
 }
 

@@ -52,5 +52,6 @@ export type { PassthroughConfig, PassthroughPolicy, PassthroughStats, Passthroug
 export { MirrorFilesystem } from './mirror/mirror.js';
 export type { MirrorOptions } from './mirror/mirror.js';
 export type { WatchStats } from './mirror/watch.js';
+export type { OffloadPolicy, OffloadStats } from './mirror/offload.js';
 export { PathAdapter, mountPaths } from './path/index.js';
 export type { PathOptions, PathMount, PathMountOptions, PathFilesystem, PathAttr, PathDirent, PathTime, PathResult, PathOpenResult, CreateContext } from './path/index.js';

@@ -201,6 +201,7 @@ async function runMirror(a: MirrorArgs): Promise<number> {
       openHandles: filesystem.openHandles,
       passthrough: mounted.session.passthroughStats(),
       watch: filesystem.watchStats,
+      offload: filesystem.offloadStats,
     }, null, 1);
     const tmp = `${file}.tmp${process.pid}`;
     statsWrite = statsWrite.then(async () => {

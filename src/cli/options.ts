@@ -45,6 +45,12 @@ mirror options (-o, comma separated):
                        Changes made in SRC directly may then stay invisible
                        at MNT until the kernel drops them (drop_caches, memory
                        pressure) or the mount is restarted
+  offload=P            where lookups, attribute reads and listings call SRC: auto
+                       (default: on the serving thread while SRC answers in
+                       microseconds, on a pool of 16 threads once its calls take
+                       longer than 0.2 ms, so one client's wait on a slow SRC does
+                       not hold up the others), always (the pool), never (the
+                       serving thread)
   max_stack_depth=N    1 (default): backing files on ordinary filesystems; 2: also on
                        overlayfs or another passthrough FUSE mount (the mirror then
                        cannot itself be stacked under one)
@@ -121,6 +127,10 @@ function applyOption(a: MirrorArgs, opt: string): void {
     case 'timeout': a.mirror.entryTimeout = a.mirror.attrTimeout = seconds(key, value); return;
     case 'exclusive': flag(); a.exclusive = true; return;
     case 'statx': flag(); a.mirror.statx = true; return;
+    case 'offload':
+      if (value !== 'auto' && value !== 'always' && value !== 'never') throw new UsageError('-o offload must be auto, always or never');
+      a.mirror.offload = value;
+      return;
     case 'max_stack_depth':
       if (value !== '1' && value !== '2') throw new UsageError('-o max_stack_depth must be 1 or 2');
       a.passthrough.maxStackDepth = Number(value) as 1 | 2;

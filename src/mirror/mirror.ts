@@ -34,7 +34,7 @@ import {
   open as sysOpen, openat, tryClose, close, fstatat, fchownat, fchmod, fchmodat, fchmodat2, truncate, ftruncate,
   utimensat, futimens, readlinkat, mkdirat, mknodat, symlinkat, unlinkat, renameat2, linkat, fstatfs,
   getdents64, parseDirents, tryGetxattr, tryFgetxattr, setxattr, fsetxattr, listxattr, flistxattr,
-  removexattr, fremovexattr, fallocate,
+  removexattr, fremovexattr, fallocate, dupCloexec, fstatatOnPool, openatOnPool, getdents64OnPool,
   copyFileRange, lseek, geteuid, getegid, tryFstatat, emptyStat, fstat, fchown, statx, getNofileLimit,
 } from '../sys/index.js';
 import type { Stat } from '../sys/index.js';
@@ -45,6 +45,8 @@ import {
 import { InodeTable, procPath } from './inodes.js';
 import type { MirrorInode } from './inodes.js';
 import { SourceWatcher } from './watch.js';
+import { SourceLatencies } from './offload.js';
+import type { OffloadPolicy, OffloadStats, SourceLatency } from './offload.js';
 import type { WatchStats } from './watch.js';
 
 const E = osConstants.errno;
@@ -108,6 +110,15 @@ export interface MirrorOptions {
    * `fusekit mirror` turns it on unless told `--no-watch` or `-o exclusive`.
    */
   watch?: boolean;
+  /**
+   * Which source calls run on libuv's thread pool instead of the serving
+   * thread, so that on a slow source (a network filesystem, another FUSE
+   * mount) one client's wait does not hold up the others. Default `auto`:
+   * once the source measures slow. See {@link OffloadPolicy}. The pool has 4
+   * threads unless the environment variable UV_THREADPOOL_SIZE says more
+   * (`fusekit mirror` sets 16 when it is unset).
+   */
+  offload?: OffloadPolicy;
 }
 
 /** The cache timeout, in seconds, for names, attributes and negative entries when the mirror watches its source. */
@@ -145,8 +156,12 @@ export class MirrorFilesystem implements Filesystem {
   private negativeTimeout: number;
   /** The timeouts to fall back to if the source cannot be watched after all. */
   private readonly unwatchedTimeouts: [number, number, number];
-  /** getdents64 scratch: handlers are synchronous, so one buffer serves every listing. */
+  /** getdents64 scratch for listings made on the serving thread, in one call. */
   private readonly direntBuf = Buffer.allocUnsafeSlow(32 * 1024);
+  /** getdents64 buffers of listings made on the pool, returned when they end. */
+  private readonly spareDirentBufs: Buffer[] = [];
+  /** How long source calls take, by kind, and so where they are made. */
+  private readonly latency: SourceLatencies;
   /** Descriptors open for the kernel's file handles, and the inode each is on. */
   private readonly files = new Map<number, MirrorInode>();
   /** With `watch`: the handles open for writing, and how many each inode has (its writes through the mount are known to the kernel). */
@@ -190,6 +205,7 @@ export class MirrorFilesystem implements Filesystem {
    */
   constructor(readonly source: string, options: MirrorOptions = {}) {
     this.logger = options.logger ?? stderrLogger;
+    this.latency = new SourceLatencies(options.offload ?? 'auto');
     this.watchSource = options.watch ?? false;
     this.entryTimeout = options.entryTimeout ?? (this.watchSource ? WATCH_TIMEOUT : 1);
     this.attrTimeout = options.attrTimeout ?? (this.watchSource ? WATCH_TIMEOUT : 1);
@@ -283,6 +299,11 @@ export class MirrorFilesystem implements Filesystem {
     this.logger.warn(`fusekit: cannot watch the source (${why}): caching for ${this.entryTimeout} s as without --watch`);
   }
 
+  /** Where source calls are made (see {@link MirrorOptions.offload}), and how many went to the pool. */
+  get offloadStats(): OffloadStats {
+    return this.latency.stats;
+  }
+
   /** The source watcher's counters; undefined without the `watch` option. */
   get watchStats(): WatchStats | undefined {
     return this.watcher?.stats;
@@ -333,7 +354,11 @@ export class MirrorFilesystem implements Filesystem {
   private lookupIn(parent: MirrorInode, name: Buffer, onlyKnown = false): EntryOut | Errno | undefined {
     const r = tryFstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW, this.lookupStat);
     if (r < 0) return Errno.of(-r);
-    const st: Stat = this.lookupStat;
+    return this.lookupStated(parent, name, this.lookupStat, onlyKnown);
+  }
+
+  /** The rest of `lookupIn`, once `name` has been stat'ed into `st`. */
+  private lookupStated(parent: MirrorInode, name: Buffer, st: Stat, onlyKnown: boolean): EntryOut | Errno | undefined {
     const inode = this.inodes.find(st.dev, st.ino);
     if (inode && this.inodes.isStill(inode, parent.fd, name, 0)) {
       inode.nlookup++;
@@ -378,13 +403,46 @@ export class MirrorFilesystem implements Filesystem {
     return this.entry(inode, st);
   }
 
-  lookup(req: LookupRequest, ctx: RequestContext): EntryOut | Errno {
+  lookup(req: LookupRequest, ctx: RequestContext): EntryOut | Errno | Promise<EntryOut | Errno> {
+    if (this.latency.lookup.offload) return this.lookupOnPool(ctx.nodeid, req.nameBytes);
     const parent = this.node(ctx.nodeid);
+    const started = performance.now();
     const found = this.lookupIn(parent, req.nameBytes);
+    this.latency.lookup.record(performance.now() - started, false);
+    return this.negativeEntryFor(found);
+  }
+
+  /** `lookup` with its stat by name made on the pool (the rest hits what that call brought into the source's caches). */
+  private async lookupOnPool(nodeid: NodeId, name: Buffer): Promise<EntryOut | Errno> {
+    const st = emptyStat();
+    const r = await this.onPool(nodeid, this.latency.lookup, (fd) => fstatatOnPool(fd, name, AT_SYMLINK_NOFOLLOW, st));
+    // The kernel holds the parent while it looks a name up in it: still known.
+    const found = r < 0 ? Errno.of(-r) : (this.lookupStated(this.node(nodeid), name, st, false) as EntryOut | Errno);
+    return this.negativeEntryFor(found);
+  }
+
+  /** A missing name as a negative entry, cached for negativeTimeout, when that is not 0. */
+  private negativeEntryFor(found: EntryOut | Errno): EntryOut | Errno {
     if (found === Errno.of(E.ENOENT) && this.negativeTimeout > 0) {
       return { nodeid: 0 as NodeId, generation: 0, entryTimeout: this.negativeTimeout, attrTimeout: 0, attr: emptyStat() };
     }
     return found;
+  }
+
+  /**
+   * Runs `call` on a duplicate of `nodeid`'s descriptor (the inode's own may
+   * be closed between requests while the call is in flight), records how long
+   * it took, and resolves its result: a count or descriptor, or -errno.
+   */
+  private async onPool(nodeid: NodeId, kind: SourceLatency, call: (fd: number) => Promise<number>): Promise<number> {
+    const fd = dupCloexec(this.node(nodeid).fd);
+    const started = performance.now();
+    try {
+      return await call(fd);
+    } finally {
+      tryClose(fd);
+      kind.record(performance.now() - started, true);
+    }
   }
 
   forget(nodeid: NodeId, nlookup: number): void {
@@ -396,8 +454,20 @@ export class MirrorFilesystem implements Filesystem {
     return this.inodes.closeOneForgotten();
   }
 
-  getattr(_req: GetattrRequest, ctx: RequestContext): AttrOut {
-    return { attrTimeout: this.attrTimeout, attr: this.replyStatOf(this.node(ctx.nodeid)) };
+  getattr(_req: GetattrRequest, ctx: RequestContext): AttrOut | Promise<AttrOut> {
+    if (this.latency.getattr.offload) return this.getattrOnPool(ctx.nodeid);
+    const inode = this.node(ctx.nodeid);
+    const started = performance.now();
+    const attr = this.replyStatOf(inode);
+    this.latency.getattr.record(performance.now() - started, false);
+    return { attrTimeout: this.attrTimeout, attr };
+  }
+
+  private async getattrOnPool(nodeid: NodeId): Promise<AttrOut> {
+    const attr = emptyStat();
+    const r = await this.onPool(nodeid, this.latency.getattr, (fd) => fstatatOnPool(fd, EMPTY, STAT_SELF, attr));
+    if (r < 0) throw Errno.of(-r);
+    return { attrTimeout: this.attrTimeout, attr };
   }
 
   /**
@@ -725,13 +795,13 @@ export class MirrorFilesystem implements Filesystem {
     }).finally(() => tryClose(fd));
   }
 
-  readdir(req: ReaddirRequest, ctx: RequestContext, out: DirentSink): void {
-    this.listDirectory(this.node(ctx.nodeid), req.offset, req.size, (name, ino, type, next) => out.add(name, ino, type, next));
+  readdir(req: ReaddirRequest, ctx: RequestContext, out: DirentSink): void | Promise<void> {
+    return this.listDirectory(ctx.nodeid, req.offset, req.size, (name, ino, type, next) => out.add(name, ino, type, next));
   }
 
-  readdirplus(req: ReaddirplusRequest, ctx: RequestContext, out: DirentPlusSink): void {
+  readdirplus(req: ReaddirplusRequest, ctx: RequestContext, out: DirentPlusSink): void | Promise<void> {
     const dir = this.node(ctx.nodeid);
-    this.listDirectory(dir, req.offset, req.size, (name, ino, type, next) => {
+    return this.listDirectory(ctx.nodeid, req.offset, req.size, (name, ino, type, next) => {
       if (!out.fits(name.length)) return false;
       if (isDotOrDotDot(name)) return out.add(name, nameOnly(ino, type), next);
       const entry = this.lookupIn(dir, name, this.descriptorsTight());
@@ -751,28 +821,45 @@ export class MirrorFilesystem implements Filesystem {
    * Hands the directory's records from cookie `offset` to `emit` until it
    * returns false or the directory ends. Records read but not delivered are
    * read again by the next call, which resumes at the last delivered cookie.
+   * On the pool when the source is slow (the kernel holds an open directory, so
+   * `nodeid` stays known while the listing waits).
    */
-  private listDirectory(dir: MirrorInode, offset: bigint, size: number, emit: (name: Buffer, ino: number, type: number, next: bigint) => boolean): void {
-    const fd = openat(dir.fd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  private listDirectory(nodeid: NodeId, offset: bigint, size: number, emit: DirentVisitor): void | Promise<void> {
+    if (this.latency.listing.offload) return this.listDirectoryOnPool(nodeid, offset, size, emit);
+    let started = performance.now();
+    const fd = openat(this.node(nodeid).fd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     try {
       if (offset !== 0n) lseek(fd, offset, SEEK_SET);
-      // About as many records as the reply can take; a plain dirent is slightly larger than getdents' own.
-      const buf = this.direntBuf.subarray(0, Math.min(this.direntBuf.length, Math.max(4096, size)));
+      const buf = this.direntBuf.subarray(0, direntChunk(this.direntBuf, size));
       for (;;) {
         const len = getdents64(fd, buf);
-        if (len === 0) return;
-        let full = false;
-        parseDirents(buf, len, (ino, off, type, name) => {
-          if (!emit(name, ino, type, off)) {
-            full = true;
-            return false;
-          }
-          return true;
-        });
-        if (full) return;
+        this.latency.listing.record(performance.now() - started, false);
+        if (len === 0 || !emitAll(buf, len, emit)) return;
+        started = performance.now();
       }
     } finally {
       tryClose(fd);
+    }
+  }
+
+  private async listDirectoryOnPool(nodeid: NodeId, offset: bigint, size: number, emit: DirentVisitor): Promise<void> {
+    const fd = await this.onPool(nodeid, this.latency.listing, (dirFd) => openatOnPool(dirFd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd < 0) throw Errno.of(-fd);
+    // The listing outlives this tick: a buffer of its own, reused by later listings.
+    const whole = this.spareDirentBufs.pop() ?? Buffer.allocUnsafeSlow(this.direntBuf.length);
+    try {
+      if (offset !== 0n) lseek(fd, offset, SEEK_SET);
+      const buf = whole.subarray(0, direntChunk(whole, size));
+      for (;;) {
+        const started = performance.now();
+        const len = await getdents64OnPool(fd, buf);
+        this.latency.listing.record(performance.now() - started, true);
+        if (len < 0) throw Errno.of(-len);
+        if (len === 0 || !emitAll(buf, len, emit)) return;
+      }
+    } finally {
+      tryClose(fd);
+      this.spareDirentBufs.push(whole);
     }
   }
 
@@ -917,4 +1004,22 @@ function callerInGroup(pid: number, gid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Receives one directory record; returns false to stop (that record then counts as not delivered). */
+type DirentVisitor = (name: Buffer, ino: number, type: number, next: bigint) => boolean;
+
+/** Bytes to ask getdents64 for: about as many records as a reply of `size` takes (a plain dirent is slightly larger than getdents' own). */
+function direntChunk(buf: Buffer, size: number): number {
+  return Math.min(buf.length, Math.max(4096, size));
+}
+
+/** Hands the records in buf[0, len) to `emit`; false once it refused one. */
+function emitAll(buf: Buffer, len: number, emit: DirentVisitor): boolean {
+  let more = true;
+  parseDirents(buf, len, (ino, off, type, name) => {
+    more = emit(name, ino, type, off);
+    return more;
+  });
+  return more;
 }

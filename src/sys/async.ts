@@ -1,7 +1,8 @@
 /**
- * System calls that resolve a path and may therefore wait for a FUSE server,
- * run on libuv's thread pool (koffi's asynchronous calls) instead of the
- * calling thread.
+ * System calls that may wait, run on libuv's thread pool (koffi's
+ * asynchronous calls) instead of the calling thread: those that resolve a
+ * path and may therefore wait for a FUSE server, and a filesystem's calls to a
+ * slow source.
  *
  * The thread that serves a FUSE mount must never make a synchronous call on a
  * path inside that mount: the kernel would send the server a request (a
@@ -14,8 +15,12 @@
  * errors are the same SysErrors the synchronous calls throw.
  */
 
+import os from 'node:os';
 import koffi from 'koffi';
 import { SysError } from './errors.js';
+import { statBuf, decodeStatInto, type Stat } from './structs.js';
+
+const { EIO, EINVAL } = os.constants.errno;
 
 const libc = koffi.load('libc.so.6');
 
@@ -57,11 +62,82 @@ const c_write = libc.func('long write(int, const void *, size_t)') as unknown as
  * `buf` must stay untouched until the promise settles.
  */
 export function writeOnPool(fd: number, buf: Buffer, len: number): Promise<number> {
+  return callOnPool(c_write, [fd, buf, len]);
+}
+
+// ---------------------------------------------------------------------------
+// Source calls that may wait: for a filesystem that serves from a slow source
+// (a network filesystem, another FUSE mount, a disk that is spun down), so that
+// one request's wait does not hold up every other. Each costs 20-30 µs more
+// than the synchronous call (the hand-off to a pool thread and back), so they
+// pay only where the call itself takes far longer.
+
+const c_fstatat = libc.func('int fstatat(int, const char *, void *, int)') as unknown as AsyncFn;
+const c_openat = libc.func('int openat(int, const char *, int, unsigned int)') as unknown as AsyncFn;
+const c_getdents64 = libc.func('intptr_t getdents64(int, void *, size_t)') as unknown as AsyncFn;
+
+/** Scratch for one call in flight: its name (NUL-terminated) and its struct stat. */
+interface PoolCallSlot {
+  name: Buffer;
+  stat: Buffer;
+}
+
+const PATH_MAX = 4096;
+// Slots are reused: as many exist as calls were ever in flight at once.
+const freeSlots: PoolCallSlot[] = [];
+
+function takeSlot(name: Buffer | string): PoolCallSlot | undefined {
+  const bytes = typeof name === 'string' ? Buffer.from(name) : name;
+  if (bytes.length >= PATH_MAX || bytes.indexOf(0) !== -1) return undefined;
+  const slot = freeSlots.pop() ?? { name: Buffer.allocUnsafeSlow(PATH_MAX), stat: Buffer.allocUnsafeSlow(statBuf.length) };
+  bytes.copy(slot.name);
+  slot.name[bytes.length] = 0;
+  return slot;
+}
+
+/** Runs `fn` on a pool thread; resolves its result, or -errno when it returned -1. */
+function callOnPool(fn: AsyncFn, args: unknown[]): Promise<number> {
   return new Promise((resolve) => {
-    c_write.async(fd, buf, len, (err: Error | null, r: number | bigint) => {
-      if (err) return resolve(-5); // EIO: koffi could not make the call
+    fn.async(...args, (err: Error | null, r: number | bigint) => {
+      if (err) return resolve(-EIO); // koffi could not make the call
       const n = Number(r);
       resolve(n < 0 ? -koffi.errno() : n);
     });
   });
+}
+
+/**
+ * fstatat(2) on a pool thread into `out`: resolves 0, or -errno (`out` is then
+ * untouched). `dirfd` must stay open until the promise settles.
+ */
+export async function fstatatOnPool(dirfd: number, name: Buffer | string, flags: number, out: Stat): Promise<number> {
+  const slot = takeSlot(name);
+  if (!slot) return -EINVAL;
+  try {
+    const r = await callOnPool(c_fstatat, [dirfd, slot.name, slot.stat, flags]);
+    if (r === 0) {
+      // The decoder reads the shared scratch struct; this runs on the main thread, between calls.
+      slot.stat.copy(statBuf);
+      decodeStatInto(out);
+    }
+    return r;
+  } finally {
+    freeSlots.push(slot);
+  }
+}
+
+/** openat(2) on a pool thread: resolves the new descriptor or -errno. `dirfd` must stay open until it settles. */
+export async function openatOnPool(dirfd: number, name: Buffer | string, flags: number, mode = 0): Promise<number> {
+  const slot = takeSlot(name);
+  if (!slot) return -EINVAL;
+  try {
+    return await callOnPool(c_openat, [dirfd, slot.name, flags, mode]);
+  } finally {
+    freeSlots.push(slot);
+  }
+}
+
+/** getdents64(2) into `buf` on a pool thread: resolves the bytes filled (0 at the end) or -errno. `buf` and `fd` must stay untouched until it settles. */
+export function getdents64OnPool(fd: number, buf: Buffer): Promise<number> {
+  return callOnPool(c_getdents64, [fd, buf, buf.length]);
 }

@@ -143,6 +143,14 @@ export function openat(dirfd: number, name: Name, flags: number, mode = 0): numb
   return callOrThrow('openat', () => c_openat(dirfd, p, flags, mode));
 }
 
+const c_fcntl = bind<(fd: number, cmd: number, arg: number) => number>('int fcntl(int, int, int)');
+const F_DUPFD_CLOEXEC = 1030;
+
+/** A second descriptor of the same open file (close-on-exec), for a call in flight that must outlive the first. */
+export function dupCloexec(fd: number): number {
+  return callOrThrow('fcntl', () => c_fcntl(fd, F_DUPFD_CLOEXEC, 0));
+}
+
 /** close(2). Never retried: Linux releases the fd even when close fails with EINTR. */
 export function close(fd: number): void {
   if (c_close(fd) < 0) throwErrno('close', koffi.errno());

@@ -24,8 +24,12 @@ export interface StatsJson {
   requests: Record<string, number>;
   errors: Record<string, number>;
   uptimeSeconds: number;
+  /** Most requests whose handlers were running at once. */
+  inFlightMax?: number;
   nodes?: number;
   openHandles?: number;
+  /** Where the mirror's source calls are made (`-o offload`). */
+  offload?: { policy: string; active: string[]; calls: number; started: number };
   passthrough?: PassthroughStatsJson;
 }
 

@@ -1,0 +1,123 @@
+/**
+ * Where the mirror's source calls that may wait are made: on the serving
+ * thread, or on libuv's thread pool.
+ *
+ * On a local disk a source call takes microseconds (a cold `fstatat` 6 µs at
+ * the median, 70-130 µs at the 99th percentile, measured on an ext4 VM disk),
+ * and the serving thread makes it itself: a call on the pool costs 20-30 µs
+ * more, several times the call. On a slow source (a network filesystem,
+ * another FUSE mount, a disk that spins up) each call waits a millisecond or
+ * more, and made on the serving thread it holds up every other client's
+ * request for that long. There the hand-off is cheap next to the wait, and
+ * calls on the pool overlap.
+ *
+ * `SourceLatency` decides by the calls themselves, for each kind of call
+ * apart (a listing may wait on the source while the lookups that follow it
+ * are answered from what it brought into the source's caches): it keeps
+ * whether each of the last 16 calls of a kind took longer than 0.2 ms, starts
+ * sending that kind to the pool once half of them did (the median call is
+ * slow: one disk seek among fast calls does not switch), and stops once at
+ * most 3 did (times measured on the pool include the hand-off, so the bar to
+ * come back is lower than the bar to go).
+ */
+
+/**
+ * Which source calls the mirror sends to libuv's thread pool instead of making
+ * them on the serving thread:
+ * - `auto` (default): those of lookups, attribute reads and listings, once
+ *   the source has measured slow (see `SourceLatency`);
+ * - `never`: none (every source call on the serving thread);
+ * - `always`: those of lookups, attribute reads and listings, always.
+ */
+export type OffloadPolicy = 'auto' | 'never' | 'always';
+
+/** A call that took longer than this, in ms, counts as slow. */
+const SLOW_CALL_MS = 0.2;
+/** How many recent calls are remembered (bits of `history`). */
+const WINDOW = 16;
+const WINDOW_MASK = (1 << WINDOW) - 1;
+/** Slow calls among the last WINDOW that start offloading, and at or below which it stops. */
+const START_AT = 8;
+const STOP_AT = 3;
+
+/** What the stats file shows of it. */
+export interface OffloadStats {
+  /** The policy in force. */
+  policy: OffloadPolicy;
+  /** The kinds of call that go to the pool right now (`lookup`, `getattr`, `listing`). */
+  active: string[];
+  /** Source calls made on the pool since the start. */
+  calls: number;
+  /** How often `auto` started offloading. */
+  started: number;
+}
+
+/** Tracks how long one kind of source call takes and says where the next one goes. */
+export class SourceLatency {
+  /** One bit per recent call, newest lowest: 1 when it was slow. */
+  private history = 0;
+  private slowCalls = 0;
+  private active: boolean;
+  private pooled = 0;
+  private starts = 0;
+
+  constructor(readonly policy: OffloadPolicy = 'auto') {
+    this.active = policy === 'always';
+  }
+
+  /** Whether the next call that may wait should be made on the pool. */
+  get offload(): boolean {
+    return this.active;
+  }
+
+  /** Records the duration of one call (or one request's calls), in ms, wherever it was made. */
+  record(ms: number, onPool: boolean): void {
+    if (onPool) this.pooled++;
+    if (this.policy !== 'auto') return;
+    const slow = ms > SLOW_CALL_MS ? 1 : 0;
+    const leaving = (this.history >>> (WINDOW - 1)) & 1;
+    this.history = ((this.history << 1) | slow) & WINDOW_MASK;
+    this.slowCalls += slow - leaving;
+    if (!this.active && this.slowCalls >= START_AT) {
+      this.active = true;
+      this.starts++;
+    } else if (this.active && this.slowCalls <= STOP_AT) {
+      this.active = false;
+    }
+  }
+
+  /** Calls made on the pool so far. */
+  get pooledCalls(): number {
+    return this.pooled;
+  }
+
+  /** How often `auto` started offloading. */
+  get started(): number {
+    return this.starts;
+  }
+}
+
+/** The kinds of source call the mirror can offload, each judged apart. */
+export class SourceLatencies {
+  readonly lookup: SourceLatency;
+  readonly getattr: SourceLatency;
+  readonly listing: SourceLatency;
+
+  constructor(readonly policy: OffloadPolicy = 'auto') {
+    this.lookup = new SourceLatency(policy);
+    this.getattr = new SourceLatency(policy);
+    this.listing = new SourceLatency(policy);
+  }
+
+  /** The counters, for the stats file. */
+  get stats(): OffloadStats {
+    const kinds = { lookup: this.lookup, getattr: this.getattr, listing: this.listing };
+    const all = Object.values(kinds);
+    return {
+      policy: this.policy,
+      active: Object.entries(kinds).filter(([, k]) => k.offload).map(([name]) => name),
+      calls: all.reduce((n, k) => n + k.pooledCalls, 0),
+      started: all.reduce((n, k) => n + k.started, 0),
+    };
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Source calls on the thread pool (`-o offload`): the choice by measured
+ * latency, and a mirror over a slow source (a FUSE mount of this process whose
+ * answers wait 5 ms) serving several clients at once.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { SourceLatency } from '../../src/mirror/offload.js';
+import { MirrorFilesystem } from '../../src/mirror/mirror.js';
+import { withInProcessMount } from '../helpers/inprocess.js';
+import { delayedFilesystem } from '../helpers/slow-source.js';
+import { describeRun, forceUnmount, run, spawnMirror } from '../helpers/mount.js';
+import { freshStats, type StatsJson } from '../helpers/stats.js';
+
+test('SourceLatency: a kind goes to the pool once half of its last 16 calls were slow, and comes back at 3 or fewer', () => {
+  const l = new SourceLatency('auto');
+  for (let i = 0; i < 100; i++) l.record(0.01, false);
+  assert.equal(l.offload, false);
+  // One disk seek now and then among fast calls does not switch.
+  for (let i = 0; i < 100; i++) l.record(i % 4 === 0 ? 5 : 0.01, false);
+  assert.equal(l.offload, false, 'a quarter slow stays on the thread');
+  for (let i = 0; i < 7; i++) l.record(1, false);
+  const slowBefore = l.offload;
+  l.record(1, false);
+  assert.equal(l.offload, true, 'eight slow calls in a row switch');
+  assert.equal(slowBefore || l.started === 1, true);
+  // On the pool: fast answers (the hand-off included) bring it back, but not at once.
+  for (let i = 0; i < 8; i++) l.record(0.03, true);
+  assert.equal(l.offload, true, 'half slow still offloads');
+  for (let i = 0; i < 8; i++) l.record(0.03, true);
+  assert.equal(l.offload, false);
+  assert.equal(l.pooledCalls, 16);
+  assert.equal(l.started, 1);
+});
+
+test('SourceLatency: never and always do not look at the times', () => {
+  const never = new SourceLatency('never');
+  const always = new SourceLatency('always');
+  for (let i = 0; i < 50; i++) {
+    never.record(10, false);
+    always.record(0.001, true);
+  }
+  assert.equal(never.offload, false);
+  assert.equal(always.offload, true);
+  assert.equal(never.started + always.started, 0);
+});
+
+const CLIENTS = 4;
+const FILES = 40;
+const DELAY_MS = 5;
+
+/** Files c{k}/f{i}, each i+1 bytes long. */
+function makeTree(dir: string): void {
+  for (let c = 0; c < CLIENTS; c++) {
+    fs.mkdirSync(path.join(dir, `c${c}`));
+    for (let i = 0; i < FILES; i++) fs.writeFileSync(path.join(dir, `c${c}`, `f${i}`), Buffer.alloc(i + 1, 97));
+  }
+}
+
+/** Each client, in a process of its own and all at once, stats its directory's files and lists it. */
+async function clientsStatAndList(root: string): Promise<void> {
+  const results = await Promise.all(
+    Array.from({ length: CLIENTS }, (_, c) => {
+      const dir = path.join(root, `c${c}`);
+      const files = Array.from({ length: FILES }, (_, i) => path.join(dir, `f${i}`));
+      return run('/bin/sh', ['-c', 'stat -c %s "$@" && ls -f "$0" | wc -l', dir, ...files], { timeoutMs: 30_000 });
+    }),
+  );
+  for (const r of results) {
+    assert.equal(r.code, 0, describeRun(r));
+    const lines = r.stdout.trim().split('\n');
+    assert.deepEqual(lines.slice(0, FILES), Array.from({ length: FILES }, (_, i) => String(i + 1)));
+    assert.equal(lines[FILES], String(FILES + 2), 'the listing has every file, . and ..');
+  }
+}
+
+async function mirrorOverSlowSource(offload: string): Promise<StatsJson> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fusekit-offload-'));
+  const data = path.join(root, 'data');
+  const mnt = path.join(root, 'mnt');
+  fs.mkdirSync(data);
+  fs.mkdirSync(mnt);
+  makeTree(data);
+  try {
+    const slow = delayedFilesystem(new MirrorFilesystem(data, { offload: 'never' }), DELAY_MS);
+    return await withInProcessMount(slow, async ({ mnt: slowMnt }) => {
+      const stats = path.join(root, 'stats.json');
+      const m = await spawnMirror(slowMnt, mnt, ['-o', `offload=${offload}`, '--stats-file', stats], { readyTimeoutMs: 20_000 });
+      try {
+        await clientsStatAndList(mnt);
+        return await freshStats(stats, 'a snapshot after the clients');
+      } catch (err) {
+        forceUnmount(mnt);
+        throw err;
+      } finally {
+        await m.stop();
+      }
+    });
+  } finally {
+    forceUnmount(mnt);
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+test('offload=auto over a slow source: lookups go to the pool and the clients\' requests overlap', { timeout: 90_000 }, async (t) => {
+  const s = await mirrorOverSlowSource('auto');
+  const o = s.offload;
+  t.diagnostic(`offload ${JSON.stringify(o)}, requests ${JSON.stringify(s.requests)}, in flight at most ${s.inFlightMax}`);
+  assert.ok(o);
+  assert.equal(o.policy, 'auto');
+  assert.ok(o.started >= 1, 'auto started offloading');
+  assert.ok(o.active.includes('lookup'), `lookups are on the pool (${o.active})`);
+  assert.ok(o.calls > 0);
+  assert.ok((s.inFlightMax ?? 0) >= 2, 'requests of different clients were in flight at once');
+});
+
+test('offload=never over a slow source: every call on the serving thread, one request at a time', { timeout: 90_000 }, async () => {
+  const s = await mirrorOverSlowSource('never');
+  const o = s.offload;
+  assert.ok(o);
+  assert.deepEqual([o.policy, o.active, o.calls, o.started], ['never', [], 0, 0]);
+  assert.ok((s.inFlightMax ?? 0) <= 1, `in flight at most ${s.inFlightMax}`);
+});
