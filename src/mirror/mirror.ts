@@ -46,6 +46,7 @@ import { InodeTable, procPath } from './inodes.js';
 import type { MirrorInode } from './inodes.js';
 import { SourceWatcher } from './watch.js';
 import { SourceLatencies } from './offload.js';
+import { DirectoryStreams, type DirectoryStream } from './dirstreams.js';
 import type { OffloadPolicy, OffloadStats, SourceLatency } from './offload.js';
 import type { WatchStats } from './watch.js';
 
@@ -156,10 +157,8 @@ export class MirrorFilesystem implements Filesystem {
   private negativeTimeout: number;
   /** The timeouts to fall back to if the source cannot be watched after all. */
   private readonly unwatchedTimeouts: [number, number, number];
-  /** getdents64 scratch for listings made on the serving thread, in one call. */
-  private readonly direntBuf = Buffer.allocUnsafeSlow(32 * 1024);
-  /** getdents64 buffers of listings made on the pool, returned when they end. */
-  private readonly spareDirentBufs: Buffer[] = [];
+  /** Directory streams kept open from one READDIR to the next. */
+  private readonly dirStreams = new DirectoryStreams();
   /** How long source calls take, by kind, and so where they are made. */
   private readonly latency: SourceLatencies;
   /** Descriptors open for the kernel's file handles, and the inode each is on. */
@@ -326,6 +325,7 @@ export class MirrorFilesystem implements Filesystem {
 
   destroy(): void {
     this.watcher?.close();
+    this.dirStreams.clear();
     for (const fd of this.files.keys()) tryClose(fd);
     this.files.clear();
     this.inodes.clear();
@@ -367,13 +367,8 @@ export class MirrorFilesystem implements Filesystem {
     }
     if (onlyKnown && !inode) return undefined;
     // The name may have been replaced since the stat: the descriptor decides.
-    try {
-      return this.adopt(parent, name);
-    } catch (err) {
-      // Removed between the stat and the open: as missing as a failed stat.
-      if ((err as { code?: string }).code === 'ENOENT') return Errno.of(E.ENOENT);
-      throw err;
-    }
+    // Removed between the stat and the open, it is as missing as a failed stat.
+    return this.adoptOrMissing(parent, name);
   }
 
   /**
@@ -401,6 +396,16 @@ export class MirrorFilesystem implements Filesystem {
       this.relieveDescriptorPressure();
     }
     return this.entry(inode, st);
+  }
+
+  /** `adopt`, with a name that is gone (ENOENT: removed since it was listed or stat'ed) returned as an Errno. */
+  private adoptOrMissing(parent: MirrorInode, name: Buffer): EntryOut | Errno {
+    try {
+      return this.adopt(parent, name);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') return Errno.of(E.ENOENT);
+      throw err;
+    }
   }
 
   lookup(req: LookupRequest, ctx: RequestContext): EntryOut | Errno | Promise<EntryOut | Errno> {
@@ -796,15 +801,20 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   readdir(req: ReaddirRequest, ctx: RequestContext, out: DirentSink): void | Promise<void> {
-    return this.listDirectory(ctx.nodeid, req.offset, req.size, (name, ino, type, next) => out.add(name, ino, type, next));
+    return this.listDirectory(ctx.nodeid, req.offset, (name, ino, type, next) => out.add(name, ino, type, next));
   }
 
   readdirplus(req: ReaddirplusRequest, ctx: RequestContext, out: DirentPlusSink): void | Promise<void> {
     const dir = this.node(ctx.nodeid);
-    return this.listDirectory(ctx.nodeid, req.offset, req.size, (name, ino, type, next) => {
+    return this.listDirectory(ctx.nodeid, req.offset, (name, ino, type, next) => {
       if (!out.fits(name.length)) return false;
       if (isDotOrDotDot(name)) return out.add(name, nameOnly(ino, type), next);
-      const entry = this.lookupIn(dir, name, this.descriptorsTight());
+      const tight = this.descriptorsTight();
+      // A name whose inode number the table does not hold is almost always new
+      // (a cold walk): open it at once instead of stat'ing it by name first.
+      // adopt() still decides by what it opened, so a mount point or a d_ino
+      // that differs from st_ino is handled as in lookupIn.
+      const entry = !tight && !this.inodes.find(dir.dev, ino) ? this.adoptOrMissing(dir, name) : this.lookupIn(dir, name, tight);
       if (entry instanceof Errno) {
         // Deleted since getdents: leave it out rather than fail the listing.
         if (entry.errno === E.ENOENT) return true;
@@ -819,48 +829,75 @@ export class MirrorFilesystem implements Filesystem {
 
   /**
    * Hands the directory's records from cookie `offset` to `emit` until it
-   * returns false or the directory ends. Records read but not delivered are
-   * read again by the next call, which resumes at the last delivered cookie.
-   * On the pool when the source is slow (the kernel holds an open directory, so
-   * `nodeid` stays known while the listing waits).
+   * returns false (the reply is full) or the directory ends, continuing the
+   * stream the previous READDIR left at that cookie when there is one (see
+   * dirstreams.ts). On the pool when the source is slow (the kernel holds an
+   * open directory, so `nodeid` stays known while the listing waits).
    */
-  private listDirectory(nodeid: NodeId, offset: bigint, size: number, emit: DirentVisitor): void | Promise<void> {
-    if (this.latency.listing.offload) return this.listDirectoryOnPool(nodeid, offset, size, emit);
-    let started = performance.now();
-    const fd = openat(this.node(nodeid).fd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-    try {
-      if (offset !== 0n) lseek(fd, offset, SEEK_SET);
-      const buf = this.direntBuf.subarray(0, direntChunk(this.direntBuf, size));
-      for (;;) {
-        const len = getdents64(fd, buf);
-        this.latency.listing.record(performance.now() - started, false);
-        if (len === 0 || !emitAll(buf, len, emit)) return;
-        started = performance.now();
-      }
-    } finally {
-      tryClose(fd);
+  private listDirectory(nodeid: NodeId, offset: bigint, emit: DirentVisitor): void | Promise<void> {
+    if (this.latency.listing.offload) return this.listDirectoryOnPool(nodeid, offset, emit);
+    let s = this.dirStreams.take(nodeid, offset);
+    if (!s) {
+      const started = performance.now();
+      s = this.openDirectoryStream(nodeid, openat(this.node(nodeid).fd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0), offset);
+      this.latency.listing.record(performance.now() - started, false);
     }
+    try {
+      while (deliverHeld(s, emit) && !s.atEnd) {
+        const started = performance.now();
+        const len = getdents64(s.fd, s.buf);
+        this.latency.listing.record(performance.now() - started, false);
+        refill(s, len);
+      }
+    } catch (err) {
+      this.dirStreams.close(s);
+      throw err;
+    }
+    this.keepOrClose(s, offset);
   }
 
-  private async listDirectoryOnPool(nodeid: NodeId, offset: bigint, size: number, emit: DirentVisitor): Promise<void> {
-    const fd = await this.onPool(nodeid, this.latency.listing, (dirFd) => openatOnPool(dirFd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (fd < 0) throw Errno.of(-fd);
-    // The listing outlives this tick: a buffer of its own, reused by later listings.
-    const whole = this.spareDirentBufs.pop() ?? Buffer.allocUnsafeSlow(this.direntBuf.length);
+  private async listDirectoryOnPool(nodeid: NodeId, offset: bigint, emit: DirentVisitor): Promise<void> {
+    let s = this.dirStreams.take(nodeid, offset);
+    if (!s) {
+      const fd = await this.onPool(nodeid, this.latency.listing, (dirFd) => openatOnPool(dirFd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (fd < 0) throw Errno.of(-fd);
+      s = this.openDirectoryStream(nodeid, fd, offset);
+    }
     try {
-      if (offset !== 0n) lseek(fd, offset, SEEK_SET);
-      const buf = whole.subarray(0, direntChunk(whole, size));
-      for (;;) {
+      while (deliverHeld(s, emit) && !s.atEnd) {
         const started = performance.now();
-        const len = await getdents64OnPool(fd, buf);
+        const len = await getdents64OnPool(s.fd, s.buf);
         this.latency.listing.record(performance.now() - started, true);
         if (len < 0) throw Errno.of(-len);
-        if (len === 0 || !emitAll(buf, len, emit)) return;
+        refill(s, len);
       }
-    } finally {
-      tryClose(fd);
-      this.spareDirentBufs.push(whole);
+    } catch (err) {
+      this.dirStreams.close(s);
+      throw err;
     }
+    this.keepOrClose(s, offset);
+  }
+
+  /** A stream on the directory descriptor `fd`, positioned at `offset`. */
+  private openDirectoryStream(nodeid: NodeId, fd: number, offset: bigint): DirectoryStream {
+    const s = this.dirStreams.create(nodeid, fd, offset);
+    try {
+      if (offset !== 0n) lseek(fd, offset, SEEK_SET);
+    } catch (err) {
+      this.dirStreams.close(s);
+      throw err;
+    }
+    return s;
+  }
+
+  /**
+   * After a READDIR that started at cookie `from`: the stream waits for the
+   * next one, unless it is at its end and this one delivered nothing (the
+   * READDIR that ends every listing).
+   */
+  private keepOrClose(s: DirectoryStream, from: bigint): void {
+    if (s.atEnd && s.start >= s.end && s.cookie === from) this.dirStreams.close(s);
+    else this.dirStreams.keep(s, performance.now());
   }
 
   statfs(_req: unknown, ctx: RequestContext): StatfsOut {
@@ -1009,17 +1046,23 @@ function callerInGroup(pid: number, gid: number): boolean {
 /** Receives one directory record; returns false to stop (that record then counts as not delivered). */
 type DirentVisitor = (name: Buffer, ino: number, type: number, next: bigint) => boolean;
 
-/** Bytes to ask getdents64 for: about as many records as a reply of `size` takes (a plain dirent is slightly larger than getdents' own). */
-function direntChunk(buf: Buffer, size: number): number {
-  return Math.min(buf.length, Math.max(4096, size));
+/**
+ * Hands the stream's held records to `emit`, advancing past each it takes;
+ * false once it refuses one (the reply is full).
+ */
+function deliverHeld(s: DirectoryStream, emit: DirentVisitor): boolean {
+  let more = true;
+  s.start = parseDirents(s.buf, s.end, (ino, off, type, name) => {
+    more = emit(name, ino, type, off);
+    if (more) s.cookie = off;
+    return more;
+  }, s.start);
+  return more;
 }
 
-/** Hands the records in buf[0, len) to `emit`; false once it refused one. */
-function emitAll(buf: Buffer, len: number, emit: DirentVisitor): boolean {
-  let more = true;
-  parseDirents(buf, len, (ino, off, type, name) => {
-    more = emit(name, ino, type, off);
-    return more;
-  });
-  return more;
+/** The stream's buffer now holds `len` fresh bytes of records (0: the directory has ended). */
+function refill(s: DirectoryStream, len: number): void {
+  s.start = 0;
+  s.end = len;
+  if (len === 0) s.atEnd = true;
 }
