@@ -205,3 +205,45 @@ test('listing a directory that was removed while open gives no entries, as on th
     assert.equal(r.stdout.trim(), '0');
   });
 });
+
+/** Descriptors of `pid` open on `dir` for reading (not O_PATH): the mirror's directory streams. */
+function streamsOn(pid: number, dir: string): number {
+  const O_PATH = 0o10000000;
+  let n = 0;
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) !== dir) continue;
+      const flags = /^flags:\s+([0-7]+)/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (flags && (Number.parseInt(flags[1]!, 8) & O_PATH) === 0) n++;
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return n;
+}
+
+test('a directory stream is kept between READDIRs, closed at the end of the listing, and closed when left unfinished', T, async () => {
+  await withMirror(
+    async ({ src, mnt, proc }) => {
+      const big = path.join(src, 'big');
+      const names = fs.readdirSync(big).sort();
+      // A whole listing, many READDIRs long: every name once, and no stream left.
+      const all = await run('python3', ['-c', 'import os,sys; print("\\n".join(os.listdir(sys.argv[1])))', path.join(mnt, 'big')], { timeoutMs: 20_000 });
+      assert.equal(all.code, 0, describeRun(all));
+      assert.deepEqual(all.stdout.trim().split('\n').sort(), names);
+      assert.equal(streamsOn(proc.pid, big), 0, 'the stream of a finished listing is closed');
+      // Reading only the first records leaves the stream open for a while, then it is closed.
+      await run('sh', ['-c', `sync; echo 2 > /proc/sys/vm/drop_caches`], { timeoutMs: 20_000 });
+      const first = await run('python3', ['-c', 'import os,sys; it = os.scandir(sys.argv[1]); print(next(it).name)', path.join(mnt, 'big')], { timeoutMs: 20_000 });
+      assert.equal(first.code, 0, describeRun(first));
+      assert.equal(streamsOn(proc.pid, big), 1, 'an unfinished listing keeps its stream');
+      await pollUntil(() => streamsOn(proc.pid, big) === 0, { timeoutMs: 10_000, intervalMs: 200, what: 'the unfinished stream closed' });
+    },
+    {
+      prepare: ({ src }) => {
+        fs.mkdirSync(path.join(src, 'big'));
+        for (let i = 0; i < 3000; i++) fs.writeFileSync(path.join(src, 'big', `entry-${i}`), '');
+      },
+    },
+  );
+});
