@@ -9,9 +9,10 @@
  * the server. Open files are real descriptors reopened through
  * /proc/self/fd/N, and the descriptor itself is the file handle.
  *
- * Metadata calls are quick synchronous system calls on the serving thread;
- * data reads and writes and fsync run on libuv's pool so a slow disk never
- * stalls the other requests.
+ * Metadata calls are quick synchronous system calls on the serving thread,
+ * except lookups, attribute reads and listings while the source measures slow
+ * (see offload.ts), which then run on libuv's pool; data reads and writes and
+ * fsync always run there, so a slow disk never stalls the other requests.
  */
 import * as nodefs from 'node:fs';
 import { constants as osConstants } from 'node:os';
