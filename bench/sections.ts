@@ -48,6 +48,10 @@ function table(defs: RowDef[], base: TargetState, others: TargetState[]): string
 function perRep(defs: RowDef[], base: TargetState, others: TargetState[]): string[] {
   const lines = [`  per-repetition ratios (${others.map((t) => t.key).join(' | ')}), in repetition order:`];
   for (const def of defs) {
+    if (!base.rows[def.id]) {
+      lines.push(`    ${pad(def.id, 18, false)} not run`);
+      continue;
+    }
     const f = (t: TargetState) => repRatios(def, base, t).map((r) => (r === null ? '-' : r.toFixed(2))).join(' ');
     const baseVals = (base.rows[def.id]?.values ?? []).map((v) => (v === null ? '-' : fmtValue(v, def))).join(', ');
     lines.push(`    ${pad(def.id, 18, false)} ${others.map(f).join(' | ')}   (${base.key}: ${baseVals})`);

@@ -22,8 +22,8 @@
  * when its timer fires (the source call happens after the wait, never
  * before: the mirror's handlers are synchronous and reuse reply scratch, so
  * a result must be encoded before the next handler runs). Node's timers
- * fire no sooner than asked, and usually within a fraction of a
- * millisecond after.
+ * have millisecond granularity, so D is the wait to the nearest
+ * millisecond or so, not a precise figure.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -23,7 +23,7 @@ import { fmtNum, median, present } from './format.js';
 import { loopTimeout, TREE_TIMEOUT_MS } from './metadata.js';
 import { runOk } from './proc.js';
 import { registerRows, type RowDef } from './rows.js';
-import { Bench, dropCaches } from './runner.js';
+import { Bench, dropCaches, stderrTail } from './runner.js';
 import { startTargetMirrors, stopTargetMirrors } from './servers.js';
 import { guard, log } from './shutdown.js';
 import { rotate, targetList, type TargetKey, type TargetSet, type TargetState } from './targets.js';
@@ -195,7 +195,7 @@ export async function slowSourcePhase(env: Env): Promise<SlowResult> {
         for (const t of order) {
           guard();
           // A mirror above a slow source that died would be measuring nothing: stop at once.
-          if (!b.usable(targets.source)) throw new Error(`the slow source stopped: ${targets.source.error ?? '?'}`);
+          if (!b.mirrors.get(targets.source.key)?.healthy()) throw new Error(`the slow source is gone or unmounted (stderr: ${stderrTail(b.mirrors.get(targets.source.key))})`);
           await fn(b, t, rep);
         }
       }
