@@ -93,9 +93,9 @@ export const USAGE = `usage: npm run bench -- [options]
                      source waits (a timer) before it is answered (default 1)
   --no-slow-source   skip the slow-source section: the passthrough mirror (and the
                      reference) mounted on a fusekit mirror whose metadata requests wait
-                     D ms, against that slow source itself: stat of ${SLOW_SIZES.full.files} files and find -ls
-                     of ${SLOW_SIZES.full.dirs} x ${SLOW_SIZES.full.filesPerDir} files per client, cold, one client and N
-                     (--quick: ${SLOW_SIZES.quick.files} files, ${SLOW_SIZES.quick.dirs} x ${SLOW_SIZES.quick.filesPerDir} per client)
+                     D ms, against that slow source itself: cold stat of ${SLOW_SIZES.full.files} files and
+                     cold find -ls of ${SLOW_SIZES.full.dirs} x ${SLOW_SIZES.full.filesPerDir} files per client, each by one
+                     client and by N (--quick: ${SLOW_SIZES.quick.files} files, ${SLOW_SIZES.quick.dirs} x ${SLOW_SIZES.quick.filesPerDir} per client)
   --keep             keep DIR (source files and tarball) at the end
 `;
 

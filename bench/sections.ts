@@ -107,17 +107,17 @@ export function renderSlow(res: SlowResult): string[] {
       'so concurrent requests overlap as on a network filesystem; the mirrors are mounted on top of it. Every row is cold: caches dropped, then dropped again ' +
       'once the mirrors have let go of the slow source\'s inodes. Values: seconds, median over the repetitions; ratio: slow source time / mirror time, ' +
       `median of the per-repetition ratios (higher is better). Per target: ${fmtNum(s.files)} empty files, and ${s.clients} subtrees of ` +
-      `${s.dirsPerClient} directories x ${s.filesPerDir} empty files (${fmtNum(s.entriesPerClient)} entries each); the 1-client find walks all ${s.clients}, ` +
-      'the parallel row gives each client one.',
+      `${s.dirsPerClient} directories x ${s.filesPerDir} empty files (${fmtNum(s.entriesPerClient)} entries each), and ${fmtNum(s.filesPerClient)} empty files per client; ` +
+      `the 1-client find walks all ${s.clients} subtrees, the parallel find gives each client one, the parallel stat each client its own files.`,
   ];
   for (const t of others) {
     if (t.startMessage) lines.push(`  ${t.title} on the slow source: ran with ${t.mirrorArgs?.join(' ') ?? '?'} (${t.startMessage.split('\n')[0] ?? ''})`);
   }
   if (res.error) lines.push(`  FAILED: ${res.error}`);
   lines.push(...table(res.defs, base, others), ...perRep(res.defs, base, others));
-  lines.push(`  requests the slow source answered per step (median of the repetitions; per ${fmtNum(s.files)} files or per ${fmtNum(s.clients * s.entriesPerClient)} entries):`);
+  lines.push(`  requests the slow source answered per step (the repetition with the median total; per file stat'ed, or per entry of the finds):`);
   for (const def of res.defs) {
-    const per = def.id === 'slow_stat_cold' ? s.files : s.clients * s.entriesPerClient;
+    const per = def.id === 'slow_stat_cold' ? s.files : def.id === 'slow_par_stat_cold' ? s.clients * s.filesPerClient : s.clients * s.entriesPerClient;
     for (const t of list) {
       const windows = (base.windows[`${def.id}@${t.key}`] ?? []).filter((w): w is Record<string, number> => !!w);
       if (!windows.length) continue;

@@ -7,11 +7,12 @@
  * The passthrough mirror (and the reference, when given) mirror DIR/slow-mnt
  * at DIR/slow-up-pt (DIR/slow-up-ref). Each target works in its own part of
  * the slow source (`slow`, `slow-pt`, `slow-ref`), made untimed before the
- * mounts: M empty files, and N client subtrees of directories of empty
- * files. The rows, all cold (both layers' caches dropped), in the
- * repetitions' rotated target order: `stat` of the M files by one client,
- * `find -ls` of all N subtrees by one client, and N clients each running
- * `find -ls` of its own subtree at once. The slow source accessed directly is
+ * mounts: M empty files, N client subtrees of directories of empty files, and
+ * M / N empty files per client. The rows, all cold (both layers' caches
+ * dropped), in the repetitions' rotated target order: `stat` of the M files
+ * by one client, `find -ls` of all N subtrees by one client, N clients each
+ * running `find -ls` of its own subtree at once, and N clients each running
+ * `stat` of its own M / N files at once. The slow source accessed directly is
  * the baseline of the ratios.
  */
 import * as fs from 'node:fs';
@@ -39,6 +40,8 @@ export interface SlowSizes {
   /** Files stat'ed by the single client. */
   files: number;
   clients: number;
+  /** Files stat'ed by each of the N clients at once (M / N, rounded up). */
+  filesPerClient: number;
   dirsPerClient: number;
   filesPerDir: number;
   /** Entries in one client's subtree (its top directory included). */
@@ -67,6 +70,7 @@ function defineSlowRows(s: SlowSizes): RowDef[] {
     { id: 'slow_stat_cold', kind: 'duration', unit: 's', label: `stat ${fmtNum(s.files)} files, cold, 1 client` },
     { id: 'slow_find_cold', kind: 'duration', unit: 's', label: `find -ls of ${s.clients} x ${fmtNum(s.entriesPerClient)} entries, cold, 1 client` },
     { id: 'slow_par_find_cold', kind: 'duration', unit: 's', label: `${s.clients} x find -ls, ${fmtNum(s.entriesPerClient)} entries each (${fmtNum(total)}), cold` },
+    { id: 'slow_par_stat_cold', kind: 'duration', unit: 's', label: `${s.clients} x stat ${fmtNum(s.filesPerClient)} files each (${fmtNum(s.clients * s.filesPerClient)}), cold` },
   ];
   registerRows(defs);
   return defs;
@@ -108,6 +112,9 @@ async function makeTrees(env: Env, list: TargetState[], s: SlowSizes): Promise<v
       const dir = path.join(base, 'tree', `c${c}`);
       fs.mkdirSync(dir, { recursive: true });
       await tool(['mktree', dir, String(s.dirsPerClient), String(s.filesPerDir)], s.entriesPerClient);
+      const own = path.join(base, 'files-per-client', `c${c}`);
+      fs.mkdirSync(own, { recursive: true });
+      await tool(['create', own, String(s.filesPerClient)], s.filesPerClient);
     }
   }
 }
@@ -151,6 +158,12 @@ const WORKLOADS: SlowWorkload[] = [
     const dirs = Array.from({ length: b.env.opts.clients }, (_, c) => path.join(workDir(t), 'tree', `c${c}`));
     return b.together(t, dirs.map((d) => ['find', [d, '-ls']]), TREE_TIMEOUT_MS);
   }),
+  coldStep('slow_par_stat_cold', 'parallel stat cold', (b, t) => {
+    const { clients, slowFiles } = b.env.opts;
+    const n = String(Math.ceil(slowFiles / clients));
+    const dirs = Array.from({ length: clients }, (_, c) => path.join(workDir(t), 'files-per-client', `c${c}`));
+    return b.together(t, dirs.map((d) => [b.env.tool.cmd, [...b.env.tool.args, 'stat', d, n]]), loopTimeout(slowFiles));
+  }),
 ];
 
 /** The slow source's own stats file, read directly (for the counters the snapshots do not keep). */
@@ -174,7 +187,7 @@ export async function slowSourcePhase(env: Env): Promise<SlowResult> {
   const t0 = Date.now();
   const { opts } = env;
   const sizes: SlowSizes = {
-    files: opts.slowFiles, clients: opts.clients, dirsPerClient: opts.slowDirs, filesPerDir: opts.slowFilesPerDir,
+    files: opts.slowFiles, clients: opts.clients, filesPerClient: Math.ceil(opts.slowFiles / opts.clients), dirsPerClient: opts.slowDirs, filesPerDir: opts.slowFilesPerDir,
     entriesPerClient: opts.slowDirs * (opts.slowFilesPerDir + 1) + 1,
   };
   const targets = makeSlowTargets(env);
