@@ -59,15 +59,11 @@ function perRep(defs: RowDef[], base: TargetState, others: TargetState[]): strin
   return lines;
 }
 
-/**
- * Errors of the section's rows; with `targetLevel`, also what happened to its
- * servers (left out for the parallel section: the main table's notes say it).
- */
-function problems(list: TargetState[], defs: RowDef[], targetLevel: boolean): string[] {
+/** Errors of the section's rows, and what happened to its servers. */
+function problems(list: TargetState[], defs: RowDef[]): string[] {
   const lines: string[] = [];
   for (const t of list) {
     for (const def of defs) for (const e of t.rows[def.id]?.errors ?? []) lines.push(`  ${t.key}: ${def.id}: ${e}`);
-    if (!targetLevel) continue;
     if (t.error) lines.push(`  ${t.key}: ${t.error}`);
     if (t.skipped) lines.push(`  ${t.key}: SKIPPED: ${t.skipped}`);
     for (const n of t.notes ?? []) lines.push(`  ${t.key}: note: ${n}`);
@@ -76,7 +72,10 @@ function problems(list: TargetState[], defs: RowDef[], targetLevel: boolean): st
   return lines;
 }
 
-/** The parallel section: its table under the main one (the main table's targets, rows and ratios). */
+/**
+ * The parallel section: its table under the main one. Its targets are the
+ * main table's, so their errors and notes are with the main table's notes.
+ */
 export function renderParallel(env: Env, targets: TargetSet, defs: RowDef[]): string[] {
   const list = parallelTargets(targets);
   const [base, ...others] = list;
@@ -90,7 +89,7 @@ export function renderParallel(env: Env, targets: TargetSet, defs: RowDef[]): st
       'warm runs right after it, so with the mirrors\' 1 s timeouts it is warm only where the cold walk took less than that.',
     ...table(defs, base, others),
     ...perRep(defs, base, others),
-    ...problems(list, defs, false),
+    ...(list.some((t) => defs.some((d) => t.rows[d.id]?.errors.length)) ? ['  errors: see the notes at the end'] : []),
   ];
 }
 
@@ -132,6 +131,6 @@ export function renderSlow(res: SlowResult): string[] {
     `  most requests in flight at once at the slow source: ${res.slowInFlightMax ?? '?'}; ` +
       `requests over the section: ${res.slowRequests ? fmtNum(totalCount(res.slowRequests)) : all ? fmtNum(totalCount(all)) : '?'}; section took ${res.seconds.toFixed(0)} s`,
   );
-  lines.push(...problems(list, res.defs, true));
+  lines.push(...problems(list, res.defs));
   return lines;
 }
