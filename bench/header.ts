@@ -48,8 +48,8 @@ export function headerLines(x: RenderInput): string[] {
       `${fmtNum(tree.entries)} entries (${fmtNum(tree.files)} files, ${fmtNum(tree.symlinks)} symlinks, ${fmtNum(tree.dirs)} dirs), ${fmtNum(tree.bytes / MiB)} MiB of data${opts.quick ? ' [--quick]' : ''}`,
   );
   lines.push(
-    `${opts.reps} repetition${opts.reps > 1 ? 's' : ''}, targets back to back per workload, walked twice (creating pass: data rows, create, untar; ` +
-      `then deleting pass: stat + unlink, find + rm -rf); order per repetition: ${x.order.map((o) => o.join('>')).join(' | ')}`,
+    `${opts.reps} repetition${opts.reps > 1 ? 's' : ''}, targets back to back per workload, walked twice (creating pass: data rows, create, untar${opts.parallel ? `, ${opts.clients} x untar` : ''}; ` +
+      `then deleting pass: stat + unlink, find + rm -rf${opts.parallel ? `, ${opts.clients} x find -ls + rm -rf` : ''}); order per repetition: ${x.order.map((o) => o.join('>')).join(' | ')}`,
   );
   lines.push(`random reads: ${env.fio ? `${env.fio}, --ioengine=psync --direct=0 --invalidate=0 --fadvise_hint=0` : `${env.tool.describe}, pread at random 4 KiB-aligned offsets`}`);
   if (!env.fio) lines.push('NOTE: fio is not installed; `apt-get install fio` gives the fio-based random-read rows (this run used the built-in fallback).');

@@ -31,7 +31,26 @@ export interface Options {
   /** Add the unprivileged target: the mirror as the user nobody, through fusermount3 (touches /etc/fuse.conf for a moment). */
   user: boolean;
   keep: boolean;
+  /** The parallel section: N clients at once on the source, the passthrough mirror and the reference. */
+  parallel: boolean;
+  /** The slow-source section: mirrors mounted on a source whose metadata requests wait `slowMs`. */
+  slowSource: boolean;
+  /** Clients running at once in the parallel rows of both sections. */
+  clients: number;
+  /** Milliseconds each metadata request of the slow source waits before it is answered. */
+  slowMs: number;
+  /** Slow-source section: files stat'ed by the single client. */
+  slowFiles: number;
+  /** Slow-source section: each client's subtree, as directories of `slowFilesPerDir` empty files. */
+  slowDirs: number;
+  slowFilesPerDir: number;
 }
+
+/** The slow-source section's sizes: files stat'ed by one client, and each client's subtree (directories x files). */
+export const SLOW_SIZES = {
+  full: { files: 2000, dirs: 50, filesPerDir: 60 },
+  quick: { files: 500, dirs: 10, filesPerDir: 50 },
+} as const;
 
 /** Printed by --help, and after a usage error. */
 export const USAGE = `usage: npm run bench -- [options]
@@ -49,7 +68,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --no-profile       skip the per-opcode request profile of the passthrough mirror
   --no-cache-targets skip the two cache-policy targets (the passthrough mirror with
                      --watch, and with -o exclusive), run by default beside the
-                     others (which watch SRC, the mirror's default)
+                     others (which cache for 1 s and do not watch SRC, the mirror's
+                     default)
   --quick            small sizes for a smoke run
   --out FILE         also write the raw results as JSON
   --dir DIR          scratch directory (default /tmp/fusekit-bench; must be on the
@@ -65,6 +85,17 @@ export const USAGE = `usage: npm run bench -- [options]
                      /etc/fuse.conf already has user_allow_other, the bench adds it for the
                      moment of that mount and restores the file once the mount is up.
                      Skipped, with the reason, when the machine cannot do it
+  --clients N        clients at once in the parallel rows of both sections (default 4)
+  --no-parallel      skip the parallel section: N clients at once, each on its own
+                     subtree (untar, find -ls cold and warm, rm -rf) on the source, the
+                     passthrough mirror and the reference
+  --slow-ms D        slow-source section: milliseconds each metadata request of the slow
+                     source waits (a timer) before it is answered (default 1)
+  --no-slow-source   skip the slow-source section: the passthrough mirror (and the
+                     reference) mounted on a fusekit mirror whose metadata requests wait
+                     D ms, against that slow source itself: cold stat of ${SLOW_SIZES.full.files} files and
+                     cold find -ls of ${SLOW_SIZES.full.dirs} x ${SLOW_SIZES.full.filesPerDir} files per client, each by one
+                     client and by N (--quick: ${SLOW_SIZES.quick.files} files, ${SLOW_SIZES.quick.dirs} x ${SLOW_SIZES.quick.filesPerDir} per client)
   --keep             keep DIR (source files and tarball) at the end
 `;
 
@@ -83,6 +114,12 @@ function parseSize(s: string): number {
 function positiveInt(name: string, v: string | undefined): number {
   const n = Number(v);
   if (v === undefined || !Number.isInteger(n) || n < 1) throw new UsageError(`${name} needs a positive integer`);
+  return n;
+}
+
+function milliseconds(name: string, v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 10_000) throw new UsageError(`${name} needs a number of milliseconds from 0 to 10000`);
   return n;
 }
 
@@ -107,6 +144,13 @@ export function parseArgs(argv: string[]): Options | 'help' {
       case '--no-profile': explicit.profile = false; break;
       case '--user': explicit.user = true; break;
       case '--no-cache-targets': explicit.cacheTargets = false; break;
+      case '--no-parallel': explicit.parallel = false; break;
+      case '--no-slow-source': explicit.slowSource = false; break;
+      case '--clients':
+        explicit.clients = positiveInt(arg, next());
+        if (explicit.clients > 64) throw new UsageError('--clients: at most 64');
+        break;
+      case '--slow-ms': explicit.slowMs = milliseconds(arg, next()); break;
       case '--size': explicit.size = parseSize(next()); break;
       case '--files': explicit.files = positiveInt(arg, next()); break;
       case '--reps': explicit.reps = positiveInt(arg, next()); break;
@@ -121,7 +165,11 @@ export function parseArgs(argv: string[]): Options | 'help' {
       default: throw new UsageError(`unknown option '${arg}'`);
     }
   }
-  const common = { quick, memory: true, profile: true, cacheTargets: true, dir: '/tmp/fusekit-bench', cli: CLI, keep: false, user: false };
+  const slow = quick ? SLOW_SIZES.quick : SLOW_SIZES.full;
+  const common = {
+    quick, memory: true, profile: true, cacheTargets: true, dir: '/tmp/fusekit-bench', cli: CLI, keep: false, user: false,
+    parallel: true, slowSource: true, clients: 4, slowMs: 1, slowFiles: slow.files, slowDirs: slow.dirs, slowFilesPerDir: slow.filesPerDir,
+  };
   const base: Options = quick
     ? { ...common, size: 32 * MiB, files: 1000, reps: 2, runtime: 2, warmRuntime: 1, treeCap: 8 * MiB, memEntries: 10_000 }
     : { ...common, size: 512 * MiB, files: 10_000, reps: 3, runtime: 10, warmRuntime: 5, treeCap: undefined, memEntries: 200_000 };

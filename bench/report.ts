@@ -50,6 +50,8 @@ export interface RenderInput {
   order: TargetKey[][];
   profile?: ProfileResult;
   memory?: MemoryResult;
+  /** The lines of the sections printed under the table (parallel, slow source). */
+  sections?: string[];
   totalSeconds: number;
 }
 
@@ -181,6 +183,8 @@ export function render(x: RenderInput): string {
     const srcVals = (src.rows[def.id]?.values ?? []).map((v) => (v === null ? '-' : fmtValue(v, def))).join(', ');
     lines.push(`  ${pad(def.id, 14, false)} ${mirrorsOf.map(f).join(' | ')}   (source: ${srcVals})`);
   }
+
+  lines.push(...(x.sections ?? []));
 
   // Requests per operation.
   const p = x.profile;

@@ -88,6 +88,11 @@ export function defineRows(env: Env): RowDef[] {
   return defs;
 }
 
+/** Adds the rows of a section to those rowDef() knows (after defineRows()). */
+export function registerRows(defs: RowDef[]): void {
+  for (const d of defs) ROWS[d.id] = d;
+}
+
 /** A row with nothing measured yet. */
 export function emptyRow(reps: number): RowResult {
   return { values: new Array<number | null>(reps).fill(null), raw: new Array<unknown>(reps).fill(null), errors: [] };

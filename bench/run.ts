@@ -8,6 +8,7 @@
  *                    [--warm-runtime 5] [--tree-mb CAP] [--mem-entries 200000]
  *                    [--no-memory] [--no-profile] [--quick] [--out FILE.json]
  *                    [--dir DIR] [--cli PATH] [--user] [--reference CLI] [--keep]
+ *                    [--clients N] [--no-parallel] [--slow-ms D] [--no-slow-source]
  *
  * The targets are interleaved: both mirrors stay mounted for the whole timed
  * part, and for every repetition and every workload the targets run back
@@ -17,7 +18,10 @@
  * `--user` adds the mirror as an ordinary user would run it (nobody, mounted
  * through fusermount3, no passthrough), interleaved too; `--reference CLI`
  * another mirror program started the same way as fusekit's (e.g. a wrapper
- * around libfuse's passthrough_hp).
+ * around libfuse's passthrough_hp). Two sections follow the main table: N
+ * clients at once on the source, the passthrough mirror and the reference
+ * (parallel.ts, in the same two passes), and the mirrors mounted on a source
+ * whose metadata requests wait a known time (slow.ts, slow-source.ts).
  *
  * Every workload runs in a child process (dd, fio, tar, find, rm, and a small
  * C program compiled at run time, or its Node twin), each with a deadline;
@@ -30,8 +34,10 @@
  * (the targets and their mirror servers), unprivileged.ts (the user's mirror:
  * what it needs, /etc/fuse.conf for its mount), runner.ts (what every timed step
  * shares), timed.ts (the two passes), data.ts and metadata.ts (the
- * workloads), profile.ts (requests per operation), memory.ts (memory phase),
- * rows.ts, report.ts, header.ts and format.ts (the table), shutdown.ts (no
+ * workloads), parallel.ts (the parallel section), slow.ts and slow-source.ts
+ * (the slow-source section), profile.ts (requests per operation), memory.ts
+ * (memory phase), rows.ts, report.ts, sections.ts, header.ts and format.ts
+ * (the tables), shutdown.ts (no
  * mount left behind), proc.ts (child processes), tool.ts (the Node load tool).
  */
 import * as fs from 'node:fs';
@@ -40,6 +46,9 @@ import * as path from 'node:path';
 import { busyShare, loadTool, makeTarball, noteDisturbance, prepareScratch, which, type Env } from './environment.js';
 import { fmtNum, median, MiB, present } from './format.js';
 import { memoryPhase, type MemoryResult } from './memory.js';
+import { defineParallelRows, parallelTargets } from './parallel.js';
+import { renderParallel, renderSlow } from './sections.js';
+import { SLOW_DIRS, slowSourcePhase, type SlowResult } from './slow.js';
 import { parseArgs, USAGE, UsageError, type Options } from './options.js';
 import { profile as profileRequests, type ProfileResult } from './profile.js';
 import { hasRequestCounts, medianRatio, render, repRatios } from './report.js';
@@ -89,6 +98,7 @@ async function main(argv: string[]): Promise<number> {
     ...(opts.cacheTargets ? ['src-watch', 'mnt-watch', 'src-excl', 'mnt-excl'] : []),
     ...(opts.user ? ['src-user', 'mnt-user'] : []),
     ...(opts.reference !== undefined ? ['src-ref', 'mnt-ref'] : []),
+    ...(opts.slowSource ? SLOW_DIRS : []),
   ]);
   const work = path.join(opts.dir, 'work');
 
@@ -104,6 +114,7 @@ async function main(argv: string[]): Promise<number> {
   );
   const env: Env = { opts, tool, fio, tree, work, disturbance: [] };
   const defs = defineRows(env);
+  const parDefs = opts.parallel ? defineParallelRows(env) : [];
   const busy = await busyShare(1000);
   log(`bench: machine busy ${(busy * 100).toFixed(0)}% over 1 s before the first workload`);
   if (busy > 0.15) env.disturbance.push(`the CPUs were ${(busy * 100).toFixed(0)}% busy (not idle) in the second before the first workload`);
@@ -112,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
   const bench = new Bench(env, targets);
   let profile: ProfileResult | undefined;
   let memory: MemoryResult | undefined;
+  let slow: SlowResult | undefined;
   try {
     log('\n== starting the mirrors (they stay mounted for the whole timed part)');
     await startTargetMirrors(bench, work, opts.cli);
@@ -121,11 +133,13 @@ async function main(argv: string[]): Promise<number> {
     await stopTargetMirrors(bench);
   }
   for (const t of targetList(targets)) for (const r of Object.values(t.rows)) r.median = median(present(r.values));
+  if (opts.slowSource) slow = await slowSourcePhase(env);
   if (opts.memory) memory = await memoryPhase(env);
   noteDisturbance(env, 'the end');
 
   const total = (Date.now() - t0) / 1000;
-  const table = render({ env, targets, defs, order: bench.order, profile, memory, totalSeconds: total });
+  const sections = [...(opts.parallel ? renderParallel(env, targets, parDefs) : []), ...(slow ? renderSlow(slow) : [])];
+  const table = render({ env, targets, defs, order: bench.order, profile, memory, sections, totalSeconds: total });
   process.stdout.write('\n' + table);
   if (opts.out) {
     const ratios: Record<string, Record<string, { perRep: (number | null)[]; median?: number }>> = {};
@@ -137,6 +151,8 @@ async function main(argv: string[]): Promise<number> {
         ...Object.fromEntries(extraTargets(targets).map((t) => [t.key, { perRep: repRatios(def, targets.source, t), median: medianRatio(def, targets.source, t) }])),
       };
     }
+    const sectionRatios = (ds: typeof defs, base: typeof targets.source, others: typeof targets.source[]) =>
+      Object.fromEntries(ds.map((def) => [def.id, Object.fromEntries(others.map((t) => [t.key, { perRep: repRatios(def, base, t), median: medianRatio(def, base, t) }]))]));
     const raw = {
       date: new Date().toISOString(),
       kernel: os.release(),
@@ -153,6 +169,8 @@ async function main(argv: string[]): Promise<number> {
       targets,
       referenceRequestCounts: targets.ref ? hasRequestCounts(targets.ref) : null,
       ratios,
+      parallel: opts.parallel ? { rows: parDefs, ratios: sectionRatios(parDefs, targets.source, parallelTargets(targets).slice(1)) } : null,
+      slowSource: slow ? { ...slow, ratios: sectionRatios(slow.defs, slow.targets.source, targetList(slow.targets).slice(1)) } : null,
       profile: profile ?? null,
       memory: memory ?? null,
       disturbance: env.disturbance,
@@ -163,8 +181,9 @@ async function main(argv: string[]): Promise<number> {
     log(`bench: raw results in ${opts.out}`);
   }
   removeScratch();
+  const failedTarget = (t: typeof targets.source) => !!t.error || Object.values(t.rows).some((r) => r.errors.length > 0);
   const failed =
-    targetList(targets).some((t) => t.error || Object.values(t.rows).some((r) => r.errors.length > 0)) || !!profile?.error || !!memory?.error;
+    targetList(targets).some(failedTarget) || !!profile?.error || !!memory?.error || !!slow?.error || (slow !== undefined && targetList(slow.targets).some(failedTarget));
   return failed ? 1 : 0;
 }
 

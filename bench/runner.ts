@@ -12,7 +12,7 @@ import { statsAfter, statsDelta, type Mirror, type StatsSnapshot } from './mount
 import { runOk, ToolError, type RunResult } from './proc.js';
 import { emptyRow, rowDef, type RowResult } from './rows.js';
 import { guard, log, rethrowIfAborted } from './shutdown.js';
-import { targetList, type TargetKey, type Targets, type TargetState } from './targets.js';
+import { targetList, type TargetKey, type TargetSet, type TargetState } from './targets.js';
 
 /** A command's deadline for moving `bytes`: 2 min + 0.5 s per MiB (2 MiB/s floor). */
 export function timeoutFor(bytes: number): number {
@@ -47,7 +47,7 @@ export class Bench {
 
   constructor(
     readonly env: Env,
-    readonly targets: Targets,
+    readonly targets: TargetSet,
   ) {}
 
   /** Every target of the run, in base order (source, pt, nopt[, ref]). */
@@ -97,6 +97,21 @@ export class Bench {
   async sh(t: TargetState, cmd: string, args: string[], timeoutMs = 120_000): Promise<RunResult> {
     this.check(t);
     return runOk(cmd, args, { timeoutMs });
+  }
+
+  /**
+   * Runs the commands at once on this target (after the check), each as its
+   * own child, and returns the wall time from the first spawn to the last
+   * exit. If any fails, the others still run to their end, then the first
+   * failure throws.
+   */
+  async together(t: TargetState, cmds: [cmd: string, args: string[]][], timeoutMs: number): Promise<number> {
+    this.check(t);
+    const t0 = performance.now();
+    const results = await Promise.allSettled(cmds.map(([cmd, args]) => runOk(cmd, args, { timeoutMs })));
+    const seconds = (performance.now() - t0) / 1000;
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+    return seconds;
   }
 
   /** Starts the request-count chain of a mirror. */

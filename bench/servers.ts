@@ -146,9 +146,13 @@ export async function startTargetMirrors(b: Bench, work: string, defaultCli: str
   }
 }
 
-/** Stops every running target mirror, recording its peak RSS and how it stopped. */
+/**
+ * Stops every running target mirror, recording its peak RSS and how it
+ * stopped; in the reverse order of starting, so that a mirror mounted on
+ * another target's mount goes first.
+ */
 export async function stopTargetMirrors(b: Bench): Promise<void> {
-  for (const t of mirrorTargets(b.targets)) {
+  for (const t of mirrorTargets(b.targets).reverse()) {
     const m = b.mirrors.get(t.key);
     if (!m) continue;
     t.peakRssKiB = m.peakRssKiB();

@@ -14,17 +14,30 @@ import type { FuseConfChange, RunAs } from './unprivileged.js';
  * caching), the passthrough mirror with the other cache policies (--watch: an
  * hour, SRC watched; -o exclusive: a day), the unprivileged mirror, reference mirror.
  */
-export type TargetKey = 'source' | 'pt' | 'nopt' | 'watch' | 'excl' | 'user' | 'ref';
-/** The targets of a run: the three fixed ones, the cache-policy ones (unless --no-cache-targets), the user's mirror with --user, the reference mirror with --reference. */
-export type Targets = Record<'source' | 'pt' | 'nopt', TargetState> & { watch?: TargetState; excl?: TargetState; user?: TargetState; ref?: TargetState };
+export type TargetKey = 'source' | 'pt' | 'nopt' | 'watch' | 'excl' | 'user' | 'ref' | SlowTargetKey;
+/**
+ * The slow-source section's targets: the slow source itself (a mirror with
+ * delayed metadata requests, in the `source` place), and the passthrough
+ * mirror and the reference mounted on top of it.
+ */
+export type SlowTargetKey = 'slow' | 'slow-pt' | 'slow-ref';
+/**
+ * Targets compared in one set of interleaved repetitions: a baseline in the
+ * `source` place and the mirrors measured against it.
+ */
+export type TargetSet = Record<'source' | 'pt', TargetState> & {
+  nopt?: TargetState; watch?: TargetState; excl?: TargetState; user?: TargetState; ref?: TargetState;
+};
+/** The targets of the main table: the three fixed ones, the cache-policy ones (unless --no-cache-targets), the user's mirror with --user, the reference mirror with --reference. */
+export type Targets = TargetSet & { nopt: TargetState };
 
-/** The targets of the run in their base order (rotated per repetition). */
-export function targetList(targets: Targets): TargetState[] {
-  return [targets.source, targets.pt, targets.nopt, ...extraTargets(targets)];
+/** The targets of the set in their base order (rotated per repetition). */
+export function targetList(targets: TargetSet): TargetState[] {
+  return [targets.source, targets.pt, ...(targets.nopt ? [targets.nopt] : []), ...extraTargets(targets)];
 }
 
 /** The optional targets present in this run, in column order (watch, excl, user, ref). */
-export function extraTargets(targets: Targets): TargetState[] {
+export function extraTargets(targets: TargetSet): TargetState[] {
   return [targets.watch, targets.excl, targets.user, targets.ref].filter((t): t is TargetState => t !== undefined);
 }
 
@@ -78,7 +91,7 @@ export interface TargetState {
 }
 
 /** The targets that are mirrors, in column order (pt, nopt[, user][, ref]). */
-export function mirrorTargets(targets: Targets): TargetState[] {
+export function mirrorTargets(targets: TargetSet): TargetState[] {
   return targetList(targets).filter((t) => t.mode);
 }
 

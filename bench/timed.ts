@@ -6,6 +6,7 @@
 import { randreadCold, randreadWarm, seqFile, seqreadCold, seqreadWarm, seqwrite, warmupWrite } from './data.js';
 import { noteDisturbance } from './environment.js';
 import { create, findRm, statUnlink, untar } from './metadata.js';
+import { parallelFindRm, parallelUntar } from './parallel.js';
 import { run } from './proc.js';
 import type { Bench } from './runner.js';
 import { guard, log } from './shutdown.js';
@@ -25,11 +26,21 @@ type Workload = (b: Bench, t: TargetState, rep: number) => Promise<void>;
 const CREATING: Workload[] = [seqwrite, seqreadCold, seqreadWarm, randreadCold, randreadWarm, create, untar];
 const DELETING: Workload[] = [statUnlink, findRm];
 
-/** Runs the timed part on every target; results land in the targets, the order in `b.order`. */
+/**
+ * Runs the timed part on every target; results land in the targets, the
+ * order in `b.order`. The parallel section's steps (unless --no-parallel)
+ * are the last of each pass: they run on the source, the passthrough mirror
+ * and the reference only.
+ */
 export async function runTimedPart(b: Bench): Promise<void> {
   log('\n== set-up: one untimed write of the sequential file per target');
   for (const t of b.list) await warmupWrite(b, t);
-  for (const [half, workloads] of [['creating', CREATING], ['deleting', DELETING]] as const) {
+  const par = b.env.opts.parallel;
+  const passes = [
+    ['creating', [...CREATING, ...(par ? [parallelUntar] : [])]],
+    ['deleting', [...DELETING, ...(par ? [parallelFindRm] : [])]],
+  ] as const;
+  for (const [half, workloads] of passes) {
     for (let rep = 0; rep < b.reps; rep++) {
       guard();
       const order = rotate(b.list, rep);

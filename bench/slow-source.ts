@@ -1,0 +1,184 @@
+/**
+ * A slow source for the bench: a fusekit mirror of a plain directory whose
+ * metadata requests each wait a fixed time before they are answered, as on a
+ * network filesystem. Mirrors are then mounted on top of it, so that what
+ * the bench measures is how a mirror copes with a source whose every
+ * metadata call blocks.
+ *
+ *   node dist/bench/slow-source.js [mirror] SRC MNT [--slow-ms D] [--passthrough MODE] [--stats-file F]
+ *
+ * The command line has the shape of `fusekit mirror`, so the bench starts,
+ * watches and stops it like any mirror server (it also mounts as
+ * `fuse.fusekit`). `--slow-ms` is the delay in milliseconds (default 1; 0
+ * leaves it a plain mirror). `--passthrough` defaults to `never`: a FUSE
+ * mount with passthrough takes up a level of the kernel's filesystem stack
+ * depth, so backing files on it would be refused to a passthrough mirror
+ * mounted above. The stats file has the session's counters, `inFlightMax`
+ * (the most requests in flight at once) among them, rewritten every second.
+ *
+ * The delay is a timer, not a busy wait: while one request waits, the server
+ * reads and starts the next, so requests from concurrent callers overlap as
+ * they do on NFS, and the server's CPU stays idle. The request is served
+ * when its timer fires (the source call happens after the wait, never
+ * before: the mirror's handlers are synchronous and reuse reply scratch, so
+ * a result must be encoded before the next handler runs). Node's timers
+ * have millisecond granularity, so D is the wait to the nearest
+ * millisecond or so, not a precise figure.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Filesystem } from '../src/fs/filesystem.js';
+import { MirrorFilesystem } from '../src/mirror/mirror.js';
+import type { PassthroughPolicy } from '../src/passthrough/manager.js';
+import { mount, type FuseMount } from '../src/session/mount.js';
+import { flags } from '../test/helpers/args.js';
+
+/**
+ * The `Filesystem` methods that wait: every request a network filesystem
+ * answers with a round trip to its server (names, attributes, listings,
+ * opens and every change to the namespace). Not delayed: file data (READ,
+ * WRITE, FSYNC, FLUSH; the bench's slow-source rows move none), the requests
+ * that only release something (RELEASE, RELEASEDIR, FORGET, which the caller
+ * does not wait for), STATFS, extended attributes and locks.
+ */
+const SLOW_OPERATIONS: readonly string[] = [
+  'lookup', 'getattr', 'setattr', 'statx', 'access', 'readlink',
+  'open', 'opendir', 'readdir', 'readdirplus',
+  'create', 'mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename',
+];
+
+/**
+ * `inner` with each method named in `operations` answered `delayMs` after
+ * the request arrived (the source call runs when the timer fires). Every
+ * other member is the inner filesystem's own.
+ */
+function delayed<T extends Filesystem>(inner: T, delayMs: number, operations: readonly string[] = SLOW_OPERATIONS): Filesystem {
+  const slow = new Set(operations);
+  return new Proxy(inner, {
+    get(target, prop) {
+      const member: unknown = Reflect.get(target, prop, target);
+      if (typeof member !== 'function') return member;
+      const fn = member as (...args: unknown[]) => unknown;
+      if (delayMs <= 0 || typeof prop !== 'string' || !slow.has(prop)) return fn.bind(target);
+      return async (...args: unknown[]) => {
+        await sleep(delayMs);
+        return fn.apply(target, args);
+      };
+    },
+  });
+}
+
+interface Args {
+  source: string;
+  mountpoint: string;
+  delayMs: number;
+  passthrough: PassthroughPolicy;
+  statsFile?: string;
+}
+
+function parse(argv: string[]): Args {
+  const positional: string[] = [];
+  const a: Omit<Args, 'source' | 'mountpoint'> = { delayMs: 1, passthrough: 'never' };
+  for (const f of flags(argv)) {
+    switch (f.name) {
+      case '--slow-ms': {
+        const v = Number(f.value());
+        if (!Number.isFinite(v) || v < 0) throw new Error('--slow-ms needs a number of milliseconds, 0 or more');
+        a.delayMs = v;
+        break;
+      }
+      case '--passthrough': {
+        const v = f.value();
+        if (!['auto', 'always', 'readonly', 'never'].includes(v)) throw new Error(`--passthrough: unknown policy '${v}'`);
+        a.passthrough = v as PassthroughPolicy;
+        break;
+      }
+      case '--stats-file': a.statsFile = path.resolve(f.value()); break;
+      default:
+        if (f.name.startsWith('-')) throw new Error(`unknown option '${f.name}'`);
+        positional.push(f.name);
+    }
+  }
+  if (positional[0] === 'mirror') positional.shift();
+  const [source, mountpoint, extra] = positional;
+  if (!source || !mountpoint || extra !== undefined) throw new Error('usage: slow-source.js [mirror] SRC MNT [--slow-ms D] [--passthrough MODE] [--stats-file F]');
+  return { ...a, source: path.resolve(source), mountpoint: path.resolve(mountpoint) };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let a: Args;
+  try {
+    a = parse(argv);
+  } catch (err) {
+    process.stderr.write(`slow-source: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const inner = new MirrorFilesystem(a.source);
+  let m: FuseMount | undefined;
+  let signals = 0;
+  const stop = () => {
+    if (!m) return; // during mount(): acted on as soon as it returns
+    if (signals > 1) {
+      // A second signal: give up on a clean unmount.
+      void m.abort();
+      return;
+    }
+    const mounted = m;
+    // Busy (a mirror above still holds it): detach it; the session ends when the last user leaves.
+    mounted.unmount().catch(() => mounted.unmount({ lazy: true })).catch((err: unknown) => process.stderr.write(`slow-source: unmount failed: ${(err as Error).message}\n`));
+  };
+  const onSignal = () => {
+    signals++;
+    stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    m = await mount(a.mountpoint, delayed(inner, a.delayMs), { source: a.source, subtype: 'fusekit', passthrough: { policy: a.passthrough } });
+  } catch (err) {
+    inner.destroy();
+    process.stderr.write(`slow-source: mount failed: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const mounted = m;
+  let writing: Promise<void> = Promise.resolve();
+  const writeStats = (): Promise<void> => {
+    const file = a.statsFile;
+    if (!file) return writing;
+    const body = JSON.stringify({ snapshotMs: Date.now(), ...mounted.session.stats.toJSON(), slowMs: a.delayMs });
+    const tmp = `${file}.tmp${process.pid}`;
+    // Asynchronous, never through the mount this thread serves.
+    writing = writing.then(async () => {
+      try {
+        await fs.promises.writeFile(tmp, body, { mode: 0o644 });
+        await fs.promises.rename(tmp, file);
+      } catch (err) {
+        process.stderr.write(`slow-source: cannot write stats file: ${(err as Error).message}\n`);
+      }
+    });
+    return writing;
+  };
+  void writeStats();
+  const timer = setInterval(() => void writeStats(), 1000);
+  process.stderr.write(`slow-source: mirroring ${a.source} at ${a.mountpoint}, metadata requests delayed ${a.delayMs} ms (passthrough ${a.passthrough})\n`);
+  if (signals > 0) stop();
+  const end = await mounted.ended;
+  clearInterval(timer);
+  await writeStats();
+  if (end.reason === 'error') {
+    process.stderr.write(`slow-source: connection failed: ${end.error.message}\n`);
+    return 1;
+  }
+  return end.reason === 'aborted' ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`slow-source: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
