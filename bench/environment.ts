@@ -43,7 +43,7 @@ export interface TreeInfo {
   entries: number;
   bytes: number;
   tarBytes: number;
-  /** Set when --tree-mb cut the tree short. */
+  /** Set when a cap (--tree-mb, or the entry cap of the parallel tree) cut the tree short. */
   capped: boolean;
   /** `uid:gid` every entry is archived as, when not the files' own (see makeTarball). */
   owner?: string;
@@ -55,6 +55,8 @@ export interface Env {
   tool: LoadTool;
   fio?: string;
   tree: TreeInfo;
+  /** The smaller tarball each client of the parallel section untars (undefined without that section). */
+  parTree?: TreeInfo;
   work: string;
   /** Signs of other activity seen during the run (foreign FUSE mounts, load). */
   disturbance: string[];
@@ -105,13 +107,20 @@ export function prepareScratch(dir: string, extraDirs: string[] = []): void {
 
 /**
  * A tarball of /usr/include (depth-first, sorted), made once per run: the
- * whole directory, or its first `cap` bytes of regular files with --tree-mb.
+ * whole directory, or its first `cap` bytes of regular files with --tree-mb,
+ * or its first `maxEntries` entries (named `name` in `work`).
  * With `owner`, every entry is archived as that user's: root's tar gives each
  * extracted entry its archived owner, and an ordinary user's mirror can give
  * a file only to that user, so on every target the untar then makes the same
  * chown calls and all of them succeed.
  */
-export async function makeTarball(work: string, cap: number | undefined, owner?: { uid: number; gid: number }): Promise<TreeInfo> {
+export async function makeTarball(
+  work: string,
+  cap: number | undefined,
+  owner?: { uid: number; gid: number },
+  maxEntries = Infinity,
+  name = 'tree',
+): Promise<TreeInfo> {
   const candidates = ['/usr/include', '/usr/share/doc', path.join(REPO_ROOT, 'node_modules')];
   const root = candidates.find((c) => {
     try {
@@ -140,7 +149,7 @@ export async function makeTarball(work: string, cap: number | undefined, owner?:
     list.push(rel);
     dirs++;
     for (const n of names) {
-      if (bytes >= limit) {
+      if (bytes >= limit || list.length >= maxEntries) {
         capped = true;
         return false;
       }
@@ -165,9 +174,9 @@ export async function makeTarball(work: string, cap: number | undefined, owner?:
     return true;
   };
   walk(path.basename(root));
-  const listFile = path.join(work, 'tree.list');
+  const listFile = path.join(work, `${name}.list`);
   fs.writeFileSync(listFile, list.join('\0') + '\0');
-  const tarball = path.join(work, 'tree.tar');
+  const tarball = path.join(work, `${name}.tar`);
   const ownerArgs = owner ? [`--owner=${owner.uid}`, `--group=${owner.gid}`] : [];
   await runOk('tar', ['-cf', tarball, '-C', parent, ...ownerArgs, '--null', '--no-recursion', '-T', listFile], { timeoutMs: 600_000 });
   return {

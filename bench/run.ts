@@ -112,7 +112,9 @@ async function main(argv: string[]): Promise<number> {
     `bench: tarball ${tree.path}: ${fmtNum(tree.tarBytes / MiB, 1)} MiB, ${tree.entries} entries (${tree.files} files, ${tree.symlinks} symlinks, ${tree.dirs} dirs) ` +
       `from ${tree.from}${tree.capped ? ' (capped by --tree-mb)' : ''}${tree.owner ? `, entries owned by ${tree.owner}` : ''}`,
   );
-  const env: Env = { opts, tool, fio, tree, work, disturbance: [] };
+  const parTree = opts.parallel ? await makeTarball(work, undefined, undefined, opts.parEntries, 'par-tree') : undefined;
+  if (parTree) log(`bench: parallel section's tarball ${parTree.path}: ${parTree.entries} entries (${parTree.files} files, ${parTree.dirs} dirs) from ${parTree.from}`);
+  const env: Env = { opts, tool, fio, tree, work, disturbance: [], ...(parTree ? { parTree } : {}) };
   const defs = defineRows(env);
   const parDefs = opts.parallel ? defineParallelRows(env) : [];
   const busy = await busyShare(1000);
