@@ -27,47 +27,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Filesystem } from '../src/fs/filesystem.js';
 import { MirrorFilesystem } from '../src/mirror/mirror.js';
 import type { PassthroughPolicy } from '../src/passthrough/manager.js';
 import { mount, type FuseMount } from '../src/session/mount.js';
 import { flags } from '../test/helpers/args.js';
-
-/**
- * The `Filesystem` methods that wait: every request a network filesystem
- * answers with a round trip to its server (names, attributes, listings,
- * opens and every change to the namespace). Not delayed: file data (READ,
- * WRITE, FSYNC, FLUSH; the bench's slow-source rows move none), the requests
- * that only release something (RELEASE, RELEASEDIR, FORGET, which the caller
- * does not wait for), STATFS, extended attributes and locks.
- */
-const SLOW_OPERATIONS: readonly string[] = [
-  'lookup', 'getattr', 'setattr', 'statx', 'access', 'readlink',
-  'open', 'opendir', 'readdir', 'readdirplus',
-  'create', 'mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename',
-];
-
-/**
- * `inner` with each method named in `operations` answered `delayMs` after
- * the request arrived (the source call runs when the timer fires). Every
- * other member is the inner filesystem's own.
- */
-function delayed<T extends Filesystem>(inner: T, delayMs: number, operations: readonly string[] = SLOW_OPERATIONS): Filesystem {
-  const slow = new Set(operations);
-  return new Proxy(inner, {
-    get(target, prop) {
-      const member: unknown = Reflect.get(target, prop, target);
-      if (typeof member !== 'function') return member;
-      const fn = member as (...args: unknown[]) => unknown;
-      if (delayMs <= 0 || typeof prop !== 'string' || !slow.has(prop)) return fn.bind(target);
-      return async (...args: unknown[]) => {
-        await sleep(delayMs);
-        return fn.apply(target, args);
-      };
-    },
-  });
-}
+import { delayedFilesystem } from '../test/helpers/slow-source.js';
 
 interface Args {
   source: string;
@@ -114,7 +78,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`slow-source: ${(err as Error).message}\n`);
     return 2;
   }
-  const inner = new MirrorFilesystem(a.source);
+  // Its own source is a local directory: every call on the serving thread.
+  const inner = new MirrorFilesystem(a.source, { offload: 'never' });
   let m: FuseMount | undefined;
   let signals = 0;
   const stop = () => {
@@ -135,7 +100,7 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    m = await mount(a.mountpoint, delayed(inner, a.delayMs), { source: a.source, subtype: 'fusekit', passthrough: { policy: a.passthrough } });
+    m = await mount(a.mountpoint, delayedFilesystem(inner, a.delayMs), { source: a.source, subtype: 'fusekit', passthrough: { policy: a.passthrough } });
   } catch (err) {
     inner.destroy();
     process.stderr.write(`slow-source: mount failed: ${(err as Error).message}\n`);
