@@ -47,9 +47,10 @@ mirror options (-o, comma separated):
                        pressure) or the mount is restarted
   offload=P            where lookups, attribute reads and listings call SRC: auto
                        (default: on the serving thread while SRC answers in
-                       microseconds, on a pool of 16 threads once its calls take
-                       longer than 0.2 ms, so one client's wait on a slow SRC does
-                       not hold up the others), always (the pool), never (the
+                       microseconds; once its calls take longer than 0.2 ms, on a
+                       pool of 16 threads whenever other clients' requests are
+                       being served, so one client's wait on a slow SRC does not
+                       hold up the others), always (the pool), never (the
                        serving thread)
   max_stack_depth=N    1 (default): backing files on ordinary filesystems; 2: also on
                        overlayfs or another passthrough FUSE mount (the mirror then

@@ -410,7 +410,7 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   lookup(req: LookupRequest, ctx: RequestContext): EntryOut | Errno | Promise<EntryOut | Errno> {
-    if (this.latency.lookup.offload) return this.lookupOnPool(ctx.nodeid, req.nameBytes);
+    if (this.latency.offload(this.latency.lookup)) return this.lookupOnPool(ctx.nodeid, req.nameBytes);
     const parent = this.node(ctx.nodeid);
     const started = performance.now();
     const found = this.lookupIn(parent, req.nameBytes);
@@ -443,9 +443,11 @@ export class MirrorFilesystem implements Filesystem {
   private async onPool(nodeid: NodeId, kind: SourceLatency, call: (fd: number) => Promise<number>): Promise<number> {
     const fd = dupCloexec(this.node(nodeid).fd);
     const started = performance.now();
+    this.latency.started();
     try {
       return await call(fd);
     } finally {
+      this.latency.finished();
       tryClose(fd);
       kind.record(performance.now() - started, true);
     }
@@ -461,7 +463,7 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   getattr(_req: GetattrRequest, ctx: RequestContext): AttrOut | Promise<AttrOut> {
-    if (this.latency.getattr.offload) return this.getattrOnPool(ctx.nodeid);
+    if (this.latency.offload(this.latency.getattr)) return this.getattrOnPool(ctx.nodeid);
     const inode = this.node(ctx.nodeid);
     const started = performance.now();
     const attr = this.replyStatOf(inode);
@@ -836,7 +838,7 @@ export class MirrorFilesystem implements Filesystem {
    * open directory, so `nodeid` stays known while the listing waits).
    */
   private listDirectory(nodeid: NodeId, offset: bigint, emit: DirentVisitor): void | Promise<void> {
-    if (this.latency.listing.offload) return this.listDirectoryOnPool(nodeid, offset, emit);
+    if (this.latency.offload(this.latency.listing)) return this.listDirectoryOnPool(nodeid, offset, emit);
     let s = this.dirStreams.take(nodeid, offset);
     if (!s) {
       const started = performance.now();
@@ -867,7 +869,8 @@ export class MirrorFilesystem implements Filesystem {
     try {
       while (deliverHeld(s, emit) && !s.atEnd) {
         const started = performance.now();
-        const len = await getdents64OnPool(s.fd, s.buf);
+        this.latency.started();
+        const len = await getdents64OnPool(s.fd, s.buf).finally(() => this.latency.finished());
         this.latency.listing.record(performance.now() - started, true);
         if (len < 0) throw Errno.of(-len);
         refill(s, len);

@@ -19,6 +19,14 @@
  * slow: one disk seek among fast calls does not switch), and stops once at
  * most 3 did (times measured on the pool include the hand-off, so the bar to
  * come back is lower than the bar to go).
+ *
+ * A slow call on the pool pays off only when other requests could be served
+ * meanwhile: a lone client gains nothing and pays the hand-off on every call.
+ * So while a kind is slow, a call goes to the pool when another pool call is
+ * in flight (requests of other clients are being served: this one joins
+ * them), and otherwise only one call in 8, as a probe: while a probe waits,
+ * the requests other clients sent find it in flight and follow it to the
+ * pool, and so on while they keep coming; a lone client's probe finds none.
  */
 
 /**
@@ -39,13 +47,15 @@ const WINDOW_MASK = (1 << WINDOW) - 1;
 /** Slow calls among the last WINDOW that start offloading, and at or below which it stops. */
 const START_AT = 8;
 const STOP_AT = 3;
+/** While a kind is slow and no pool call is in flight: one call in this many goes to the pool. */
+const PROBE_EVERY = 8;
 
 /** What the stats file shows of it. */
 export interface OffloadStats {
   /** The policy in force. */
   policy: OffloadPolicy;
-  /** The kinds of call that go to the pool right now (`lookup`, `getattr`, `listing`). */
-  active: string[];
+  /** The kinds of call measured slow right now (`lookup`, `getattr`, `listing`), which go to the pool when other requests could be served meanwhile. */
+  slow: string[];
   /** Source calls made on the pool since the start. */
   calls: number;
   /** How often `auto` started offloading. */
@@ -65,8 +75,8 @@ export class SourceLatency {
     this.active = policy === 'always';
   }
 
-  /** Whether the next call that may wait should be made on the pool. */
-  get offload(): boolean {
+  /** Whether this kind measures slow (with `always`: always; with `never`: never). */
+  get slow(): boolean {
     return this.active;
   }
 
@@ -103,10 +113,33 @@ export class SourceLatencies {
   readonly getattr: SourceLatency;
   readonly listing: SourceLatency;
 
+  /** Calls on the pool not finished yet, of every kind. */
+  private inFlight = 0;
+  private probeCountdown = PROBE_EVERY;
+
   constructor(readonly policy: OffloadPolicy = 'auto') {
     this.lookup = new SourceLatency(policy);
     this.getattr = new SourceLatency(policy);
     this.listing = new SourceLatency(policy);
+  }
+
+  /** Whether the next call of `kind` goes to the pool (see this module's comment). */
+  offload(kind: SourceLatency): boolean {
+    if (this.policy === 'always') return true;
+    if (!kind.slow) return false;
+    if (this.inFlight > 0) return true;
+    if (--this.probeCountdown > 0) return false;
+    this.probeCountdown = PROBE_EVERY;
+    return true;
+  }
+
+  /** Around each call made on the pool: it is in flight from `started` to `finished`. */
+  started(): void {
+    this.inFlight++;
+  }
+
+  finished(): void {
+    this.inFlight--;
   }
 
   /** The counters, for the stats file. */
@@ -115,7 +148,7 @@ export class SourceLatencies {
     const all = Object.values(kinds);
     return {
       policy: this.policy,
-      active: Object.entries(kinds).filter(([, k]) => k.offload).map(([name]) => name),
+      slow: Object.entries(kinds).filter(([, k]) => k.slow).map(([name]) => name),
       calls: all.reduce((n, k) => n + k.pooledCalls, 0),
       started: all.reduce((n, k) => n + k.started, 0),
     };

@@ -29,7 +29,7 @@ export interface StatsJson {
   nodes?: number;
   openHandles?: number;
   /** Where the mirror's source calls are made (`-o offload`). */
-  offload?: { policy: string; active: string[]; calls: number; started: number };
+  offload?: { policy: string; slow: string[]; calls: number; started: number };
   passthrough?: PassthroughStatsJson;
 }
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SourceLatency } from '../../src/mirror/offload.js';
+import { SourceLatencies, SourceLatency } from '../../src/mirror/offload.js';
 import { MirrorFilesystem } from '../../src/mirror/mirror.js';
 import { withInProcessMount } from '../helpers/inprocess.js';
 import { delayedFilesystem } from '../helpers/slow-source.js';
@@ -18,20 +18,20 @@ import { freshStats, type StatsJson } from '../helpers/stats.js';
 test('SourceLatency: a kind goes to the pool once half of its last 16 calls were slow, and comes back at 3 or fewer', () => {
   const l = new SourceLatency('auto');
   for (let i = 0; i < 100; i++) l.record(0.01, false);
-  assert.equal(l.offload, false);
+  assert.equal(l.slow, false);
   // One disk seek now and then among fast calls does not switch.
   for (let i = 0; i < 100; i++) l.record(i % 4 === 0 ? 5 : 0.01, false);
-  assert.equal(l.offload, false, 'a quarter slow stays on the thread');
+  assert.equal(l.slow, false, 'a quarter slow stays on the thread');
   for (let i = 0; i < 7; i++) l.record(1, false);
-  const slowBefore = l.offload;
+  const slowBefore = l.slow;
   l.record(1, false);
-  assert.equal(l.offload, true, 'eight slow calls in a row switch');
+  assert.equal(l.slow, true, 'eight slow calls in a row switch');
   assert.equal(slowBefore || l.started === 1, true);
   // On the pool: fast answers (the hand-off included) bring it back, but not at once.
   for (let i = 0; i < 8; i++) l.record(0.03, true);
-  assert.equal(l.offload, true, 'half slow still offloads');
+  assert.equal(l.slow, true, 'half slow still offloads');
   for (let i = 0; i < 8; i++) l.record(0.03, true);
-  assert.equal(l.offload, false);
+  assert.equal(l.slow, false);
   assert.equal(l.pooledCalls, 16);
   assert.equal(l.started, 1);
 });
@@ -43,9 +43,24 @@ test('SourceLatency: never and always do not look at the times', () => {
     never.record(10, false);
     always.record(0.001, true);
   }
-  assert.equal(never.offload, false);
-  assert.equal(always.offload, true);
+  assert.equal(never.slow, false);
+  assert.equal(always.slow, true);
   assert.equal(never.started + always.started, 0);
+});
+
+test('SourceLatencies: a slow kind goes to the pool while another pool call is in flight, else one call in 8', () => {
+  const l = new SourceLatencies('auto');
+  assert.equal(l.offload(l.lookup), false, 'not slow: never');
+  for (let i = 0; i < 16; i++) l.lookup.record(2, false);
+  const alone = Array.from({ length: 32 }, () => l.offload(l.lookup));
+  assert.equal(alone.filter(Boolean).length, 4, 'a lone client: one probe in 8');
+  l.started();
+  assert.ok(Array.from({ length: 10 }, () => l.offload(l.lookup)).every(Boolean), 'with a call in flight: every one');
+  assert.equal(l.offload(l.getattr), false, 'a kind that is not slow stays on the thread');
+  l.finished();
+  assert.equal(l.offload(l.lookup), false);
+  assert.deepEqual(l.stats.slow, ['lookup']);
+  assert.equal(new SourceLatencies('always').offload(new SourceLatency('always')), true);
 });
 
 const CLIENTS = 4;
@@ -112,7 +127,7 @@ test('offload=auto over a slow source: lookups go to the pool and the clients\' 
   assert.ok(o);
   assert.equal(o.policy, 'auto');
   assert.ok(o.started >= 1, 'auto started offloading');
-  assert.ok(o.active.includes('lookup'), `lookups are on the pool (${o.active})`);
+  assert.ok(o.slow.includes('lookup'), `lookups measure slow (${o.slow})`);
   assert.ok(o.calls > 0);
   assert.ok((s.inFlightMax ?? 0) >= 2, 'requests of different clients were in flight at once');
 });
@@ -121,6 +136,6 @@ test('offload=never over a slow source: every call on the serving thread, one re
   const s = await mirrorOverSlowSource('never');
   const o = s.offload;
   assert.ok(o);
-  assert.deepEqual([o.policy, o.active, o.calls, o.started], ['never', [], 0, 0]);
+  assert.deepEqual([o.policy, o.slow, o.calls, o.started], ['never', [], 0, 0]);
   assert.ok((s.inFlightMax ?? 0) <= 1, `in flight at most ${s.inFlightMax}`);
 });
