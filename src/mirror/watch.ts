@@ -97,8 +97,9 @@ const MAX_EVENT = 16 + 256;
 /** A name change the mirror made through the mount, whose event is still to come. */
 interface NameExpectation {
   parent: number;
-  /** The name's bytes (a copy: the request's buffer is reused). */
-  name: Buffer;
+  /** Where the name's bytes are in the watcher's name arena (copied there: the request's buffer is reused). */
+  offset: number;
+  length: number;
   /** Events still to come in the next read. */
   count: number;
   /** The next expectation with the same key (a hash collision). */
@@ -112,11 +113,10 @@ function nameKey(parent: number, b: Buffer, start: number, end: number): number 
   return h & 0x3fffffff;
 }
 
-/** Whether `e` is the expectation for `parent` and the bytes `b[start, end)`. */
-function sameName(e: NameExpectation, parent: number, b: Buffer, start: number, end: number): boolean {
-  if (e.parent !== parent || e.name.length !== end - start) return false;
-  const n = e.name;
-  for (let i = 0; i < n.length; i++) if (n[i] !== b[start + i]) return false;
+/** Whether `e` (its name in `arena`) is the expectation for `parent` and the bytes `b[start, end)`. */
+function sameName(e: NameExpectation, arena: Buffer, parent: number, b: Buffer, start: number, end: number): boolean {
+  if (e.parent !== parent || e.length !== end - start) return false;
+  for (let i = 0; i < e.length; i++) if (arena[e.offset + i] !== b[start + i]) return false;
   return true;
 }
 
@@ -155,6 +155,9 @@ export class SourceWatcher {
   private readonly wdOf = new Map<number, number>();
   /** Name changes made through the mount since the last read, by nameKey (collisions chained). */
   private readonly expectedNames = new Map<number, NameExpectation>();
+  /** The names of expectedNames, back to back; emptied with it at every read (no allocation per name). */
+  private nameArena = Buffer.allocUnsafeSlow(16 * 1024);
+  private nameArenaUsed = 0;
   /** Attribute and content changes made through the mount since the last read: node id → events expected. */
   private readonly expectedAttrs = new Map<number, number>();
   private warnedLimit = false;
@@ -238,12 +241,21 @@ export class SourceWatcher {
     const key = nameKey(id, name, 0, name.length);
     const first = this.expectedNames.get(key);
     for (let e = first; e; e = e.next) {
-      if (sameName(e, id, name, 0, name.length)) {
+      if (sameName(e, this.nameArena, id, name, 0, name.length)) {
         e.count++;
         return;
       }
     }
-    this.expectedNames.set(key, { parent: id, name: Buffer.from(name), count: 1, next: first });
+    const offset = this.nameArenaUsed;
+    if (offset + name.length > this.nameArena.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.nameArena.length, offset + name.length));
+      this.nameArena.copy(bigger, 0, 0, offset);
+      this.nameArena = bigger;
+    }
+    const arena = this.nameArena;
+    for (let i = 0; i < name.length; i++) arena[offset + i] = name[i]!;
+    this.nameArenaUsed = offset + name.length;
+    this.expectedNames.set(key, { parent: id, offset, length: name.length, count: 1, next: first });
   }
 
   /** The mirror just changed `inode`'s attributes or content through the mount. */
@@ -270,7 +282,7 @@ export class SourceWatcher {
     const key = nameKey(parent, b, start, end);
     let prev: NameExpectation | undefined;
     for (let e = this.expectedNames.get(key); e; prev = e, e = e.next) {
-      if (!sameName(e, parent, b, start, end)) continue;
+      if (!sameName(e, this.nameArena, parent, b, start, end)) continue;
       this.stats.ownChanges++;
       if (--e.count > 0) return true;
       if (prev) prev.next = e.next;
@@ -329,7 +341,10 @@ export class SourceWatcher {
       if (n <= this.buf.length - MAX_EVENT) break;
     }
     // What the read did not match was merged into another event, or has none coming.
-    if (this.expectedNames.size > 0) this.expectedNames.clear();
+    if (this.expectedNames.size > 0) {
+      this.expectedNames.clear();
+      this.nameArenaUsed = 0;
+    }
     if (this.expectedAttrs.size > 0) this.expectedAttrs.clear();
     if (!any) return false;
     this.flush();
