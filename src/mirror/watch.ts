@@ -34,7 +34,12 @@
  * Changes the mirror makes itself through the mount produce the same
  * events; the mirror announces each one (`expectEntry`, `expectAttr`) just
  * after making it, and the matching event is dropped, because the kernel
- * already knows. Writes in passthrough never pass through the mirror: their
+ * already knows. inotify queues an event inside the system call that causes
+ * it, and the mirror announces on the same thread, after the call, so the
+ * event of every announced change is in the queue when the next read starts:
+ * an announcement is matched against that read only, and forgotten after it
+ * (its event was merged into another, or will never come). Writes in
+ * passthrough never pass through the mirror: their
  * events are recognised while the mount has the file open for writing (a
  * change made directly in SRC to a file the mount is writing at the same time
  * shows once the mount's writer closes it and the next change comes, or after
@@ -42,14 +47,22 @@
  *
  * Events are read on the serving thread (the event loop watches the inotify
  * descriptor), gathered per read, each inode and name invalidated once per
- * read.
+ * read. While they keep coming (the mirror's own creates, an untar) they are
+ * read every BATCH_MS by a timer instead of on every wake-up, and matched
+ * against the announced changes in place, without an object per event.
+ *
+ * inotify merges an event into the one queued just before it when both are
+ * the same (same watch, bits and name, none read in between): a chmod then a
+ * utimes through the mount may give one ATTRIB. Announcements are counted,
+ * one event each, and what a read leaves over is dropped with it, so a count
+ * left over by merged events never hides a later change made in SRC.
  */
 import type { Notifier } from '../fs/filesystem.js';
 import type { Logger } from '../fs/logger.js';
 import { AT_SYMLINK_NOFOLLOW, S_IFDIR, S_IFREG } from '../sys/constants.js';
 import { emptyStat, tryClose, tryFstatat, tryRead, watchReadable } from '../sys/index.js';
 import type { ReadableWatch } from '../sys/index.js';
-import { In, IN_CLOEXEC, IN_NONBLOCK, inotifyAddWatch, inotifyInit, inotifyRmWatch, parseInotifyEvents } from '../sys/watch.js';
+import { In, IN_CLOEXEC, IN_NONBLOCK, inotifyAddWatch, inotifyInit, inotifyRmWatch } from '../sys/watch.js';
 import type { InodeTable, MirrorInode } from './inodes.js';
 import { constants as osConstants } from 'node:os';
 
@@ -57,8 +70,6 @@ const E = osConstants.errno;
 /** What a directory watch reports. */
 const DIR_MASK =
   In.CREATE | In.DELETE | In.MOVED_FROM | In.MOVED_TO | In.ATTRIB | In.MODIFY | In.DELETE_SELF | In.EXCL_UNLINK | In.ONLYDIR;
-/** An announced change whose event has not come within this long is forgotten (it will not come). */
-const EXPECT_MS = 2000;
 /**
  * Names are invalidated a second time this long after the first. A LOOKUP
  * or READDIRPLUS answered just before the change reaches the kernel's
@@ -70,13 +81,44 @@ const EXPECT_MS = 2000;
 const SETTLE_MS = 50;
 
 /**
- * Events are read at most this often. Every wake-up of the serving thread
- * costs a halted vCPU's wake-up on a VM, and the mirror's own creates and
- * unlinks each raise an event it must read and recognise: reading them one
- * wake-up per event cost creates and untar 10-25%. Batching adds at most this
- * much to the time a change in SRC takes to become visible.
+ * While events keep coming, they are read at most this often. The mirror's
+ * own creates and unlinks each raise an event it must read and recognise:
+ * reading them one wake-up per event cost creates and untar 10-25%. The first
+ * event after a quiet spell is read at once; later ones, by timer, this long
+ * after the previous read, until a read finds none and hands the descriptor
+ * back to the event loop (stopping and restarting its poll costs two
+ * epoll_ctl calls: once per burst, not per read). So a change in a quiet SRC
+ * shows at once, and one in a busy SRC at most this much later.
  */
 const BATCH_MS = 5;
+/** The longest inotify record: its 16-byte header and a name of NAME_MAX bytes, its NUL and padding. */
+const MAX_EVENT = 16 + 256;
+
+/** A name change the mirror made through the mount, whose event is still to come. */
+interface NameExpectation {
+  parent: number;
+  /** Where the name's bytes are in the watcher's name arena (copied there: the request's buffer is reused). */
+  offset: number;
+  length: number;
+  /** Events still to come in the next read. */
+  count: number;
+  /** The next expectation with the same key (a hash collision). */
+  next: NameExpectation | undefined;
+}
+
+/** A small-integer key for a name in a directory (FNV-1a over the bytes, seeded with the directory): collisions are told apart by comparing the bytes. */
+function nameKey(parent: number, b: Buffer, start: number, end: number): number {
+  let h = (0x811c9dc5 ^ parent) | 0;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h & 0x3fffffff;
+}
+
+/** Whether `e` (its name in `arena`) is the expectation for `parent` and the bytes `b[start, end)`. */
+function sameName(e: NameExpectation, arena: Buffer, parent: number, b: Buffer, start: number, end: number): boolean {
+  if (e.parent !== parent || e.length !== end - start) return false;
+  for (let i = 0; i < e.length; i++) if (arena[e.offset + i] !== b[start + i]) return false;
+  return true;
+}
 
 /** Counters for the stats file and tests. */
 export interface WatchStats {
@@ -103,14 +145,21 @@ export class SourceWatcher {
   readonly stats: WatchStats = { watches: 0, events: 0, ownChanges: 0, entries: 0, attrs: 0, pages: 0, overflows: 0, unwatched: 0 };
   private readonly fd: number;
   private readonly readable: ReadableWatch;
+  /** Reads the queue every BATCH_MS while it has events (made once, re-armed with refresh()). */
   private batchTimer: NodeJS.Timeout | undefined;
+  private batching = false;
   private readonly buf = Buffer.allocUnsafeSlow(64 * 1024);
   private readonly childStat = emptyStat();
   /** Watched directories by watch descriptor, and each watched node's descriptor. */
   private readonly dirs = new Map<number, MirrorInode>();
   private readonly wdOf = new Map<number, number>();
-  /** Changes made through the mount whose events are still to come: key → [count, time announced]. */
-  private readonly expected = new Map<string, [number, number]>();
+  /** Name changes made through the mount since the last read, by nameKey (collisions chained). */
+  private readonly expectedNames = new Map<number, NameExpectation>();
+  /** The names of expectedNames, back to back; emptied with it at every read (no allocation per name). */
+  private nameArena = Buffer.allocUnsafeSlow(16 * 1024);
+  private nameArenaUsed = 0;
+  /** Attribute and content changes made through the mount since the last read: node id → events expected. */
+  private readonly expectedAttrs = new Map<number, number>();
   private warnedLimit = false;
   private warnedEpoch = false;
   private closed = false;
@@ -142,7 +191,8 @@ export class SourceWatcher {
     private readonly writingThroughMount: (inode: MirrorInode) => boolean = () => false,
   ) {
     this.fd = inotifyInit(IN_NONBLOCK | IN_CLOEXEC);
-    this.readable = watchReadable(this.fd, () => this.drainSoon());
+    this.readable = watchReadable(this.fd, () => this.onReadable());
+    this.onBatchTimer = this.onBatchTimer.bind(this);
   }
 
   /** The kernel knows directory `dir` now: watch it (once). */
@@ -187,12 +237,30 @@ export class SourceWatcher {
 
   /** The mirror just created, removed or renamed `name` in `parent` through the mount. */
   expectEntry(parent: MirrorInode, name: Buffer): void {
-    this.expect(`${parent.nodeid}/${name.toString('latin1')}`);
+    const id = parent.nodeid;
+    const key = nameKey(id, name, 0, name.length);
+    const first = this.expectedNames.get(key);
+    for (let e = first; e; e = e.next) {
+      if (sameName(e, this.nameArena, id, name, 0, name.length)) {
+        e.count++;
+        return;
+      }
+    }
+    const offset = this.nameArenaUsed;
+    if (offset + name.length > this.nameArena.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.nameArena.length, offset + name.length));
+      this.nameArena.copy(bigger, 0, 0, offset);
+      this.nameArena = bigger;
+    }
+    const arena = this.nameArena;
+    for (let i = 0; i < name.length; i++) arena[offset + i] = name[i]!;
+    this.nameArenaUsed = offset + name.length;
+    this.expectedNames.set(key, { parent: id, offset, length: name.length, count: 1, next: first });
   }
 
   /** The mirror just changed `inode`'s attributes or content through the mount. */
   expectAttr(inode: MirrorInode): void {
-    this.expect(`${inode.nodeid}`);
+    this.expectedAttrs.set(inode.nodeid, (this.expectedAttrs.get(inode.nodeid) ?? 0) + 1);
   }
 
   /** Stops watching and closes the inotify descriptor. */
@@ -201,6 +269,7 @@ export class SourceWatcher {
     this.closed = true;
     this.readable.close();
     if (this.batchTimer) clearTimeout(this.batchTimer);
+    this.batching = false;
     tryClose(this.fd);
     if (this.settleTimer) clearTimeout(this.settleTimer);
     this.dirs.clear();
@@ -208,100 +277,142 @@ export class SourceWatcher {
     this.stats.watches = 0;
   }
 
-  private expect(key: string): void {
-    const now = performance.now();
-    const e = this.expected.get(key);
-    if (e && now - e[1] < EXPECT_MS) {
-      e[0]++;
-      e[1] = now;
-    } else {
-      this.expected.set(key, [1, now]);
+  /** Whether the event for `b[start, end)` in `parent` is one the mirror announced (consumed if so). */
+  private isOwnName(parent: number, b: Buffer, start: number, end: number): boolean {
+    const key = nameKey(parent, b, start, end);
+    let prev: NameExpectation | undefined;
+    for (let e = this.expectedNames.get(key); e; prev = e, e = e.next) {
+      if (!sameName(e, this.nameArena, parent, b, start, end)) continue;
+      this.stats.ownChanges++;
+      if (--e.count > 0) return true;
+      if (prev) prev.next = e.next;
+      else if (e.next) this.expectedNames.set(key, e.next);
+      else this.expectedNames.delete(key);
+      return true;
     }
+    return false;
   }
 
-  /** Whether the event for `key` is one the mirror announced (consumed if so). */
-  private isOwn(key: string, now: number): boolean {
-    const e = this.expected.get(key);
-    if (!e) return false;
-    if (now - e[1] >= EXPECT_MS) {
-      this.expected.delete(key);
-      return false;
-    }
-    if (--e[0] === 0) this.expected.delete(key);
+  /** Whether an attribute or content event for node `id` is one the mirror announced (consumed if so). */
+  private isOwnAttr(id: number): boolean {
+    const n = this.expectedAttrs.get(id);
+    if (n === undefined) return false;
+    if (n > 1) this.expectedAttrs.set(id, n - 1);
+    else this.expectedAttrs.delete(id);
     this.stats.ownChanges++;
     return true;
   }
 
-  /** Events are waiting: read them BATCH_MS from now, with whatever else arrives meanwhile. */
-  private drainSoon(): void {
-    if (this.batchTimer || this.closed) return;
+  /**
+   * Events are waiting after a quiet spell: read them at once (a change in
+   * SRC shows without delay), then again BATCH_MS later with whatever else
+   * arrived meanwhile, and so on while events keep coming.
+   */
+  private onReadable(): void {
+    if (this.batching || this.closed) return;
+    this.drain();
     this.readable.pause();
-    this.batchTimer = setTimeout(() => {
-      this.batchTimer = undefined;
-      if (this.closed) return;
-      this.drain();
-      this.readable.resume();
-    }, BATCH_MS);
+    this.batching = true;
+    if (this.batchTimer) this.batchTimer.refresh();
+    else this.batchTimer = setTimeout(this.onBatchTimer, BATCH_MS);
   }
 
-  private drain(): void {
+  /** Reads what came; while events keep coming, reads again BATCH_MS later, else hands the descriptor back to the event loop. */
+  private onBatchTimer(): void {
     if (this.closed) return;
-    const now = performance.now();
+    if (this.drain()) {
+      this.batchTimer!.refresh();
+      return;
+    }
+    this.batching = false;
+    this.readable.resume();
+  }
+
+  /** Reads and handles every queued event; whether there were any. */
+  private drain(): boolean {
+    if (this.closed) return false;
+    let any = false;
     for (;;) {
       const n = tryRead(this.fd, this.buf, 0, this.buf.length);
       if (n <= 0) break;
-      parseInotifyEvents(this.buf, n, (e) => {
-        this.stats.events++;
-        if (e.mask & In.Q_OVERFLOW) {
-          this.overflowed = true;
-          return;
-        }
-        const dir = this.dirs.get(e.wd);
-        if (!dir) return;
-        if (e.mask & In.IGNORED) {
-          this.dirs.delete(e.wd);
-          this.wdOf.delete(dir.nodeid);
-          this.stats.watches--;
-          return;
-        }
-        if (e.name.length === 0) {
-          // The directory itself: its attributes (a chmod, say); DELETE_SELF is followed by IGNORED.
-          if (e.mask & In.ATTRIB && !this.isOwn(`${dir.nodeid}`, now)) this.attrs.set(dir.nodeid, dir);
-          return;
-        }
-        if (e.mask & (In.CREATE | In.DELETE | In.MOVED_FROM | In.MOVED_TO)) {
-          const key = `${dir.nodeid}/${e.name.toString('latin1')}`;
-          if (!this.isOwn(key, now)) {
-            this.names.set(key, [dir.nodeid, Buffer.from(e.name)]);
-            this.listings.set(dir.nodeid, dir);
-          }
-          return;
-        }
-        // A child's attributes or content: only if the kernel knows that child.
-        let dirFd: number;
-        try {
-          dirFd = dir.fd;
-        } catch {
-          return;
-        }
-        if (tryFstatat(dirFd, e.name, AT_SYMLINK_NOFOLLOW, this.childStat) < 0) return;
-        const child = this.inodes.find(this.childStat.dev, this.childStat.ino);
-        if (!child || this.isOwn(`${child.nodeid}`, now)) return;
-        // Written through the mount (in passthrough the kernel writes the source itself and knows the new size and times).
-        if (e.mask & In.MODIFY && !(e.mask & In.ATTRIB) && this.writingThroughMount(child)) {
-          this.stats.ownChanges++;
-          return;
-        }
-        this.attrs.set(child.nodeid, child);
-        if (e.mask & In.MODIFY && child.type === S_IFREG) this.pages.set(child.nodeid, child);
-      });
+      any = true;
+      this.handleEvents(n);
+      // The read stops only where the next record would not fit: room for one more means the queue was empty.
+      if (n <= this.buf.length - MAX_EVENT) break;
     }
-    if (this.expected.size > 4096) this.expireExpectations(now);
+    // What the read did not match was merged into another event, or has none coming.
+    if (this.expectedNames.size > 0) {
+      this.expectedNames.clear();
+      this.nameArenaUsed = 0;
+    }
+    if (this.expectedAttrs.size > 0) this.expectedAttrs.clear();
+    if (!any) return false;
     this.flush();
+    return true;
   }
 
-  private expireExpectations(now: number): void {
-    for (const [k, e] of this.expected) if (now - e[1] >= EXPECT_MS) this.expected.delete(k);
+  /** Handles the `struct inotify_event` records in buf[0, len), in place. */
+  private handleEvents(len: number): void {
+    const b = this.buf;
+    let off = 0;
+    while (off + 16 <= len) {
+      const wd = b.readInt32LE(off);
+      const mask = b.readUInt32LE(off + 4);
+      const start = off + 16;
+      const recordEnd = start + b.readUInt32LE(off + 12);
+      if (recordEnd > len) break;
+      off = recordEnd;
+      let end = start;
+      while (end < recordEnd && b[end] !== 0) end++;
+      this.stats.events++;
+      if (mask & In.Q_OVERFLOW) {
+        this.overflowed = true;
+        continue;
+      }
+      const dir = this.dirs.get(wd);
+      if (!dir) continue;
+      if (mask & In.IGNORED) {
+        this.dirs.delete(wd);
+        this.wdOf.delete(dir.nodeid);
+        this.stats.watches--;
+        continue;
+      }
+      if (end === start) {
+        // The directory itself: its attributes (a chmod, say); DELETE_SELF is followed by IGNORED.
+        if (mask & In.ATTRIB && !this.isOwnAttr(dir.nodeid)) this.attrs.set(dir.nodeid, dir);
+        continue;
+      }
+      if (mask & (In.CREATE | In.DELETE | In.MOVED_FROM | In.MOVED_TO)) {
+        if (!this.isOwnName(dir.nodeid, b, start, end)) {
+          const name = Buffer.from(b.subarray(start, end));
+          this.names.set(`${dir.nodeid}/${name.toString('latin1')}`, [dir.nodeid, name]);
+          this.listings.set(dir.nodeid, dir);
+        }
+        continue;
+      }
+      this.childChanged(dir, b.subarray(start, end), mask);
+    }
+  }
+
+  /** A child's attributes or content changed: only if the kernel knows that child. */
+  private childChanged(dir: MirrorInode, name: Buffer, mask: number): void {
+    let dirFd: number;
+    try {
+      dirFd = dir.fd;
+    } catch {
+      return;
+    }
+    if (tryFstatat(dirFd, name, AT_SYMLINK_NOFOLLOW, this.childStat) < 0) return;
+    const child = this.inodes.find(this.childStat.dev, this.childStat.ino);
+    if (!child) return;
+    // Written through the mount (in passthrough the kernel writes the source itself and knows the new size and times).
+    if (mask & In.MODIFY && !(mask & In.ATTRIB) && this.writingThroughMount(child)) {
+      this.stats.ownChanges++;
+      return;
+    }
+    if (this.isOwnAttr(child.nodeid)) return;
+    this.attrs.set(child.nodeid, child);
+    if (mask & In.MODIFY && child.type === S_IFREG) this.pages.set(child.nodeid, child);
   }
 
   /** Sends what one drain gathered. */

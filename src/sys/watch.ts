@@ -2,7 +2,10 @@
  * inotify(7), as the mirror's source watcher needs it: Node's fs.watch is
  * too coarse (it folds every event into "rename" or "change", drops the
  * overflow event, and takes one handle per path), so the three calls are
- * bound here and the event records parsed in JS.
+ * bound here. The records read from the descriptor (`struct inotify_event`:
+ * wd, mask, cookie, name length as 32-bit little-endian words, then the
+ * NUL-padded name) are parsed by the reader in place, without an object per
+ * event.
  */
 import { bind, callOrErrno, callOrThrow } from './binding.js';
 import type { CStr } from './binding.js';
@@ -59,30 +62,4 @@ export function inotifyAddWatch(fd: number, path: string, mask: number): number 
 /** inotify_rm_watch(2): 0 or -errno (EINVAL: the watch is already gone). */
 export function inotifyRmWatch(fd: number, wd: number): number {
   return callOrErrno(() => c_inotify_rm_watch(fd, wd));
-}
-
-/** One `struct inotify_event`. */
-export interface InotifyEvent {
-  /** The watch it came from (-1 for Q_OVERFLOW). */
-  wd: number;
-  /** `In` bits. */
-  mask: number;
-  /** Pairs MOVED_FROM with MOVED_TO. */
-  cookie: number;
-  /** The child's name for events on a directory's entries; empty for the watched inode itself. */
-  name: Buffer;
-}
-
-/** Calls `each` for every record in `buf[0, len)` (the result of one read of an inotify descriptor). */
-export function parseInotifyEvents(buf: Buffer, len: number, each: (e: InotifyEvent) => void): void {
-  let off = 0;
-  while (off + 16 <= len) {
-    const nameLen = buf.readUInt32LE(off + 12);
-    const end = off + 16 + nameLen;
-    if (end > len) break;
-    let nameEnd = off + 16;
-    while (nameEnd < end && buf[nameEnd] !== 0) nameEnd++;
-    each({ wd: buf.readInt32LE(off), mask: buf.readUInt32LE(off + 4), cookie: buf.readUInt32LE(off + 8), name: buf.subarray(off + 16, nameEnd) });
-    off = end;
-  }
 }

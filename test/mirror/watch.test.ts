@@ -21,6 +21,7 @@ import { spawn } from 'node:child_process';
 import { withMirror } from '../helpers/mount.js';
 import { mulberry32 } from '../helpers/prng.js';
 import { argsWithStats, freshStats } from '../helpers/stats.js';
+import { pollUntil, sleep } from '../helpers/wait.js';
 
 const STRESS_SECONDS = Number(process.env.FUSEKIT_STRESS_SECONDS ?? 0);
 const CHANGES = 400;
@@ -241,6 +242,38 @@ test('--watch: changes made through MNT invalidate no names, and the kernel keep
       assert.equal(after.requests.LOOKUP ?? 0, before, 'no LOOKUP for cached names');
     },
     { args: argsWithStats(['--watch'], (f) => (statsFile = f)) },
+  );
+});
+
+test('--watch: own changes whose events inotify merged hide no later change made in SRC', { timeout: 60_000 }, async () => {
+  const files = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+  await withMirror(
+    async ({ src, mnt }) => {
+      for (const f of files) fs.lstatSync(path.join(mnt, f));
+      // Two mode changes of each file through MNT, back to back: two announced
+      // changes, and often one ATTRIB event (inotify merges equal events
+      // queued one after the other).
+      for (const f of files) {
+        fs.chmodSync(path.join(mnt, f), 0o600);
+        fs.chmodSync(path.join(mnt, f), 0o640);
+      }
+      // The watcher has read those events by now.
+      await sleep(100);
+      for (const f of files) fs.chmodSync(path.join(src, f), 0o604);
+      for (const f of files) {
+        await pollUntil(() => (fs.lstatSync(path.join(mnt, f)).mode & 0o777) === 0o604, {
+          timeoutMs: 5000,
+          intervalMs: 5,
+          what: `the mode changed in SRC to show through MNT for ${f}`,
+        });
+      }
+    },
+    {
+      args: ['--watch'],
+      prepare: ({ src }) => {
+        for (const f of files) fs.writeFileSync(path.join(src, f), '');
+      },
+    },
   );
 });
 
