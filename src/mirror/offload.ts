@@ -24,9 +24,11 @@
  * meanwhile: a lone client gains nothing and pays the hand-off on every call.
  * So while a kind is slow, a call goes to the pool when another pool call is
  * in flight (requests of other clients are being served: this one joins
- * them), and otherwise only one call in 8, as a probe: while a probe waits,
+ * them), or when one did within the last 100 ms (clients that overlapped a
+ * moment ago, whose calls may all have just been answered at once, will
+ * again), and otherwise only one call in 8, as a probe: while a probe waits,
  * the requests other clients sent find it in flight and follow it to the
- * pool, and so on while they keep coming; a lone client's probe finds none.
+ * pool; a lone client's probe finds none.
  */
 
 /**
@@ -49,6 +51,8 @@ const START_AT = 8;
 const STOP_AT = 3;
 /** While a kind is slow and no pool call is in flight: one call in this many goes to the pool. */
 const PROBE_EVERY = 8;
+/** How long (ms) after a call found another in flight the calls of slow kinds keep going to the pool. */
+const COMPANY_MS = 100;
 
 /** What the stats file shows of it. */
 export interface OffloadStats {
@@ -116,6 +120,8 @@ export class SourceLatencies {
   /** Calls on the pool not finished yet, of every kind. */
   private inFlight = 0;
   private probeCountdown = PROBE_EVERY;
+  /** Until when (performance.now()) other clients are taken to be there. */
+  private companyUntil = 0;
 
   constructor(readonly policy: OffloadPolicy = 'auto') {
     this.lookup = new SourceLatency(policy);
@@ -127,7 +133,12 @@ export class SourceLatencies {
   offload(kind: SourceLatency): boolean {
     if (this.policy === 'always') return true;
     if (!kind.slow) return false;
-    if (this.inFlight > 0) return true;
+    const now = performance.now();
+    if (this.inFlight > 0) {
+      this.companyUntil = now + COMPANY_MS;
+      return true;
+    }
+    if (now < this.companyUntil) return true;
     if (--this.probeCountdown > 0) return false;
     this.probeCountdown = PROBE_EVERY;
     return true;

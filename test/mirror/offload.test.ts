@@ -48,7 +48,7 @@ test('SourceLatency: never and always do not look at the times', () => {
   assert.equal(never.started + always.started, 0);
 });
 
-test('SourceLatencies: a slow kind goes to the pool while another pool call is in flight, else one call in 8', () => {
+test('SourceLatencies: a slow kind goes to the pool while another pool call is in flight (and for a moment after), else one call in 8', () => {
   const l = new SourceLatencies('auto');
   assert.equal(l.offload(l.lookup), false, 'not slow: never');
   for (let i = 0; i < 16; i++) l.lookup.record(2, false);
@@ -58,7 +58,12 @@ test('SourceLatencies: a slow kind goes to the pool while another pool call is i
   assert.ok(Array.from({ length: 10 }, () => l.offload(l.lookup)).every(Boolean), 'with a call in flight: every one');
   assert.equal(l.offload(l.getattr), false, 'a kind that is not slow stays on the thread');
   l.finished();
-  assert.equal(l.offload(l.lookup), false);
+  assert.equal(l.offload(l.lookup), true, 'company seen a moment ago: still the pool');
+  const lone = new SourceLatencies('auto');
+  for (let i = 0; i < 16; i++) lone.lookup.record(2, false);
+  lone.started();
+  lone.finished();
+  assert.equal(lone.offload(lone.lookup), false, 'a call that found no other in flight made no company');
   assert.deepEqual(l.stats.slow, ['lookup']);
   assert.equal(new SourceLatencies('always').offload(new SourceLatency('always')), true);
 });
