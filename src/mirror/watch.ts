@@ -150,6 +150,10 @@ export class SourceWatcher {
   private batching = false;
   private readonly buf = Buffer.allocUnsafeSlow(64 * 1024);
   private readonly childStat = emptyStat();
+  /** The name of the last attribute or content event and the inode it named (length 0: none; valid within one drain). */
+  private readonly lastChildName: { dir: number; bytes: Buffer; length: number; child: MirrorInode | undefined } = {
+    dir: 0, bytes: Buffer.allocUnsafeSlow(256), length: 0, child: undefined,
+  };
   /** Watched directories by watch descriptor, and each watched node's descriptor. */
   private readonly dirs = new Map<number, MirrorInode>();
   private readonly wdOf = new Map<number, number>();
@@ -331,6 +335,8 @@ export class SourceWatcher {
   /** Reads and handles every queued event; whether there were any. */
   private drain(): boolean {
     if (this.closed) return false;
+    // Between reads the kernel may forget an inode, and its slot name another.
+    this.lastChildName.length = 0;
     let any = false;
     for (;;) {
       const n = tryRead(this.fd, this.buf, 0, this.buf.length);
@@ -383,6 +389,8 @@ export class SourceWatcher {
         continue;
       }
       if (mask & (In.CREATE | In.DELETE | In.MOVED_FROM | In.MOVED_TO)) {
+        // A name changed: what the last child event's name named may have, too.
+        this.lastChildName.length = 0;
         if (!this.isOwnName(dir.nodeid, b, start, end)) {
           const name = Buffer.from(b.subarray(start, end));
           this.names.set(`${dir.nodeid}/${name.toString('latin1')}`, [dir.nodeid, name]);
@@ -396,14 +404,7 @@ export class SourceWatcher {
 
   /** A child's attributes or content changed: only if the kernel knows that child. */
   private childChanged(dir: MirrorInode, name: Buffer, mask: number): void {
-    let dirFd: number;
-    try {
-      dirFd = dir.fd;
-    } catch {
-      return;
-    }
-    if (tryFstatat(dirFd, name, AT_SYMLINK_NOFOLLOW, this.childStat) < 0) return;
-    const child = this.inodes.find(this.childStat.dev, this.childStat.ino);
+    const child = this.childNamed(dir, name);
     if (!child) return;
     // Written through the mount (in passthrough the kernel writes the source itself and knows the new size and times).
     if (mask & In.MODIFY && !(mask & In.ATTRIB) && this.writingThroughMount(child)) {
@@ -413,6 +414,33 @@ export class SourceWatcher {
     if (this.isOwnAttr(child.nodeid)) return;
     this.attrs.set(child.nodeid, child);
     if (mask & In.MODIFY && child.type === S_IFREG) this.pages.set(child.nodeid, child);
+  }
+
+  /**
+   * The known inode `name` in `dir` names now, if any. A file written and
+   * then chmod'ed, chown'ed or touched (an untar does all four) raises an
+   * event for each: the name is stat'ed once for the run of events on it, as
+   * long as no name event comes between (which could make it name another).
+   */
+  private childNamed(dir: MirrorInode, name: Buffer): MirrorInode | undefined {
+    const last = this.lastChildName;
+    if (last.length > 0 && last.dir === dir.nodeid && name.equals(last.bytes.subarray(0, last.length))) return last.child;
+    let dirFd: number;
+    try {
+      dirFd = dir.fd;
+    } catch {
+      return undefined;
+    }
+    last.length = 0;
+    if (tryFstatat(dirFd, name, AT_SYMLINK_NOFOLLOW, this.childStat) < 0) return undefined;
+    const child = this.inodes.find(this.childStat.dev, this.childStat.ino);
+    if (name.length <= last.bytes.length) {
+      name.copy(last.bytes);
+      last.dir = dir.nodeid;
+      last.child = child;
+      last.length = name.length;
+    }
+    return child;
   }
 
   /** Sends what one drain gathered. */
