@@ -25,13 +25,13 @@
  * have millisecond granularity, so D is the wait to the nearest
  * millisecond or so, not a precise figure.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MirrorFilesystem } from '../src/mirror/mirror.js';
 import type { PassthroughPolicy } from '../src/passthrough/manager.js';
 import { mount, type FuseMount } from '../src/session/mount.js';
 import { flags } from '../test/helpers/args.js';
 import { delayedFilesystem } from '../test/helpers/slow-source.js';
+import { StatsFileWriter } from '../src/cli/stats-file.js';
 
 interface Args {
   source: string;
@@ -107,30 +107,13 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const mounted = m;
-  let writing: Promise<void> = Promise.resolve();
-  const writeStats = (): Promise<void> => {
-    const file = a.statsFile;
-    if (!file) return writing;
-    const body = JSON.stringify({ snapshotMs: Date.now(), ...mounted.session.stats.toJSON(), slowMs: a.delayMs });
-    const tmp = `${file}.tmp${process.pid}`;
-    // Asynchronous, never through the mount this thread serves.
-    writing = writing.then(async () => {
-      try {
-        await fs.promises.writeFile(tmp, body, { mode: 0o644 });
-        await fs.promises.rename(tmp, file);
-      } catch (err) {
-        process.stderr.write(`slow-source: cannot write stats file: ${(err as Error).message}\n`);
-      }
-    });
-    return writing;
-  };
-  void writeStats();
-  const timer = setInterval(() => void writeStats(), 1000);
+  const statsFile = a.statsFile
+    ? new StatsFileWriter(a.statsFile, () => ({ ...mounted.session.stats.toJSON(), slowMs: a.delayMs }), (message) => process.stderr.write(`slow-source: ${message}\n`))
+    : undefined;
   process.stderr.write(`slow-source: mirroring ${a.source} at ${a.mountpoint}, metadata requests delayed ${a.delayMs} ms (passthrough ${a.passthrough})\n`);
   if (signals > 0) stop();
   const end = await mounted.ended;
-  clearInterval(timer);
-  await writeStats();
+  await statsFile?.stop();
   if (end.reason === 'error') {
     process.stderr.write(`slow-source: connection failed: ${end.error.message}\n`);
     return 1;

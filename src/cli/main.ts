@@ -12,6 +12,7 @@ import { parseMirrorArgs, UsageError, USAGE } from './options.js';
 import { getNofileLimit, setNofileLimit } from '../sys/index.js';
 import type { MirrorArgs } from './options.js';
 import { stderrLogger } from '../fs/logger.js';
+import { StatsFileWriter } from './stats-file.js';
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -188,49 +189,23 @@ async function runMirror(a: MirrorArgs): Promise<number> {
   }
   const mounted = m;
   if (signals > 0) stop(mounted);
-  // Asynchronous: the stats file may lie inside MNT, which this thread serves.
-  let statsWrite: Promise<void> = Promise.resolve();
-  const writeStats = (): Promise<void> => {
-    if (!a.statsFile) return statsWrite;
-    const file = a.statsFile;
-    const body = JSON.stringify({
-      // When the counters were copied: the file's mtime may be later, if the write waited.
-      snapshotMs: Date.now(),
-      ...mounted.session.stats.toJSON(),
-      nodes: filesystem.inodes.size - 1,
-      openHandles: filesystem.openHandles,
-      passthrough: mounted.session.passthroughStats(),
-      watch: filesystem.watchStats,
-      offload: filesystem.offloadStats,
-    }, null, 1);
-    const tmp = `${file}.tmp${process.pid}`;
-    statsWrite = statsWrite.then(async () => {
-      try {
-        // The mirror sets the process umask to its callers' (0 at start): name the mode.
-        await fs.promises.writeFile(tmp, body, { mode: 0o644 });
-        await fs.promises.rename(tmp, file);
-      } catch (err) {
-        process.stderr.write(`fusekit: cannot write stats file: ${(err as Error).message}\n`);
-      }
-    });
-    return statsWrite;
-  };
-  void writeStats();
-  let writing = false;
-  const timer = setInterval(() => {
-    // Skip a tick rather than queue writes behind a slow one.
-    if (writing) return;
-    writing = true;
-    void writeStats().finally(() => { writing = false; });
-  }, 1000);
+  const statsFile = a.statsFile
+    ? new StatsFileWriter(a.statsFile, () => ({
+        ...mounted.session.stats.toJSON(),
+        nodes: filesystem.inodes.size - 1,
+        openHandles: filesystem.openHandles,
+        passthrough: mounted.session.passthroughStats(),
+        watch: filesystem.watchStats,
+        offload: filesystem.offloadStats,
+      }), (message) => process.stderr.write(`fusekit: ${message}\n`))
+    : undefined;
 
   // Announced only now: whoever waits for this line may signal at once.
   const pt = mounted.session.passthrough;
   process.stderr.write(`fusekit: mirroring ${src} at ${mnt} (FUSE 7.${mounted.info.minor}, passthrough ${pt?.active ? pt.policy : 'off'})\n`);
 
   const end = await mounted.ended;
-  clearInterval(timer);
-  await writeStats();
+  await statsFile?.stop();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   if (end.reason === 'error') return fail(`connection failed: ${end.error.message}`);
