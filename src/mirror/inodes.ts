@@ -153,8 +153,16 @@ export class InodeTable {
 
   /** Descriptors of forgotten inodes, and of inodes dropped from the cache, closed between requests. */
   private readonly closing = new DeferredCloses<number>((fd) => void tryClose(fd));
-  /** Slots held by handle that hold a descriptor now, least recently used first. */
+  /**
+   * Slots held by handle that hold a descriptor now, in the order they got it
+   * (or were last passed over by `shrinkCache`). Use is marked in `usedSince`
+   * instead of moving the slot to the end on every access (a request touches
+   * several): eviction gives a used slot a second chance, which approximates
+   * least recently used at a Set operation per eviction, not per access.
+   */
   private readonly cached = new Set<number>();
+  /** 1 when the slot's cached descriptor was used since `shrinkCache` last passed it. */
+  private usedSince = new Uint8Array(0);
   private cacheCapacity = DEFAULT_CACHED_DESCRIPTORS;
   /** Slots held by descriptor (not the root), least recently used first: what pruning offers the kernel. */
   private readonly byDescriptor = new Set<number>();
@@ -262,9 +270,7 @@ export class InodeTable {
     let fd = this.heldFds[slot]!;
     if (this.handleLengths[slot] === 0) return fd;
     if (fd >= 0) {
-      // Most recently used last.
-      this.cached.delete(slot);
-      this.cached.add(slot);
+      this.usedSince[slot] = 1;
       return fd;
     }
     const n = this.handleLengths[slot]!;
@@ -454,17 +460,22 @@ export class InodeTable {
 
   private hold(slot: number, fd: number): void {
     this.heldFds[slot] = fd;
+    this.usedSince[slot] = 0;
     this.cached.add(slot);
     if (this.cached.size > this.cacheCapacity) this.shrinkCache();
   }
 
-  /** Closes the least recently used cached descriptors past the capacity; inodes with open files keep theirs. */
+  /**
+   * Closes cached descriptors past the capacity, oldest first; one used since
+   * the last pass, or whose inode has open files, goes to the back instead.
+   */
   private shrinkCache(): void {
-    let passes = this.cached.size;
+    let passes = 2 * this.cached.size;
     for (const slot of this.cached) {
       if (this.cached.size <= this.cacheCapacity || passes-- <= 0) break;
       this.cached.delete(slot);
-      if (this.openFiles.has(slot)) {
+      if (this.usedSince[slot] || this.openFiles.has(slot)) {
+        this.usedSince[slot] = 0;
         this.cached.add(slot);
         continue;
       }
@@ -485,6 +496,7 @@ export class InodeTable {
     this.inos = widen(this.inos, (n) => new Float64Array(n));
     this.devIndexes = widen(this.devIndexes, (n) => new Uint16Array(n));
     this.types = widen(this.types, (n) => new Uint8Array(n));
+    this.usedSince = widen(this.usedSince, (n) => new Uint8Array(n));
     this.handleLengths = widen(this.handleLengths, (n) => new Uint8Array(n));
     this.handles = widen(this.handles, (n) => new Uint8Array(n), HANDLE_SLOT);
     this.capacity = cap;

@@ -46,7 +46,7 @@ import {
 import { InodeTable, procPath } from './inodes.js';
 import type { MirrorInode } from './inodes.js';
 import { SourceWatcher } from './watch.js';
-import { SourceLatencies } from './offload.js';
+import { RecentEvents, SourceLatencies } from './offload.js';
 import { DirectoryStreams, type DirectoryStream } from './dirstreams.js';
 import type { OffloadPolicy, OffloadStats, SourceLatency } from './offload.js';
 import type { WatchStats } from './watch.js';
@@ -54,6 +54,8 @@ import type { WatchStats } from './watch.js';
 const E = osConstants.errno;
 const EMPTY = '';
 const STAT_SELF = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
+/** Of the last 16 LOOKUPs, how many must have found new inodes for the next to open its name without a stat first. */
+const NEW_LOOKUPS_OPEN_FIRST = 12;
 /** Descriptors kept open, at most, for inodes held by file handle. */
 const MAX_CACHED_DESCRIPTORS = 8192;
 
@@ -160,6 +162,8 @@ export class MirrorFilesystem implements Filesystem {
   private readonly unwatchedTimeouts: [number, number, number];
   /** Directory streams kept open from one READDIR to the next. */
   private readonly dirStreams = new DirectoryStreams();
+  /** Which recent LOOKUPs found an inode new to the table. */
+  private readonly newLookups = new RecentEvents();
   /** How long source calls take, by kind, and so where they are made. */
   private readonly latency: SourceLatencies;
   /** Descriptors open for the kernel's file handles, and the inode each is on. */
@@ -413,7 +417,12 @@ export class MirrorFilesystem implements Filesystem {
     if (this.latency.offload(this.latency.lookup)) return this.lookupOnPool(ctx.nodeid, req.nameBytes);
     const parent = this.node(ctx.nodeid);
     const started = performance.now();
-    const found = this.lookupIn(parent, req.nameBytes);
+    const known = this.inodes.size;
+    // While most lookups find inodes the table lacks (a cold walk, a stat of every
+    // file after drop_caches), open the name at once: the stat by name that would
+    // find a known inode without opening it then only costs a system call.
+    const found = this.newLookups.hits >= NEW_LOOKUPS_OPEN_FIRST ? this.adoptOrMissing(parent, req.nameBytes) : this.lookupIn(parent, req.nameBytes);
+    this.newLookups.record(this.inodes.size > known);
     this.latency.lookup.record(performance.now() - started, false);
     return this.negativeEntryFor(found);
   }

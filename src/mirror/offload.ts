@@ -43,9 +43,24 @@ export type OffloadPolicy = 'auto' | 'never' | 'always';
 
 /** A call that took longer than this, in ms, counts as slow. */
 const SLOW_CALL_MS = 0.2;
-/** How many recent calls are remembered (bits of `history`). */
+/** How many recent events a `RecentEvents` remembers. */
 const WINDOW = 16;
 const WINDOW_MASK = (1 << WINDOW) - 1;
+
+/** Which of the last 16 events were hits, and how many: a cheap moving share. */
+export class RecentEvents {
+  /** One bit per event, newest lowest: 1 for a hit. */
+  private bits = 0;
+  /** Hits among the last 16 events. */
+  hits = 0;
+
+  record(hit: boolean): void {
+    const h = hit ? 1 : 0;
+    const leaving = (this.bits >>> (WINDOW - 1)) & 1;
+    this.bits = ((this.bits << 1) | h) & WINDOW_MASK;
+    this.hits += h - leaving;
+  }
+}
 /** Slow calls among the last WINDOW that start offloading, and at or below which it stops. */
 const START_AT = 8;
 const STOP_AT = 3;
@@ -68,9 +83,7 @@ export interface OffloadStats {
 
 /** Tracks how long one kind of source call takes and says where the next one goes. */
 export class SourceLatency {
-  /** One bit per recent call, newest lowest: 1 when it was slow. */
-  private history = 0;
-  private slowCalls = 0;
+  private readonly recent = new RecentEvents();
   private active: boolean;
   private pooled = 0;
   private starts = 0;
@@ -88,14 +101,12 @@ export class SourceLatency {
   record(ms: number, onPool: boolean): void {
     if (onPool) this.pooled++;
     if (this.policy !== 'auto') return;
-    const slow = ms > SLOW_CALL_MS ? 1 : 0;
-    const leaving = (this.history >>> (WINDOW - 1)) & 1;
-    this.history = ((this.history << 1) | slow) & WINDOW_MASK;
-    this.slowCalls += slow - leaving;
-    if (!this.active && this.slowCalls >= START_AT) {
+    this.recent.record(ms > SLOW_CALL_MS);
+    const slowCalls = this.recent.hits;
+    if (!this.active && slowCalls >= START_AT) {
       this.active = true;
       this.starts++;
-    } else if (this.active && this.slowCalls <= STOP_AT) {
+    } else if (this.active && slowCalls <= STOP_AT) {
       this.active = false;
     }
   }
