@@ -800,8 +800,9 @@ export class MirrorFilesystem implements Filesystem {
   // OPENDIR (ENOSYS) and the kernel stops sending OPENDIR and RELEASEDIR,
   // caches listings in its page cache (FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE)
   // and, with AUTO_INVAL_DATA, drops a listing when the directory's mtime
-  // changes, checked once attributes expire. Each READDIR opens the directory
-  // at the cookie it names.
+  // changes, checked once attributes expire. Each READDIR continues the stream
+  // the previous one left at the cookie it names, or opens the directory there
+  // (see dirstreams.ts).
 
   fsyncdir(req: FsyncdirRequest, ctx: RequestContext): Promise<void> {
     const fd = openat(this.node(ctx.nodeid).fd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
