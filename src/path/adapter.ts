@@ -6,7 +6,7 @@
  * caching) are documented in filesystem.ts.
  */
 import { constants as osConstants } from 'node:os';
-import { Fattr, GETATTR_FH, InitFlag, RenameFlag, ROOT_ID } from '../abi/constants.js';
+import { Fattr, FSYNC_FDATASYNC, GETATTR_FH, InitFlag, RenameFlag, ROOT_ID } from '../abi/constants.js';
 import { direntSize, encodeDirent, nameLength } from '../abi/encode.js';
 import type {
   AccessRequest, Attr, CopyFileRangeRequest, CreateRequest, FallocateRequest, FlushRequest, FsyncRequest,
@@ -370,6 +370,12 @@ export class PathAdapter implements Filesystem {
     const h = this.lock.acquire(nodes);
     if (h instanceof Held) return this.callHeld(h, call, then);
     return h.then((held) => this.callHeld(held, call, then));
+  }
+
+  /** `call` with the path of node `nodeid`, under a shared hold of that node; its result handed on unchanged. */
+  private atPath<T>(nodeid: number, call: (path: string | null) => PathResult<T>): PathResult<T> {
+    const node = this.node(nodeid);
+    return this.shared([node], () => call(pathOf(node)), passResult);
   }
 
   private callHeld<T, U>(held: Held, call: () => PathResult<T>, then: (v: T) => U | Errno | Promise<U | Errno>): U | Errno | Promise<U | Errno> {
@@ -743,29 +749,25 @@ export class PathAdapter implements Filesystem {
   read(req: ReadRequest, ctx: RequestContext, dest: Buffer): PathResult<number | Uint8Array> {
     const op = this.fs.read;
     if (!op) return ENOSYS;
-    const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), req.fh as number, dest, req.offset, ctx), passResult);
+    return this.atPath(ctx.nodeid, (p) => op.call(this.fs, p, req.fh as number, dest, req.offset, ctx));
   }
 
   write(req: WriteRequest, ctx: RequestContext): PathResult<number> {
     const op = this.fs.write;
     if (!op) return ENOSYS;
-    const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), req.fh as number, req.data, req.offset, ctx), passResult);
+    return this.atPath(ctx.nodeid, (p) => op.call(this.fs, p, req.fh as number, req.data, req.offset, ctx));
   }
 
   flush(req: FlushRequest, ctx: RequestContext): PathResult<void> {
     const op = this.fs.flush;
     if (!op) return ENOSYS;
-    const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), req.fh as number, ctx), passResult);
+    return this.atPath(ctx.nodeid, (p) => op.call(this.fs, p, req.fh as number, ctx));
   }
 
   fsync(req: FsyncRequest, ctx: RequestContext): PathResult<void> {
     const op = this.fs.fsync;
     if (!op) return ENOSYS;
-    const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), req.fh as number, (req.fsyncFlags & 1) !== 0, ctx), passResult);
+    return this.atPath(ctx.nodeid, (p) => op.call(this.fs, p, req.fh as number, (req.fsyncFlags & FSYNC_FDATASYNC) !== 0, ctx));
   }
 
   release(req: ReleaseRequest, ctx: RequestContext): PathResult<void> {
@@ -800,15 +802,13 @@ export class PathAdapter implements Filesystem {
   fallocate(req: FallocateRequest, ctx: RequestContext): PathResult<void> {
     const op = this.fs.fallocate;
     if (!op) return ENOSYS;
-    const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), req.fh as number, req.mode, req.offset, req.length, ctx), passResult);
+    return this.atPath(ctx.nodeid, (p) => op.call(this.fs, p, req.fh as number, req.mode, req.offset, req.length, ctx));
   }
 
   lseek(req: LseekRequest, ctx: RequestContext): PathResult<number> {
     const op = this.fs.lseek;
     if (!op) return ENOSYS;
-    const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), req.fh as number, req.offset, req.whence, ctx), passResult);
+    return this.atPath(ctx.nodeid, (p) => op.call(this.fs, p, req.fh as number, req.offset, req.whence, ctx));
   }
 
   copyFileRange(req: CopyFileRangeRequest, ctx: RequestContext): PathResult<number> {
@@ -847,9 +847,8 @@ export class PathAdapter implements Filesystem {
   fsyncdir(req: FsyncdirRequest, ctx: RequestContext): PathResult<void> {
     const op = this.fs.fsyncdir;
     if (!op) return ENOSYS;
-    const node = this.node(ctx.nodeid);
     const fsFh = this.dirs.get(req.fh as number)?.fsFh ?? 0;
-    return this.shared([node], () => op.call(this.fs, pathOf(node), fsFh, (req.fsyncFlags & 1) !== 0, ctx), passResult);
+    return this.atPath(ctx.nodeid, (p) => op.call(this.fs, p, fsFh, (req.fsyncFlags & FSYNC_FDATASYNC) !== 0, ctx));
   }
 
   /** The handle's listing, taken afresh when a reader starts at offset 0 (opendir, rewinddir). */
@@ -1060,8 +1059,7 @@ export class PathAdapter implements Filesystem {
   statfs(_req: StatfsRequest, ctx: RequestContext): PathResult<StatfsOut> {
     const op = this.fs.statfs;
     if (!op) return { blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, bsize: 512, namelen: 255, frsize: 0 };
-    const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node) ?? '/', ctx), passResult);
+    return this.atPath(ctx.nodeid, (p) => op.call(this.fs, p ?? '/', ctx));
   }
 
   access(req: AccessRequest, ctx: RequestContext): PathResult<void> {
@@ -1077,29 +1075,25 @@ export class PathAdapter implements Filesystem {
   setxattr(req: SetxattrRequest, ctx: RequestContext): PathResult<void> {
     const op = this.fs.setxattr;
     if (!op) return ENOSYS;
-    const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), req.name, req.value, req.flags, ctx), passResult);
+    return this.atPath(ctx.nodeid, (p) => op.call(this.fs, p, req.name, req.value, req.flags, ctx));
   }
 
   getxattr(req: GetxattrRequest, ctx: RequestContext): PathResult<Buffer> {
     const op = this.fs.getxattr;
     if (!op) return ENOSYS;
-    const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), req.name, ctx), passResult);
+    return this.atPath(ctx.nodeid, (p) => op.call(this.fs, p, req.name, ctx));
   }
 
   listxattr(_req: ListxattrRequest, ctx: RequestContext): PathResult<(string | Buffer)[]> {
     const op = this.fs.listxattr;
     if (!op) return ENOSYS;
-    const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), ctx), passResult);
+    return this.atPath(ctx.nodeid, (p) => op.call(this.fs, p, ctx));
   }
 
   removexattr(req: RemovexattrRequest, ctx: RequestContext): PathResult<void> {
     const op = this.fs.removexattr;
     if (!op) return ENOSYS;
-    const node = this.node(ctx.nodeid);
-    return this.shared([node], () => op.call(this.fs, pathOf(node), req.name, ctx), passResult);
+    return this.atPath(ctx.nodeid, (p) => op.call(this.fs, p, req.name, ctx));
   }
 }
 
