@@ -451,14 +451,10 @@ export class MirrorFilesystem implements Filesystem {
    */
   private async onPool(nodeid: NodeId, kind: SourceLatency, call: (fd: number) => Promise<number>): Promise<number> {
     const fd = dupCloexec(this.node(nodeid).fd);
-    const started = performance.now();
-    this.latency.started();
     try {
-      return await call(fd);
+      return await this.latency.run(kind, () => call(fd));
     } finally {
-      this.latency.finished();
       tryClose(fd);
-      kind.record(performance.now() - started, true);
     }
   }
 
@@ -878,10 +874,7 @@ export class MirrorFilesystem implements Filesystem {
     }
     try {
       while (deliverHeld(s, emit) && !s.atEnd) {
-        const started = performance.now();
-        this.latency.started();
-        const len = await getdents64OnPool(s.fd, s.buf).finally(() => this.latency.finished());
-        this.latency.listing.record(performance.now() - started, true);
+        const len = await this.latency.run(this.latency.listing, () => getdents64OnPool(s.fd, s.buf));
         if (len < 0) throw Errno.of(-len);
         refill(s, len);
       }

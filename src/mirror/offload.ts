@@ -155,6 +155,18 @@ export class SourceLatencies {
     return true;
   }
 
+  /** Makes `call`, a call of `kind` on the pool: in flight meanwhile, and its time recorded. */
+  async run(kind: SourceLatency, call: () => Promise<number>): Promise<number> {
+    const started = performance.now();
+    this.started();
+    try {
+      return await call();
+    } finally {
+      this.finished();
+      kind.record(performance.now() - started, true);
+    }
+  }
+
   /** Around each call made on the pool: it is in flight from `started` to `finished`. */
   started(): void {
     this.inFlight++;

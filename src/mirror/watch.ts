@@ -424,7 +424,7 @@ export class SourceWatcher {
    */
   private childNamed(dir: MirrorInode, name: Buffer): MirrorInode | undefined {
     const last = this.lastChildName;
-    if (last.length > 0 && last.dir === dir.nodeid && name.equals(last.bytes.subarray(0, last.length))) return last.child;
+    if (last.length > 0 && last.dir === dir.nodeid && name.compare(last.bytes, 0, last.length) === 0) return last.child;
     let dirFd: number;
     try {
       dirFd = dir.fd;

@@ -87,11 +87,17 @@ const PATH_MAX = 4096;
 const freeSlots: PoolCallSlot[] = [];
 
 function takeSlot(name: Buffer | string): PoolCallSlot | undefined {
-  const bytes = typeof name === 'string' ? Buffer.from(name) : name;
-  if (bytes.length >= PATH_MAX || bytes.indexOf(0) !== -1) return undefined;
+  const length = typeof name === 'string' ? Buffer.byteLength(name) : name.length;
+  if (length >= PATH_MAX) return undefined;
   const slot = freeSlots.pop() ?? { name: Buffer.allocUnsafeSlow(PATH_MAX), stat: Buffer.allocUnsafeSlow(statBuf.length) };
-  bytes.copy(slot.name);
-  slot.name[bytes.length] = 0;
+  if (typeof name === 'string') slot.name.write(name, 0);
+  else name.copy(slot.name);
+  slot.name[length] = 0;
+  // A NUL inside the name would silently cut it short.
+  if (slot.name.indexOf(0) !== length) {
+    freeSlots.push(slot);
+    return undefined;
+  }
   return slot;
 }
 
