@@ -79,17 +79,13 @@ export function recordingOps(log: Recorded[], opts: { async?: boolean } = {}): F
       rec('truncate', [p, size]);
       const f = files.get(p);
       if (!f) return reply(cb, Fuse.ENOENT);
-      const d = Buffer.alloc(size);
-      f.data.copy(d, 0, 0, Math.min(size, f.data.length));
-      f.data = d;
+      f.data = resized(f.data, size);
       reply(cb, 0);
     },
     ftruncate(p, fd, size, cb) {
       rec('ftruncate', [p, fd, size]);
       const f = files.get(p)!;
-      const d = Buffer.alloc(size);
-      f.data.copy(d, 0, 0, Math.min(size, f.data.length));
-      f.data = d;
+      f.data = resized(f.data, size);
       reply(cb, 0);
     },
     utimens(p, atime, mtime, cb) {
@@ -279,4 +275,11 @@ export function startProgram(cwd: string, file: string, args: string[]): Program
       }
     },
   };
+}
+
+/** `data` cut or zero-extended to `size` bytes, as truncate(2) leaves a file. */
+function resized(data: Buffer, size: number): Buffer {
+  const d = Buffer.alloc(size);
+  data.copy(d, 0, 0, Math.min(size, data.length));
+  return d;
 }
