@@ -78,18 +78,27 @@ function parseArgs(argv: string[]): Options {
 // The servers. The fuse-native one is the same file for both packages: only
 // the module it requires differs.
 
-const FUSE_NATIVE_SERVER = `
-const Fuse = require(process.argv[2])
-const mnt = process.argv[3]
-const n = Number(process.argv[4])
-const DATA = Buffer.alloc(4096, 120)
+/**
+ * What every server below starts with, given `n`: the names f0000000…, an
+ * index of them keyed by `key` (a JavaScript expression of `name`), and the
+ * 4 KiB every file holds.
+ */
+function flatTree(key: string): string {
+  return `const DATA = Buffer.alloc(4096, 120)
 const names = []
 const index = new Map()
 for (let i = 0; i < n; i++) {
   const name = 'f' + String(i).padStart(7, '0')
   names.push(name)
-  index.set('/' + name, i)
+  index.set(${key}, i)
+}`;
 }
+
+const FUSE_NATIVE_SERVER = `
+const Fuse = require(process.argv[2])
+const mnt = process.argv[3]
+const n = Number(process.argv[4])
+${flatTree("'/' + name")}
 const t = new Date(1700000000000)
 const dirStat = { mode: 0o40755, size: 4096, nlink: 2, uid: 0, gid: 0, mtime: t, atime: t, ctime: t }
 const fileStat = { mode: 0o100644, size: 4096, nlink: 1, uid: 0, gid: 0, mtime: t, atime: t, ctime: t }
@@ -126,14 +135,7 @@ const PATH_SERVER = `
 import { mountPaths, Errno } from 'fusekit'
 const [mnt, nArg] = process.argv.slice(2)
 const n = Number(nArg)
-const DATA = Buffer.alloc(4096, 120)
-const names = []
-const index = new Map()
-for (let i = 0; i < n; i++) {
-  const name = 'f' + String(i).padStart(7, '0')
-  names.push(name)
-  index.set('/' + name, i)
-}
+${flatTree("'/' + name")}
 const t = 1700000000000
 const dirAttr = { mode: 0o40755, size: 4096, nlink: 2, mtime: t, atime: t, ctime: t }
 const fileAttr = { mode: 0o100644, size: 4096, nlink: 1, mtime: t, atime: t, ctime: t }
@@ -153,14 +155,7 @@ const INODE_SERVER = `
 import { mount, Errno, ROOT_ID, DT_REG } from 'fusekit'
 const [mnt, nArg] = process.argv.slice(2)
 const n = Number(nArg)
-const DATA = Buffer.alloc(4096, 120)
-const names = []
-const index = new Map()
-for (let i = 0; i < n; i++) {
-  const name = 'f' + String(i).padStart(7, '0')
-  names.push(name)
-  index.set(name, i)
-}
+${flatTree('name')}
 const ENOENT = Errno.of('ENOENT')
 const attr = (ino, mode, size, nlink) => ({ ino, mode, size, nlink, uid: 0, gid: 0, rdev: 0, blksize: 0, blocks: 0,
   atimeSec: 1700000000, atimeNsec: 0, mtimeSec: 1700000000, mtimeNsec: 0, ctimeSec: 1700000000, ctimeNsec: 0 })
