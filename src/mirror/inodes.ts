@@ -8,7 +8,10 @@
  *   CAP_DAC_READ_SEARCH and the source's filesystem gives handles: the handle
  *   names the file itself, so it follows renames behind our back, and turns
  *   stale once the file is gone (its inode number may then be reused, but the
- *   handle's generation tells the new file apart). An O_PATH descriptor is
+ *   handle's generation tells the new file apart). The handle is taken when
+ *   the inode's first descriptor leaves the cache (until then that descriptor
+ *   pins the file, and a walk that the kernel soon forgets never pays for a
+ *   handle). An O_PATH descriptor is
  *   opened from the handle when a request needs one and kept in a bounded
  *   cache, least recently used out first. The kernel may then keep as many
  *   inodes as its memory allows: they cost the server memory, not
@@ -119,6 +122,8 @@ const DEFAULT_CACHED_DESCRIPTORS = 4096;
 const HANDLE_SLOT = 32;
 /** Slots the table starts with; it doubles as needed. */
 const INITIAL_SLOTS = 1024;
+/** `handleLengths` of an inode to be held by handle whose handle is not taken yet: it holds its first descriptor. */
+const HANDLE_PENDING = 255;
 /** The index's empty and deleted markers (slots are >= 0). */
 const EMPTY = -1;
 const DELETED = -2;
@@ -137,7 +142,7 @@ export class InodeTable {
   private devIndexes = new Uint16Array(0);
   /** S_IFMT >> 12. */
   private types = new Uint8Array(0);
-  /** The handle's length in bytes (header included), 0 when held by descriptor. */
+  /** The handle's length in bytes (header included), 0 when held by descriptor, HANDLE_PENDING before it is taken. */
   private handleLengths = new Uint8Array(0);
   private handles = new Uint8Array(0);
   /** Devices seen, by index. */
@@ -230,7 +235,7 @@ export class InodeTable {
 
   /**
    * Takes the handle of `name` in `dirfd` (of `dirfd` itself for an empty name
-   * with AT_EMPTY_PATH), for `add` or `matchesTakenHandle`; false if the table
+   * with AT_EMPTY_PATH), for `matchesTakenHandle`; false if the table
    * does not hold inodes of `dev` by handle, or the handle cannot be taken or
    * is too long for a slot.
    */
@@ -352,13 +357,14 @@ export class InodeTable {
 
   /**
    * Adopts `fd` (an O_PATH descriptor) as a new inode with one kernel
-   * reference, held by the handle `takeHandle` took if `withTakenHandle`, else
-   * by the descriptor. An inode indexed under the same device and inode number
-   * is replaced in the index (its file is gone: the number was reused); the
-   * kernel keeps its node id until it forgets it.
+   * reference: held by handle if `byHandleIfAble` and the table holds inodes
+   * of `dev` by handle (the handle taken from `fd` when the cache lets it go),
+   * else by the descriptor. An inode indexed under the same device and inode
+   * number is replaced in the index (its file is gone: the number was
+   * reused); the kernel keeps its node id until it forgets it.
    */
-  add(fd: number, dev: number, ino: number, type: number, withTakenHandle = false): MirrorInode {
-    return new MirrorInode(this, this.allocate(fd, dev, ino, type, withTakenHandle && this.takenLength > 0));
+  add(fd: number, dev: number, ino: number, type: number, byHandleIfAble = false): MirrorInode {
+    return new MirrorInode(this, this.allocate(fd, dev, ino, type, byHandleIfAble && dev === this.handleDev));
   }
 
   /** Gives `inode` (held by handle, holding no descriptor) the descriptor `fd`, which the cache now owns. */
@@ -427,7 +433,7 @@ export class InodeTable {
     this.handleMount = -1;
   }
 
-  private allocate(fd: number, dev: number, ino: number, type: number, withTakenHandle: boolean): number {
+  private allocate(fd: number, dev: number, ino: number, type: number, byHandle: boolean): number {
     let slot = this.freeSlots.pop();
     if (slot === undefined) {
       if (this.nextSlot === this.capacity) this.grow();
@@ -445,9 +451,8 @@ export class InodeTable {
     this.types[slot] = type >>> 12;
     this.heldFds[slot] = -1;
     this.live++;
-    if (withTakenHandle) {
-      this.handleLengths[slot] = this.takenLength;
-      this.handles.set(this.handleScratch.subarray(0, this.takenLength), slot * HANDLE_SLOT);
+    if (byHandle) {
+      this.handleLengths[slot] = HANDLE_PENDING;
       this.hold(slot, fd);
     } else {
       this.handleLengths[slot] = 0;
@@ -468,6 +473,8 @@ export class InodeTable {
   /**
    * Closes cached descriptors past the capacity, oldest first; one used since
    * the last pass, or whose inode has open files, goes to the back instead.
+   * An inode whose handle is not taken yet gets it from the descriptor first;
+   * one that gives none is held by its descriptor from then on.
    */
   private shrinkCache(): void {
     let passes = 2 * this.cached.size;
@@ -479,9 +486,24 @@ export class InodeTable {
         this.cached.add(slot);
         continue;
       }
+      if (this.handleLengths[slot] === HANDLE_PENDING && !this.takeHandleOf(slot)) {
+        this.handleLengths[slot] = 0;
+        this.byDescriptor.add(slot);
+        continue;
+      }
       this.closing.push(this.heldFds[slot]!);
       this.heldFds[slot] = -1;
     }
+  }
+
+  /** Takes the handle of the file `slot`'s descriptor names into the slot; false if it gives none that fits. */
+  private takeHandleOf(slot: number): boolean {
+    this.takenLength = 0; // the scratch buffer no longer holds what takeHandle took
+    const n = tryNameToHandleAt(this.heldFds[slot]!, '', AT_EMPTY_PATH, this.handleScratch);
+    if (n < 0 || n > HANDLE_SLOT) return false;
+    this.handles.set(this.handleScratch.subarray(0, n), slot * HANDLE_SLOT);
+    this.handleLengths[slot] = n;
+    return true;
   }
 
   private grow(): void {

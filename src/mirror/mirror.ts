@@ -391,13 +391,11 @@ export class MirrorFilesystem implements Filesystem {
     }
     let inode = this.inodes.find(st.dev, st.ino);
     // Held only by a handle, a known inode number may belong to a new file.
-    const pinned = inode?.pinned === true;
-    const taken = !pinned && this.inodes.takeHandle(st.dev, fd, EMPTY, AT_EMPTY_PATH);
-    if (inode && (pinned || (taken && this.inodes.matchesTakenHandle(inode)))) {
+    if (inode && (inode.pinned || (this.inodes.takeHandle(st.dev, fd, EMPTY, AT_EMPTY_PATH) && this.inodes.matchesTakenHandle(inode)))) {
       if (!this.inodes.offer(inode, fd)) tryClose(fd);
       inode.nlookup++;
     } else {
-      inode = this.inodes.add(fd, st.dev, st.ino, st.mode & S_IFMT, taken);
+      inode = this.inodes.add(fd, st.dev, st.ino, st.mode & S_IFMT, true);
       this.relieveDescriptorPressure();
     }
     return this.entry(inode, st);
