@@ -20,7 +20,7 @@ export interface Options {
   memEntries: number;
   memory: boolean;
   profile: boolean;
-  /** The cache-policy targets: the passthrough mirror with --watch and with -o exclusive. */
+  /** The cache-policy targets: the passthrough mirror with --no-watch and with -o exclusive. */
   cacheTargets: boolean;
   quick: boolean;
   out?: string;
@@ -69,9 +69,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --no-memory        skip the memory phase
   --no-profile       skip the per-opcode request profile of the passthrough mirror
   --no-cache-targets skip the two cache-policy targets (the passthrough mirror with
-                     --watch, and with -o exclusive), run by default beside the
-                     others (which cache for 1 s and do not watch SRC, the mirror's
-                     default)
+                     --no-watch: 1 s of caching, and with -o exclusive: a day), run
+                     by default beside the others (which have the mirror's default:
+                     SRC watched on a local filesystem, an hour of caching)
   --quick            small sizes for a smoke run
   --out FILE         also write the raw results as JSON
   --dir DIR          scratch directory (default /tmp/fusekit-bench; must be on the

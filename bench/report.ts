@@ -118,7 +118,7 @@ export function render(x: RenderInput): string {
   const npHead = np.flagRejected ? 'no passthrough (FLAG REJECTED)' : 'no passthrough';
   const userHead = user?.flagRejected ? 'unprivileged (FLAG REJECTED)' : 'unprivileged';
   const refHead = ref?.flagRejected ? 'reference (FLAG REJECTED)' : 'reference';
-  const policies = [targets.watch, targets.excl].filter((t): t is TargetState => t !== undefined);
+  const policies = [targets.unwatched, targets.excl].filter((t): t is TargetState => t !== undefined);
   const header = [
     'workload', 'source', ptHead, 'ratio', npHead, 'ratio', ...policies.flatMap((t) => [t.title, 'ratio']), ...(user ? [userHead, 'ratio'] : []), ...(ref ? [refHead, 'ratio'] : []),
     'floor (goal)', 'pt vs floor', 'src swing', 'pt READ/WRITE reqs', ...(ref ? ['ref READ/WRITE reqs'] : []),
@@ -153,8 +153,9 @@ export function render(x: RenderInput): string {
   );
   if (policies.length) {
     lines.push(
-      'pt --watch / pt -o exclusive: the passthrough mirror with the other cache policies: --watch (an hour of caching, SRC watched and the kernel told of every change) ' +
-        'and -o exclusive (a day of caching, SRC assumed unchanged behind the mount); passthrough and no passthrough run with the default, 1 s of caching.',
+      'pt --no-watch / pt -o exclusive: the passthrough mirror with the other cache policies: --no-watch (1 s of caching, SRC not watched) ' +
+        'and -o exclusive (a day of caching, SRC assumed unchanged behind the mount); passthrough and no passthrough run with the default (SRC on a local filesystem: ' +
+        'watched, an hour of caching, the kernel told of every change).',
     );
   }
   const countsOf = (t: TargetState) =>

@@ -95,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
   if (leftover) log(`bench: ${leftover}`);
   setScratch(opts.dir, opts.keep);
   prepareScratch(opts.dir, [
-    ...(opts.cacheTargets ? ['src-watch', 'mnt-watch', 'src-excl', 'mnt-excl'] : []),
+    ...(opts.cacheTargets ? ['src-unwatched', 'mnt-unwatched', 'src-excl', 'mnt-excl'] : []),
     ...(opts.user ? ['src-user', 'mnt-user'] : []),
     ...(opts.reference !== undefined ? ['src-ref', 'mnt-ref'] : []),
     ...(opts.slowSource ? SLOW_DIRS : []),

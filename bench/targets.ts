@@ -10,11 +10,13 @@ import type { RowResult } from './rows.js';
 import type { FuseConfChange, RunAs } from './unprivileged.js';
 
 /**
- * source, passthrough mirror, no-passthrough mirror (both with the default 1 s
- * caching), the passthrough mirror with the other cache policies (--watch: an
- * hour, SRC watched; -o exclusive: a day), the unprivileged mirror, reference mirror.
+ * source, passthrough mirror, no-passthrough mirror (both with the default
+ * cache policy: SRC watched where it is on a local filesystem, names and
+ * attributes cached an hour), the passthrough mirror with the other cache
+ * policies (--no-watch: 1 s; -o exclusive: a day), the unprivileged mirror,
+ * reference mirror.
  */
-export type TargetKey = 'source' | 'pt' | 'nopt' | 'watch' | 'excl' | 'user' | 'ref' | SlowTargetKey;
+export type TargetKey = 'source' | 'pt' | 'nopt' | 'unwatched' | 'excl' | 'user' | 'ref' | SlowTargetKey;
 /**
  * The slow-source section's targets: the slow source itself (a mirror with
  * delayed metadata requests, in the `source` place), and the passthrough
@@ -26,7 +28,7 @@ export type SlowTargetKey = 'slow' | 'slow-pt' | 'slow-ref';
  * `source` place and the mirrors measured against it.
  */
 export type TargetSet = Record<'source' | 'pt', TargetState> & {
-  nopt?: TargetState; watch?: TargetState; excl?: TargetState; user?: TargetState; ref?: TargetState;
+  nopt?: TargetState; unwatched?: TargetState; excl?: TargetState; user?: TargetState; ref?: TargetState;
 };
 /** The targets of the main table: the three fixed ones, the cache-policy ones (unless --no-cache-targets), the user's mirror with --user, the reference mirror with --reference. */
 export type Targets = TargetSet & { nopt: TargetState };
@@ -36,9 +38,9 @@ export function targetList(targets: TargetSet): TargetState[] {
   return [targets.source, targets.pt, ...(targets.nopt ? [targets.nopt] : []), ...extraTargets(targets)];
 }
 
-/** The optional targets present in this run, in column order (watch, excl, user, ref). */
+/** The optional targets present in this run, in column order (unwatched, excl, user, ref). */
 export function extraTargets(targets: TargetSet): TargetState[] {
-  return [targets.watch, targets.excl, targets.user, targets.ref].filter((t): t is TargetState => t !== undefined);
+  return [targets.unwatched, targets.excl, targets.user, targets.ref].filter((t): t is TargetState => t !== undefined);
 }
 
 /** One target: where its workloads run, how its mirror ran, and what was measured on it. */
@@ -61,7 +63,7 @@ export interface TargetState {
   skipped?: string;
   /** For mirrors: the program started as `node CLI mirror ...`. */
   cli?: string;
-  /** For mirrors: CLI arguments after --passthrough MODE (the cache policy of the watch and excl targets). */
+  /** For mirrors: CLI arguments after --passthrough MODE (the cache policy of the unwatched and excl targets). */
   extraArgs?: string[];
   /**
    * The --reference mirror: its stats file may carry no request counts, and a
@@ -110,8 +112,8 @@ export function makeTargets(opts: Options): Targets {
     nopt: { key: 'nopt', title: 'no passthrough', root: d('mnt-nopt'), backing: d('src-nopt'), mode: 'never', cli: opts.cli, rows: {}, windows: {}, seconds: 0 },
   };
   if (opts.cacheTargets) {
-    targets.watch = {
-      key: 'watch', title: 'pt --watch', root: d('mnt-watch'), backing: d('src-watch'), mode: 'always', cli: opts.cli, extraArgs: ['--watch'],
+    targets.unwatched = {
+      key: 'unwatched', title: 'pt --no-watch', root: d('mnt-unwatched'), backing: d('src-unwatched'), mode: 'always', cli: opts.cli, extraArgs: ['--no-watch'],
       rows: {}, windows: {}, seconds: 0,
     };
     targets.excl = {

@@ -1,7 +1,7 @@
 /**
  * `npm run conformance`: fusekit's POSIX conformance suite for `fusekit mirror`.
  *
- *   npm run conformance -- [--policies auto,always,readonly,never,exclusive,watch,offload,paths] [--cases SUBSTR]
+ *   npm run conformance -- [--policies auto,always,readonly,never,exclusive,unwatched,offload,paths] [--cases SUBSTR]
  *                          [--seeds N] [--ops N] [--no-fuzz] [--verbose]
  *
  * Part 1: every script of conformance/cases.ts runs, through the C interpreter
@@ -32,19 +32,20 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CONF_SRC = path.resolve(HERE, '../../conformance'); // dist/conformance -> conformance
 /**
  * Mirror targets: a passthrough policy, `exclusive` (policy auto with `-o
- * exclusive`: everything cached for a day), `watch` (policy auto with
- * `--watch`: cached for an hour, SRC watched), `offload` (policy auto with
+ * exclusive`: everything cached for a day), `unwatched` (policy auto with
+ * `--no-watch`: cached for 1 s, SRC not watched; the others watch it, as
+ * the mirror does by default on a local filesystem), `offload` (policy auto with
  * `-o offload=always`: lookups, attribute reads and listings made on the
  * thread pool, as on a slow source), or `paths` (the path-level mirror of
  * examples/path-mirror.ts, policy auto).
  */
-const ALL_POLICIES = ['auto', 'always', 'readonly', 'never', 'exclusive', 'watch', 'offload', 'paths'] as const;
+const ALL_POLICIES = ['auto', 'always', 'readonly', 'never', 'exclusive', 'unwatched', 'offload', 'paths'] as const;
 const PATH_MIRROR = path.resolve(HERE, '../examples/path-mirror.js');
 
 function mirrorArgs(target: string, statsFile: string): string[] {
-  const policy = target === 'exclusive' || target === 'watch' || target === 'offload' || target === 'paths' ? 'auto' : target;
+  const policy = target === 'exclusive' || target === 'unwatched' || target === 'offload' || target === 'paths' ? 'auto' : target;
   const o = target === 'exclusive' ? 'allow_other,exclusive' : target === 'offload' ? 'allow_other,offload=always' : 'allow_other';
-  return ['--passthrough', policy, '-o', o, ...(target === 'watch' ? ['--watch'] : []), '--stats-file', statsFile];
+  return ['--passthrough', policy, '-o', o, ...(target === 'unwatched' ? ['--no-watch'] : []), '--stats-file', statsFile];
 }
 
 interface Options {

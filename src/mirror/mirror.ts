@@ -107,13 +107,27 @@ export interface MirrorOptions {
    * Watch the source for changes made in it directly (inotify on the
    * directories the kernel knows, see watch.ts) and invalidate exactly what
    * the kernel cached. The cache timeouts then default to `WATCH_TIMEOUT`
-   * (an hour) instead of 1 s, and negative entries are cached as long. If
-   * the source cannot be watched (a kernel before protocol 7.44, no inotify
-   * instance left, the watch limit reached) the mirror logs it once and
-   * falls back to the timeouts it has without `watch`. Default false here;
-   * `fusekit mirror` turns it on unless told `--no-watch` or `-o exclusive`.
+   * (an hour) instead of 1 s, and negative entries are cached as long.
+   *
+   * - `true`: watch. If the source cannot be watched (a kernel before
+   *   protocol 7.44, no inotify instance left, the watch limit reached) the
+   *   mirror logs it once and falls back to the timeouts it has without
+   *   `watch`.
+   * - `'auto'`: watch where inotify sees every change: the source is on a
+   *   local filesystem (ext2/3/4, xfs, btrfs, tmpfs, f2fs, bcachefs, vfat,
+   *   exfat; not NFS, SMB, FUSE, overlayfs or a cluster filesystem, whose
+   *   changes made elsewhere raise no event) and the kernel has protocol 7.44.
+   *   Elsewhere the 1 s timeouts apply, without a warning.
+   * - `false`: do not watch; names and attributes are cached for 1 s.
+   *
+   * Either way, what lies on another filesystem mounted inside the source
+   * that inotify cannot see in full, and the attributes of files with more
+   * than one link (a change through a link in a directory the kernel does
+   * not know raises no event where the mirror watches), get the timeouts of
+   * an unwatched mirror. Default false here; `fusekit mirror` uses `'auto'`
+   * unless told `--watch`, `--no-watch` or `-o exclusive`.
    */
-  watch?: boolean;
+  watch?: boolean | 'auto';
   /**
    * Which source calls run on libuv's thread pool instead of the serving
    * thread, so that on a slow source (a network filesystem, another FUSE
@@ -127,6 +141,24 @@ export interface MirrorOptions {
 
 /** The cache timeout, in seconds, for names, attributes and negative entries when the mirror watches its source. */
 export const WATCH_TIMEOUT = 3600;
+
+/**
+ * statfs f_type of the filesystems whose every change raises an inotify event
+ * on this machine (local ones): ext2/3/4, xfs, btrfs, tmpfs, ramfs, f2fs,
+ * bcachefs, vfat/msdos, exfat. Network, FUSE, overlay and cluster
+ * filesystems are missing on purpose: changes made through another machine,
+ * server or layer raise none.
+ */
+const LOCAL_FILESYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994, 0x858458f6, 0xf2f52010, 0xca451a4e, 0x4d44, 0x2011bab0]);
+
+/** Whether inotify sees every change on the filesystem of `fd` (see LOCAL_FILESYSTEMS). */
+function onLocalFilesystem(fd: number): boolean {
+  try {
+    return LOCAL_FILESYSTEMS.has(fstatfs(fd).type);
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The flagship filesystem: a complete mirror of the directory `source`, with
@@ -190,6 +222,12 @@ export class MirrorFilesystem implements Filesystem {
   /** Present with the `watch` option, from INIT on. */
   private watcher: SourceWatcher | undefined;
   private readonly watchSource: boolean;
+  /** `watch: 'auto'`: a source that cannot be watched is not worth a warning. */
+  private readonly watchQuietly: boolean;
+  /** The source root's device: inodes on it are watched alike. */
+  private readonly rootDev: number;
+  /** Other devices mounted inside the source, by whether inotify sees every change on them. */
+  private readonly localDevs = new Map<number, boolean>();
   /** Descriptor counts at which to start pruning, and down to which (from the limit at INIT). */
   private fdHighWater = Infinity;
   private fdLowWater = 0;
@@ -210,15 +248,17 @@ export class MirrorFilesystem implements Filesystem {
   constructor(readonly source: string, options: MirrorOptions = {}) {
     this.logger = options.logger ?? stderrLogger;
     this.latency = new SourceLatencies(options.offload ?? 'auto');
-    this.watchSource = options.watch ?? false;
+    const fd = sysOpen(source, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    const st = fstatat(fd, EMPTY, STAT_SELF);
+    this.rootDev = st.dev;
+    this.watchQuietly = options.watch === 'auto';
+    this.watchSource = options.watch === true || (options.watch === 'auto' && onLocalFilesystem(fd));
     this.entryTimeout = options.entryTimeout ?? (this.watchSource ? WATCH_TIMEOUT : 1);
     this.attrTimeout = options.attrTimeout ?? (this.watchSource ? WATCH_TIMEOUT : 1);
     this.negativeTimeout = options.negativeTimeout ?? (this.watchSource ? WATCH_TIMEOUT : 0);
     this.unwatchedTimeouts = [options.entryTimeout ?? 1, options.attrTimeout ?? 1, options.negativeTimeout ?? 0];
     this.statx = options.statx ? this.statxFromSource.bind(this) : undefined;
     this.initFlags = InitFlag.HANDLE_KILLPRIV_V2 | InitFlag.DONT_MASK | (options.enforcePermissions ? InitFlag.POSIX_ACL : 0n);
-    const fd = sysOpen(source, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
-    const st = fstatat(fd, EMPTY, STAT_SELF);
     this.inodes = new InodeTable(fd, st.dev, st.ino, S_IFDIR);
     if (options.fileHandles ?? true) {
       const mountFd = openat(fd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
@@ -279,11 +319,14 @@ export class MirrorFilesystem implements Filesystem {
     if (this.watchSource && !this.watcher) {
       // Losing events must be answerable by invalidating every name at once (NOTIFY_INC_EPOCH, 7.44).
       if (info.minor < 44) {
-        this.watchUnavailable(`the kernel's FUSE protocol 7.${info.minor} has no NOTIFY_INC_EPOCH (7.44, Linux 6.16)`);
+        this.watchUnavailable(`the kernel's FUSE protocol 7.${info.minor} has no NOTIFY_INC_EPOCH (7.44, Linux 6.16)`, this.watchQuietly);
       } else {
         try {
           this.watcher = new SourceWatcher(this.inodes, notify, this.logger, (why) => this.watchUnavailable(why), (inode) => this.writers.has(inode.nodeid));
           this.watcher.watchDir(this.inodes.root);
+          if (!this.watchQuietly && !onLocalFilesystem(this.inodes.root.fd)) {
+            this.logger.warn('fusekit: --watch: SRC is not on a local filesystem; changes made to it elsewhere (another machine, server or layer) raise no event and show only after the cache timeouts');
+          }
         } catch (err) {
           this.watchUnavailable(`inotify: ${(err as Error).message}`);
         }
@@ -297,10 +340,10 @@ export class MirrorFilesystem implements Filesystem {
    * parts no watch covers is as fresh as without one. What it already holds
    * stays watched where it was.
    */
-  private watchUnavailable(why: string): void {
+  private watchUnavailable(why: string, quietly = false): void {
     if (this.entryTimeout === this.unwatchedTimeouts[0] && this.attrTimeout === this.unwatchedTimeouts[1]) return;
     [this.entryTimeout, this.attrTimeout, this.negativeTimeout] = this.unwatchedTimeouts;
-    this.logger.warn(`fusekit: cannot watch the source (${why}): caching for ${this.entryTimeout} s as without --watch`);
+    if (!quietly) this.logger.warn(`fusekit: cannot watch the source (${why}): caching for ${this.entryTimeout} s as without --watch`);
   }
 
   /** Where source calls are made (see {@link MirrorOptions.offload}), and how many went to the pool. */
@@ -345,7 +388,36 @@ export class MirrorFilesystem implements Filesystem {
 
   private entry(inode: MirrorInode, st: Stat): EntryOut {
     if (this.watcher && inode.type === S_IFDIR) this.watcher.watchDir(inode);
-    return { nodeid: inode.nodeid, generation: 0, entryTimeout: this.entryTimeout, attrTimeout: this.attrTimeout, attr: st };
+    const seen = this.watcher === undefined || this.watcherSees(inode, st.dev);
+    return { nodeid: inode.nodeid, generation: 0, entryTimeout: seen ? this.entryTimeout : this.unwatchedTimeouts[0], attrTimeout: this.attrTimeoutOf(inode, st, seen), attr: st };
+  }
+
+  /**
+   * Whether the watcher sees every change to `inode` (on device `dev`): it
+   * lies on the root's filesystem, or on another one mounted inside the source
+   * whose changes all raise events (see LOCAL_FILESYSTEMS).
+   */
+  private watcherSees(inode: MirrorInode, dev: number): boolean {
+    if (dev === this.rootDev) return true;
+    let local = this.localDevs.get(dev);
+    if (local === undefined) {
+      local = onLocalFilesystem(inode.fd);
+      this.localDevs.set(dev, local);
+    }
+    return local;
+  }
+
+  /**
+   * The attribute timeout for `inode` with attributes `st`: the one in force,
+   * unless the mirror watches and the watcher may miss a change to it: on a
+   * filesystem it does not see in full (`seen` false), or a file with more
+   * than one link, changed through a link in a directory the kernel does not
+   * know (inotify reports a change to the directory of the name it was made
+   * through). Those are cached as without a watcher.
+   */
+  private attrTimeoutOf(inode: MirrorInode, st: Pick<Stat, 'dev' | 'nlink' | 'mode'>, seen = this.watcher === undefined || this.watcherSees(inode, st.dev)): number {
+    if (this.watcher === undefined) return this.attrTimeout;
+    return seen && (st.nlink <= 1 || (st.mode & S_IFMT) === S_IFDIR) ? this.attrTimeout : this.unwatchedTimeouts[1];
   }
 
   /**
@@ -422,7 +494,7 @@ export class MirrorFilesystem implements Filesystem {
     const found = this.newLookups.hits >= NEW_LOOKUPS_OPEN_FIRST ? this.adoptOrMissing(parent, req.nameBytes) : this.lookupIn(parent, req.nameBytes);
     this.newLookups.record(this.inodes.size > known);
     this.latency.lookup.record(performance.now() - started, false);
-    return this.negativeEntryFor(found);
+    return this.negativeEntryFor(found, parent);
   }
 
   /** `lookup` with its stat by name made on the pool (the rest hits what that call brought into the source's caches). */
@@ -430,16 +502,16 @@ export class MirrorFilesystem implements Filesystem {
     const st = emptyStat();
     const r = await this.onPool(nodeid, this.latency.lookup, (fd) => fstatatOnPool(fd, name, AT_SYMLINK_NOFOLLOW, st));
     // The kernel holds the parent while it looks a name up in it: still known.
-    const found = r < 0 ? Errno.of(-r) : (this.lookupStated(this.node(nodeid), name, st, false) as EntryOut | Errno);
-    return this.negativeEntryFor(found);
+    const parent = this.node(nodeid);
+    const found = r < 0 ? Errno.of(-r) : (this.lookupStated(parent, name, st, false) as EntryOut | Errno);
+    return this.negativeEntryFor(found, parent);
   }
 
-  /** A missing name as a negative entry, cached for negativeTimeout, when that is not 0. */
-  private negativeEntryFor(found: EntryOut | Errno): EntryOut | Errno {
-    if (found === Errno.of(E.ENOENT) && this.negativeTimeout > 0) {
-      return { nodeid: 0 as NodeId, generation: 0, entryTimeout: this.negativeTimeout, attrTimeout: 0, attr: emptyStat() };
-    }
-    return found;
+  /** A missing name in `parent` as a negative entry, cached for negativeTimeout (that of an unwatched mirror where the watcher cannot see `parent`), when that is not 0. */
+  private negativeEntryFor(found: EntryOut | Errno, parent: MirrorInode): EntryOut | Errno {
+    if (found !== Errno.of(E.ENOENT)) return found;
+    const timeout = this.watcher === undefined || this.watcherSees(parent, parent.dev) ? this.negativeTimeout : this.unwatchedTimeouts[2];
+    return timeout > 0 ? { nodeid: 0 as NodeId, generation: 0, entryTimeout: timeout, attrTimeout: 0, attr: emptyStat() } : found;
   }
 
   /**
@@ -471,14 +543,14 @@ export class MirrorFilesystem implements Filesystem {
     const started = performance.now();
     const attr = this.replyStatOf(inode);
     this.latency.getattr.record(performance.now() - started, false);
-    return { attrTimeout: this.attrTimeout, attr };
+    return { attrTimeout: this.attrTimeoutOf(inode, attr), attr };
   }
 
   private async getattrOnPool(nodeid: NodeId): Promise<AttrOut> {
     const attr = emptyStat();
     const r = await this.onPool(nodeid, this.latency.getattr, (fd) => fstatatOnPool(fd, EMPTY, STAT_SELF, attr));
     if (r < 0) throw Errno.of(-r);
-    return { attrTimeout: this.attrTimeout, attr };
+    return { attrTimeout: this.attrTimeoutOf(this.node(nodeid), attr), attr };
   }
 
   /**
@@ -492,8 +564,9 @@ export class MirrorFilesystem implements Filesystem {
   private statxFromSource(req: StatxRequest, ctx: RequestContext): StatxOut {
     // Only the sync-type bits of the caller's flags mean anything for the source.
     const sync = req.sxFlags & (AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC);
-    const stat = statx(this.node(ctx.nodeid).fd, EMPTY, STAT_SELF | sync, req.sxMask | STATX_BASIC_STATS);
-    return { attrTimeout: this.attrTimeout, flags: 0, stat };
+    const inode = this.node(ctx.nodeid);
+    const stat = statx(inode.fd, EMPTY, STAT_SELF | sync, req.sxMask | STATX_BASIC_STATS);
+    return { attrTimeout: this.attrTimeoutOf(inode, { dev: inode.dev, nlink: stat.nlink, mode: stat.mode }), flags: 0, stat };
   }
 
   setattr(req: SetattrRequest, ctx: RequestContext): AttrOut {
@@ -530,7 +603,8 @@ export class MirrorFilesystem implements Filesystem {
     }
     const onlyHandles = (v & ~(Fattr.FH | Fattr.LOCKOWNER)) === 0;
     if ((v & Fattr.KILL_SUIDGID && !(v & Fattr.MODE)) || onlyHandles) this.killSuidgid(inode);
-    return { attrTimeout: this.attrTimeout, attr: this.replyStatOf(inode) };
+    const attr = this.replyStatOf(inode);
+    return { attrTimeout: this.attrTimeoutOf(inode, attr), attr };
   }
 
   /**

@@ -17,8 +17,8 @@ test('--mount-method takes auto, syscall or fusermount', () => {
   assert.throws(() => parseMirrorArgs(['s', 'm', '--mount-method', 'sudo']), /--mount-method must be one of auto, syscall, fusermount/);
 });
 
-test('the mirror watches SRC only with --watch; --no-watch and -o exclusive leave it off', () => {
-  assert.equal(parseMirrorArgs(['s', 'm']).mirror.watch, false);
+test('the mirror watches SRC where that is safe by default, always with --watch; --no-watch and -o exclusive leave it off', () => {
+  assert.equal(parseMirrorArgs(['s', 'm']).mirror.watch, 'auto');
   assert.equal(parseMirrorArgs(['s', 'm', '--no-watch']).mirror.watch, false);
   assert.equal(parseMirrorArgs(['s', 'm', '-o', 'exclusive']).mirror.watch, false);
   assert.equal(parseMirrorArgs(['s', 'm', '-o', 'exclusive', '--watch']).mirror.watch, true);

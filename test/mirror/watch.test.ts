@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { withMirror } from '../helpers/mount.js';
 import { mulberry32 } from '../helpers/prng.js';
-import { argsWithStats, freshStats } from '../helpers/stats.js';
+import { argsWithStats, freshStats, req } from '../helpers/stats.js';
 import { pollUntil, sleep } from '../helpers/wait.js';
 
 const STRESS_SECONDS = Number(process.env.FUSEKIT_STRESS_SECONDS ?? 0);
@@ -300,5 +300,62 @@ test('--watch: a queue overflow invalidates everything the kernel holds', { time
       assert.equal(fs.readdirSync(mnt).length, limit + 2, 'listing invalidated');
     },
     { args: argsWithStats(['--watch'], (f) => (statsFile = f)) },
+  );
+});
+
+test('by default the mirror watches a SRC on a local filesystem: names stay cached past 1 s, and a change made in SRC still shows', { timeout: 60_000 }, async () => {
+  let statsFile = '';
+  await withMirror(
+    async ({ src, mnt }) => {
+      fs.writeFileSync(path.join(src, 'f'), 'a');
+      // Let the watcher take the create's events (and their second invalidation, 50 ms on) before the kernel looks f up.
+      await sleep(300);
+      assert.equal(fs.statSync(path.join(mnt, 'f')).size, 1);
+      const before = await freshStats(statsFile, 'stats after the first stat', (x) => watchOf(x).watches >= 1);
+      // Past the 1 s of an unwatched mirror: still cached, no request.
+      await sleep(1500);
+      assert.equal(fs.statSync(path.join(mnt, 'f')).size, 1);
+      const after = await freshStats(statsFile, 'stats after the second stat');
+      assert.equal(req(after, 'LOOKUP') + req(after, 'GETATTR'), req(before, 'LOOKUP') + req(before, 'GETATTR'), `the second stat was answered from the cache: ${JSON.stringify(before.requests)} then ${JSON.stringify(after.requests)}`);
+      // Cached for an hour, the change can only show because the watcher told the kernel.
+      fs.appendFileSync(path.join(src, 'f'), 'bcd');
+      await pollUntil(() => fs.statSync(path.join(mnt, 'f')).size === 4, { timeoutMs: 10_000, what: 'the size changed in SRC to show at MNT' });
+    },
+    { args: argsWithStats([], (f) => (statsFile = f)) },
+  );
+});
+
+test('--no-watch: names and attributes are cached for 1 s, and the stats file has no watch section', { timeout: 60_000 }, async () => {
+  let statsFile = '';
+  await withMirror(
+    async ({ src, mnt }) => {
+      fs.writeFileSync(path.join(src, 'f'), 'a');
+      fs.statSync(path.join(mnt, 'f'));
+      const before = await freshStats(statsFile, 'stats after the first stat');
+      assert.equal((before as { watch?: unknown }).watch, undefined);
+      await sleep(1500);
+      fs.statSync(path.join(mnt, 'f'));
+      const after = await freshStats(statsFile, 'stats after the second stat');
+      assert.ok(req(after, 'LOOKUP') + req(after, 'GETATTR') > req(before, 'LOOKUP') + req(before, 'GETATTR'), 'the second stat, past 1 s, asked the server again');
+    },
+    { args: argsWithStats(['--no-watch'], (f) => (statsFile = f)) },
+  );
+});
+
+test('watching: a file with two links, changed through the link in a directory the kernel does not know, shows its new size within the 1 s timeout', { timeout: 60_000 }, async () => {
+  await withMirror(
+    async ({ src, mnt }) => {
+      fs.mkdirSync(path.join(src, 'known'));
+      fs.mkdirSync(path.join(src, 'unknown'));
+      fs.writeFileSync(path.join(src, 'known', 'f'), 'a');
+      fs.linkSync(path.join(src, 'known', 'f'), path.join(src, 'unknown', 'g'));
+      // The creates' own invalidations must be over before the kernel caches known/f.
+      await sleep(300);
+      assert.equal(fs.statSync(path.join(mnt, 'known', 'f')).size, 1);
+      // inotify reports this write to watches on `unknown` (none) and on the file itself (none), not to `known`.
+      fs.appendFileSync(path.join(src, 'unknown', 'g'), 'bcd');
+      await pollUntil(() => fs.statSync(path.join(mnt, 'known', 'f')).size === 4, { timeoutMs: 10_000, what: 'the new size of the hard-linked file at MNT' });
+    },
+    { args: ['--watch'] },
   );
 });
