@@ -298,6 +298,23 @@ export class SourceWatcher {
   }
 
   /** Whether an attribute or content event for node `id` is one the mirror announced (consumed if so). */
+  /**
+   * Whether the record at `next` in buf[0, len) is a DELETE of the same name
+   * (buf[start, end)) under the same watch, and a change the mount announced
+   * (checked without taking the announcement: that record takes it).
+   */
+  private ownDeleteFollows(wd: number, b: Buffer, start: number, end: number, next: number, len: number): boolean {
+    if (next + 16 > len || b.readInt32LE(next) !== wd || !(b.readUInt32LE(next + 4) & In.DELETE)) return false;
+    const nameAt = next + 16;
+    const n = end - start;
+    if (nameAt + n >= len || b[nameAt + n] !== 0 || b.compare(b, start, end, nameAt, nameAt + n) !== 0) return false;
+    const parent = this.dirs.get(wd)!.nodeid;
+    for (let e = this.expectedNames.get(nameKey(parent, b, start, end)); e; e = e.next) {
+      if (sameName(e, this.nameArena, parent, b, start, end)) return true;
+    }
+    return false;
+  }
+
   private isOwnAttr(id: number): boolean {
     const n = this.expectedAttrs.get(id);
     if (n === undefined) return false;
@@ -396,6 +413,14 @@ export class SourceWatcher {
           this.names.set(`${dir.nodeid}/${name.toString('latin1')}`, [dir.nodeid, name]);
           this.listings.set(dir.nodeid, dir);
         }
+        continue;
+      }
+      // The mount's own unlink changes the link count of the file it removes:
+      // an ATTRIB on the name right before its DELETE, both queued inside the
+      // one unlink. The kernel already knows, and a stat of the name would
+      // only find it gone.
+      if (mask === In.ATTRIB && this.ownDeleteFollows(wd, b, start, end, recordEnd, len)) {
+        this.stats.ownChanges++;
         continue;
       }
       this.childChanged(dir, b.subarray(start, end), mask);
