@@ -10,9 +10,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { SourceLatencies, SourceLatency } from '../../src/mirror/offload.js';
 import { MirrorFilesystem } from '../../src/mirror/mirror.js';
-import { withInProcessMount } from '../helpers/inprocess.js';
+import { withMirrorOverInProcessMount } from '../helpers/inprocess.js';
 import { delayedFilesystem } from '../helpers/slow-source.js';
-import { describeRun, forceUnmount, run, spawnMirror } from '../helpers/mount.js';
+import { describeRun, run } from '../helpers/mount.js';
 import { freshStats, type StatsJson } from '../helpers/stats.js';
 
 test('SourceLatency: a kind goes to the pool once half of its last 16 calls were slow, and comes back at 3 or fewer', () => {
@@ -98,30 +98,16 @@ async function clientsStatAndList(root: string): Promise<void> {
 }
 
 async function mirrorOverSlowSource(offload: string): Promise<StatsJson> {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fusekit-offload-'));
-  const data = path.join(root, 'data');
-  const mnt = path.join(root, 'mnt');
-  fs.mkdirSync(data);
-  fs.mkdirSync(mnt);
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'fusekit-offload-'));
   makeTree(data);
   try {
     const slow = delayedFilesystem(new MirrorFilesystem(data, { offload: 'never' }), DELAY_MS);
-    return await withInProcessMount(slow, async ({ mnt: slowMnt }) => {
-      const stats = path.join(root, 'stats.json');
-      const m = await spawnMirror(slowMnt, mnt, ['-o', `offload=${offload}`, '--stats-file', stats], { readyTimeoutMs: 20_000 });
-      try {
-        await clientsStatAndList(mnt);
-        return await freshStats(stats, 'a snapshot after the clients');
-      } catch (err) {
-        forceUnmount(mnt);
-        throw err;
-      } finally {
-        await m.stop();
-      }
+    return await withMirrorOverInProcessMount(slow, ['-o', `offload=${offload}`], async ({ mnt, statsFile }) => {
+      await clientsStatAndList(mnt);
+      return await freshStats(statsFile, 'a snapshot after the clients');
     });
   } finally {
-    forceUnmount(mnt);
-    fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(data, { recursive: true, force: true });
   }
 }
 

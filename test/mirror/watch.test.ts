@@ -20,8 +20,8 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import { MirrorFilesystem } from '../../src/mirror/mirror.js';
-import { withInProcessMount } from '../helpers/inprocess.js';
-import { forceUnmount, spawnMirror, withMirror } from '../helpers/mount.js';
+import { withMirrorOverInProcessMount, type MirrorOverInProcessMount } from '../helpers/inprocess.js';
+import { withMirror } from '../helpers/mount.js';
 import { mulberry32 } from '../helpers/prng.js';
 import { argsWithStats, freshStats, req } from '../helpers/stats.js';
 import { pollUntil, sleep } from '../helpers/wait.js';
@@ -366,38 +366,19 @@ test('watching: a file with two links, changed through the link in a directory t
 /**
  * A CLI mirror whose SRC is itself a FUSE mount (an in-process mirror of a
  * plain directory): a filesystem whose changes made elsewhere raise no
- * inotify event. `check` gets the outer mirror's stats file, its stderr, the
- * plain directory and the outer mount point. This process serves the inner
- * mount, so `check` reaches the outer one with asynchronous calls only (a
- * synchronous one would wait for this very thread).
+ * inotify event. `check` gets the outer mirror, and the plain directory.
  */
-async function mirrorOverFuse(args: string[], check: (statsFile: string, stderr: () => string, data: string, mnt: string) => Promise<void>): Promise<void> {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fusekit-watch-fuse-'));
-  const data = path.join(root, 'data');
-  const mnt = path.join(root, 'mnt');
-  fs.mkdirSync(data);
-  fs.mkdirSync(mnt);
+async function mirrorOverFuse(args: string[], check: (outer: MirrorOverInProcessMount, data: string) => Promise<void>): Promise<void> {
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'fusekit-watch-fuse-'));
   try {
-    await withInProcessMount(new MirrorFilesystem(data), async ({ mnt: inner }) => {
-      const statsFile = path.join(root, 'stats.json');
-      const m = await spawnMirror(inner, mnt, [...args, '--stats-file', statsFile], { readyTimeoutMs: 20_000 });
-      try {
-        await check(statsFile, () => m.stderr(), data, mnt);
-      } catch (err) {
-        forceUnmount(mnt);
-        throw err;
-      } finally {
-        await m.stop();
-      }
-    });
+    await withMirrorOverInProcessMount(new MirrorFilesystem(data), args, (outer) => check(outer, data));
   } finally {
-    forceUnmount(mnt);
-    fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(data, { recursive: true, force: true });
   }
 }
 
 test('by default a SRC on a FUSE mount is not watched: names and attributes are cached for 1 s, without a warning', { timeout: 60_000 }, async () => {
-  await mirrorOverFuse([], async (statsFile, stderr, data, mnt) => {
+  await mirrorOverFuse([], async ({ statsFile, stderr, mnt }, data) => {
     fs.writeFileSync(path.join(data, 'f'), 'a');
     assert.equal((await fs.promises.stat(path.join(mnt, 'f'))).size, 1);
     const before = await freshStats(statsFile, 'stats after the first stat');
@@ -409,7 +390,7 @@ test('by default a SRC on a FUSE mount is not watched: names and attributes are 
 });
 
 test('--watch on a SRC that is a FUSE mount watches, and says once that changes made elsewhere raise no event', { timeout: 60_000 }, async () => {
-  await mirrorOverFuse(['--watch'], async (statsFile, stderr, _data, mnt) => {
+  await mirrorOverFuse(['--watch'], async ({ statsFile, stderr, mnt }) => {
     await fs.promises.readdir(mnt);
     watchOf(await freshStats(statsFile, 'stats with a watch section', (x) => (x as { watch?: unknown }).watch !== undefined));
     assert.match(stderr(), /--watch: SRC is not on a local filesystem/);
