@@ -224,6 +224,8 @@ export class MirrorFilesystem implements Filesystem {
   private readonly watchSource: boolean;
   /** `watch: 'auto'`: a source that cannot be watched is not worth a warning. */
   private readonly watchQuietly: boolean;
+  /** Whether the source's root lies on a filesystem whose every change raises an inotify event. */
+  private readonly rootOnLocalFilesystem: boolean;
   /** The source root's device: inodes on it are watched alike. */
   private readonly rootDev: number;
   /** Other devices mounted inside the source, by whether inotify sees every change on them. */
@@ -252,7 +254,8 @@ export class MirrorFilesystem implements Filesystem {
     const st = fstatat(fd, EMPTY, STAT_SELF);
     this.rootDev = st.dev;
     this.watchQuietly = options.watch === 'auto';
-    this.watchSource = options.watch === true || (options.watch === 'auto' && onLocalFilesystem(fd));
+    this.rootOnLocalFilesystem = onLocalFilesystem(fd);
+    this.watchSource = options.watch === true || (options.watch === 'auto' && this.rootOnLocalFilesystem);
     this.entryTimeout = options.entryTimeout ?? (this.watchSource ? WATCH_TIMEOUT : 1);
     this.attrTimeout = options.attrTimeout ?? (this.watchSource ? WATCH_TIMEOUT : 1);
     this.negativeTimeout = options.negativeTimeout ?? (this.watchSource ? WATCH_TIMEOUT : 0);
@@ -324,7 +327,7 @@ export class MirrorFilesystem implements Filesystem {
         try {
           this.watcher = new SourceWatcher(this.inodes, notify, this.logger, (why) => this.watchUnavailable(why), (inode) => this.writers.has(inode.nodeid));
           this.watcher.watchDir(this.inodes.root);
-          if (!this.watchQuietly && !onLocalFilesystem(this.inodes.root.fd)) {
+          if (!this.watchQuietly && !this.rootOnLocalFilesystem) {
             this.logger.warn('fusekit: --watch: SRC is not on a local filesystem; changes made to it elsewhere (another machine, server or layer) raise no event and show only after the cache timeouts');
           }
         } catch (err) {
@@ -388,17 +391,19 @@ export class MirrorFilesystem implements Filesystem {
 
   private entry(inode: MirrorInode, st: Stat): EntryOut {
     if (this.watcher && inode.type === S_IFDIR) this.watcher.watchDir(inode);
-    const seen = this.watcher === undefined || this.watcherSees(inode, st.dev);
+    const seen = this.watcherSees(inode, st.dev);
     return { nodeid: inode.nodeid, generation: 0, entryTimeout: seen ? this.entryTimeout : this.unwatchedTimeouts[0], attrTimeout: this.attrTimeoutOf(inode, st, seen), attr: st };
   }
 
   /**
-   * Whether the watcher sees every change to `inode` (on device `dev`): it
-   * lies on the root's filesystem, or on another one mounted inside the source
-   * whose changes all raise events (see LOCAL_FILESYSTEMS).
+   * Whether what the kernel caches of `inode` (on device `dev`) may be kept
+   * for the timeouts in force: no watcher (they are an unwatched mirror's
+   * already), or `inode` lies on the root's filesystem, or on another one
+   * mounted inside the source whose changes all raise events (see
+   * LOCAL_FILESYSTEMS).
    */
   private watcherSees(inode: MirrorInode, dev: number): boolean {
-    if (dev === this.rootDev) return true;
+    if (this.watcher === undefined || dev === this.rootDev) return true;
     let local = this.localDevs.get(dev);
     if (local === undefined) {
       local = onLocalFilesystem(inode.fd);
@@ -415,8 +420,8 @@ export class MirrorFilesystem implements Filesystem {
    * know (inotify reports a change to the directory of the name it was made
    * through). Those are cached as without a watcher.
    */
-  private attrTimeoutOf(inode: MirrorInode, st: Pick<Stat, 'dev' | 'nlink' | 'mode'>, seen = this.watcher === undefined || this.watcherSees(inode, st.dev)): number {
-    if (this.watcher === undefined) return this.attrTimeout;
+  private attrTimeoutOf(inode: MirrorInode, st: Pick<Stat, 'dev' | 'nlink' | 'mode'>, seen = this.watcherSees(inode, st.dev)): number {
+    // Without a watcher the timeout in force is the unwatched one: both answers agree.
     return seen && (st.nlink <= 1 || (st.mode & S_IFMT) === S_IFDIR) ? this.attrTimeout : this.unwatchedTimeouts[1];
   }
 
@@ -510,7 +515,7 @@ export class MirrorFilesystem implements Filesystem {
   /** A missing name in `parent` as a negative entry, cached for negativeTimeout (that of an unwatched mirror where the watcher cannot see `parent`), when that is not 0. */
   private negativeEntryFor(found: EntryOut | Errno, parent: MirrorInode): EntryOut | Errno {
     if (found !== Errno.of(E.ENOENT)) return found;
-    const timeout = this.watcher === undefined || this.watcherSees(parent, parent.dev) ? this.negativeTimeout : this.unwatchedTimeouts[2];
+    const timeout = this.watcherSees(parent, parent.dev) ? this.negativeTimeout : this.unwatchedTimeouts[2];
     return timeout > 0 ? { nodeid: 0 as NodeId, generation: 0, entryTimeout: timeout, attrTimeout: 0, attr: emptyStat() } : found;
   }
 
