@@ -498,11 +498,9 @@ export class InodeTable {
 
   /** Takes the handle of the file `slot`'s descriptor names into the slot; false if it gives none that fits. */
   private takeHandleOf(slot: number): boolean {
-    this.takenLength = 0; // the scratch buffer no longer holds what takeHandle took
-    const n = tryNameToHandleAt(this.heldFds[slot]!, '', AT_EMPTY_PATH, this.handleScratch);
-    if (n < 0 || n > HANDLE_SLOT) return false;
-    this.handles.set(this.handleScratch.subarray(0, n), slot * HANDLE_SLOT);
-    this.handleLengths[slot] = n;
+    if (!this.takeHandle(this.handleDev, this.heldFds[slot]!, '', AT_EMPTY_PATH)) return false;
+    this.handleScratch.copy(this.handles, slot * HANDLE_SLOT, 0, this.takenLength);
+    this.handleLengths[slot] = this.takenLength;
     return true;
   }
 
