@@ -100,7 +100,7 @@ interface NameExpectation {
   /** Where the name's bytes are in the watcher's name arena (copied there: the request's buffer is reused). */
   offset: number;
   length: number;
-  /** Events still to come in the next read. */
+  /** Events still to come in the next read (0 once they all came; every announcement is dropped when the read ends). */
   count: number;
   /** The next expectation with the same key (a hash collision). */
   next: NameExpectation | undefined;
@@ -243,13 +243,12 @@ export class SourceWatcher {
   expectEntry(parent: MirrorInode, name: Buffer): void {
     const id = parent.nodeid;
     const key = nameKey(id, name, 0, name.length);
-    const first = this.expectedNames.get(key);
-    for (let e = first; e; e = e.next) {
-      if (sameName(e, this.nameArena, id, name, 0, name.length)) {
-        e.count++;
-        return;
-      }
+    const known = this.expectedName(key, id, name, 0, name.length);
+    if (known) {
+      known.count++;
+      return;
     }
+    const first = this.expectedNames.get(key);
     const offset = this.nameArenaUsed;
     if (offset + name.length > this.nameArena.length) {
       const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.nameArena.length, offset + name.length));
@@ -281,40 +280,36 @@ export class SourceWatcher {
     this.stats.watches = 0;
   }
 
-  /** Whether the event for `b[start, end)` in `parent` is one the mirror announced (consumed if so). */
-  private isOwnName(parent: number, b: Buffer, start: number, end: number): boolean {
-    const key = nameKey(parent, b, start, end);
-    let prev: NameExpectation | undefined;
-    for (let e = this.expectedNames.get(key); e; prev = e, e = e.next) {
-      if (!sameName(e, this.nameArena, parent, b, start, end)) continue;
-      this.stats.ownChanges++;
-      if (--e.count > 0) return true;
-      if (prev) prev.next = e.next;
-      else if (e.next) this.expectedNames.set(key, e.next);
-      else this.expectedNames.delete(key);
-      return true;
-    }
-    return false;
+  /** The announcement (key `key`) for `b[start, end)` in `parent`, if any; one whose events all came has count 0 until the read ends. */
+  private expectedName(key: number, parent: number, b: Buffer, start: number, end: number): NameExpectation | undefined {
+    for (let e = this.expectedNames.get(key); e; e = e.next) if (sameName(e, this.nameArena, parent, b, start, end)) return e;
+    return undefined;
   }
 
-  /** Whether an attribute or content event for node `id` is one the mirror announced (consumed if so). */
+  /** Whether the event for `b[start, end)` in `parent` is one the mirror announced (consumed if so). */
+  private isOwnName(parent: number, b: Buffer, start: number, end: number): boolean {
+    const e = this.expectedName(nameKey(parent, b, start, end), parent, b, start, end);
+    if (!e || e.count === 0) return false;
+    e.count--;
+    this.stats.ownChanges++;
+    return true;
+  }
+
   /**
    * Whether the record at `next` in buf[0, len) is a DELETE of the same name
-   * (buf[start, end)) under the same watch, and a change the mount announced
-   * (checked without taking the announcement: that record takes it).
+   * (buf[start, end)) under the same watch `wd` (of directory `parent`), and
+   * a change the mount announced (checked without taking the announcement:
+   * that record takes it).
    */
-  private ownDeleteFollows(wd: number, b: Buffer, start: number, end: number, next: number, len: number): boolean {
+  private ownDeleteFollows(wd: number, parent: number, b: Buffer, start: number, end: number, next: number, len: number): boolean {
     if (next + 16 > len || b.readInt32LE(next) !== wd || !(b.readUInt32LE(next + 4) & In.DELETE)) return false;
     const nameAt = next + 16;
     const n = end - start;
     if (nameAt + n >= len || b[nameAt + n] !== 0 || b.compare(b, start, end, nameAt, nameAt + n) !== 0) return false;
-    const parent = this.dirs.get(wd)!.nodeid;
-    for (let e = this.expectedNames.get(nameKey(parent, b, start, end)); e; e = e.next) {
-      if (sameName(e, this.nameArena, parent, b, start, end)) return true;
-    }
-    return false;
+    return (this.expectedName(nameKey(parent, b, start, end), parent, b, start, end)?.count ?? 0) > 0;
   }
 
+  /** Whether an attribute or content event for node `id` is one the mirror announced (consumed if so). */
   private isOwnAttr(id: number): boolean {
     const n = this.expectedAttrs.get(id);
     if (n === undefined) return false;
@@ -419,7 +414,7 @@ export class SourceWatcher {
       // an ATTRIB on the name right before its DELETE, both queued inside the
       // one unlink. The kernel already knows, and a stat of the name would
       // only find it gone.
-      if (mask === In.ATTRIB && this.ownDeleteFollows(wd, b, start, end, recordEnd, len)) {
+      if (mask === In.ATTRIB && this.ownDeleteFollows(wd, dir.nodeid, b, start, end, recordEnd, len)) {
         this.stats.ownChanges++;
         continue;
       }
