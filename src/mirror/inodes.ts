@@ -33,6 +33,7 @@ import { FuseError } from '../fs/errors.js';
 import { FILE_HANDLE_BYTES, tryClose, tryNameToHandleAt, tryOpenByHandleAt } from '../sys/index.js';
 import { AT_EMPTY_PATH, O_CLOEXEC, O_PATH } from '../sys/constants.js';
 import { DeferredCloses } from '../sys/deferred-close.js';
+import { BackgroundCloser } from '../sys/background-close.js';
 
 /** The path through which a descriptor's file can be named again. */
 export function procPath(fd: number): string {
@@ -125,6 +126,8 @@ const INITIAL_SLOTS = 1024;
 /** `handleLengths` of an inode to be held by handle whose handle is not taken yet: it holds its first descriptor. */
 const HANDLE_PENDING = 255;
 /** The index's empty and deleted markers (slots are >= 0). */
+/** At shutdown, how long the closing thread gets to close what is queued (a few µs each). */
+const CLOSER_STOP_WAIT_MS = 1000;
 const EMPTY = -1;
 const DELETED = -2;
 
@@ -156,7 +159,12 @@ export class InodeTable {
   private index = new Int32Array(0);
   private indexUsed = 0;
 
-  /** Descriptors of forgotten inodes, and of inodes dropped from the cache, closed between requests. */
+  /**
+   * Descriptors of forgotten inodes, and of inodes dropped from the cache:
+   * closed on a thread of their own (a cache drop forgets thousands at once),
+   * or between requests when that thread cannot take them.
+   */
+  private readonly closer = new BackgroundCloser();
   private readonly closing = new DeferredCloses<number>((fd) => void tryClose(fd));
   /**
    * Slots held by handle that hold a descriptor now, in the order they got it
@@ -394,19 +402,32 @@ export class InodeTable {
     // evicted here, not at UNLINK): done between requests, off the client's
     // path, unless so many wait that they would crowd the descriptor limit.
     const fd = this.heldFds[slot]!;
-    if (fd >= 0) this.closing.push(fd);
+    if (fd >= 0) this.closeLater(fd);
     this.heldFds[slot] = -1;
     this.freeSlots.push(slot);
   }
 
-  /** Closes one descriptor of a forgotten inode; false when none is waiting. */
+  /**
+   * Starts the thread that closes descriptors of forgotten inodes (at INIT,
+   * before requests flow); without it they are closed between requests.
+   */
+  startBackgroundClosing(): boolean {
+    return this.closer.start();
+  }
+
+  /** Closes one descriptor of a forgotten inode; false when none is waiting here. Between requests. */
   closeOneForgotten(): boolean {
+    this.closer.flush();
     return this.closing.closeOne();
   }
 
   /** Descriptors held: the root, inodes held by descriptor, the cache, and those forgotten but not closed yet. */
   get descriptors(): number {
-    return 1 + this.byDescriptor.size + this.cached.size + this.closing.length;
+    return 1 + this.byDescriptor.size + this.cached.size + this.closing.length + this.closer.pending;
+  }
+
+  private closeLater(fd: number): void {
+    if (!this.closer.push(fd)) this.closing.push(fd);
   }
 
   /** Inodes the kernel knows, the root included. */
@@ -416,6 +437,7 @@ export class InodeTable {
 
   /** Closes every descriptor (at shutdown). */
   clear(): void {
+    this.closer.stop(CLOSER_STOP_WAIT_MS);
     while (this.closeOneForgotten());
     for (let slot = 0; slot < this.nextSlot; slot++) {
       const fd = this.heldFds[slot]!;
@@ -491,7 +513,7 @@ export class InodeTable {
         this.byDescriptor.add(slot);
         continue;
       }
-      this.closing.push(this.heldFds[slot]!);
+      this.closeLater(this.heldFds[slot]!);
       this.heldFds[slot] = -1;
     }
   }

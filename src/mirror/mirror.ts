@@ -313,6 +313,7 @@ export class MirrorFilesystem implements Filesystem {
     // Inodes held by handle reopen their descriptors on demand: a quarter of
     // the limit keeps those in use open and leaves the rest for open files.
     this.inodes.cachedDescriptors = Math.min(MAX_CACHED_DESCRIPTORS, limit / 4);
+    this.inodes.startBackgroundClosing();
     this.fdHighWater = Math.floor(limit * 0.85);
     this.fdLowWater = Math.floor(limit * 0.6);
     // The caller's umask is applied once: by the kernel, or (DONT_MASK) by the
