@@ -57,7 +57,7 @@ const STAT_SELF = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
 /** Of the last 16 LOOKUPs, how many must have found new inodes for the next to open its name without a stat first. */
 const NEW_LOOKUPS_OPEN_FIRST = 12;
 /** Descriptors kept open, at most, for inodes held by file handle. */
-const MAX_CACHED_DESCRIPTORS = 8192;
+const MAX_CACHED_DESCRIPTORS = 16384;
 
 /**
  * How the mirror behaves. One thing it does to the whole process, whatever
@@ -310,9 +310,10 @@ export class MirrorFilesystem implements Filesystem {
   init(info: InitInfo, notify: Notifier): void {
     this.notify = notify;
     const limit = getNofileLimit().soft;
-    // Inodes held by handle reopen their descriptors on demand: a quarter of
-    // the limit keeps those in use open and leaves the rest for open files.
-    this.inodes.cachedDescriptors = Math.min(MAX_CACHED_DESCRIPTORS, limit / 4);
+    // Inodes held by handle reopen their descriptors on demand: half the limit
+    // keeps those in use open (a walk of a tree that size closes and reopens
+    // none) and leaves the rest, below the prune threshold, for open files.
+    this.inodes.cachedDescriptors = Math.min(MAX_CACHED_DESCRIPTORS, Math.floor(limit / 2));
     this.inodes.startBackgroundClosing();
     this.fdHighWater = Math.floor(limit * 0.85);
     this.fdLowWater = Math.floor(limit * 0.6);
