@@ -415,10 +415,9 @@ export class InodeTable {
     return this.closer.start();
   }
 
-  /** Closes one descriptor of a forgotten inode; false when none is waiting here. Between requests. */
+  /** Closes one descriptor of a forgotten inode; false when none is waiting. Between requests. */
   closeOneForgotten(): boolean {
-    this.closer.flush();
-    return this.closing.closeOne();
+    return this.closer.closeOne() || this.closing.closeOne();
   }
 
   /** Descriptors held: the root, inodes held by descriptor, the cache, and those forgotten but not closed yet. */

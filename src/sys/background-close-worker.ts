@@ -13,21 +13,23 @@ const { HEAD, TAIL, SLEEPING, STOP, SLOTS } = BACKGROUND_CLOSE_LAYOUT;
 const shared = workerData as Int32Array;
 const mask = shared.length - SLOTS - 1;
 
-let tail = Atomics.load(shared, TAIL);
 for (;;) {
-  while (tail !== Atomics.load(shared, HEAD)) {
+  for (;;) {
+    const tail = Atomics.load(shared, TAIL);
+    if (tail === Atomics.load(shared, HEAD)) break;
     const fd = shared[SLOTS + (tail & mask)]!;
-    // Claimed before it is closed: if this thread dies in between, the owner
-    // leaves the descriptor open rather than close a reused number.
-    tail = (tail + 1) | 0;
-    Atomics.store(shared, TAIL, tail);
+    // Claimed before it is closed, against the owner, which closes some
+    // itself between requests: whoever moves TAIL past a slot closes it. If
+    // this thread dies after the claim, the descriptor is left open rather
+    // than a reused number closed twice.
+    if (Atomics.compareExchange(shared, TAIL, tail, (tail + 1) | 0) !== tail) continue;
     // Whatever close says (EINTR included), the descriptor is gone on Linux.
     close(fd);
   }
   if (Atomics.load(shared, STOP) === 1) break;
   Atomics.store(shared, SLEEPING, 1);
   // A push between the drain and the flag would wait for the next wake-up: look once more.
-  if (tail !== Atomics.load(shared, HEAD) || Atomics.load(shared, STOP) === 1) {
+  if (Atomics.load(shared, TAIL) !== Atomics.load(shared, HEAD) || Atomics.load(shared, STOP) === 1) {
     Atomics.store(shared, SLEEPING, 0);
     continue;
   }

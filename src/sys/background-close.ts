@@ -8,10 +8,15 @@
  * closes need nothing from the serving thread but the numbers, so they are
  * queued in shared memory and a worker thread closes them: the serving thread
  * pays a few atomic operations per descriptor, and a wake-up (a futex call)
- * only when a batch is waiting and the worker sleeps.
+ * only when a batch is waiting and the worker sleeps. Between requests the
+ * serving thread closes what is still queued itself (`closeOne`), so a
+ * descriptor never stays open longer than it did when every close waited
+ * for that moment.
  *
- * Only descriptors whose close cannot matter to a client belong here (O_PATH
- * descriptors of forgotten inodes: no locks, no data to flush). A descriptor
+ * Only descriptors whose close no client waits for belong here (O_PATH
+ * descriptors of forgotten inodes: no locks, no data to flush; the space of a
+ * file unlinked through the mount, which the last close frees, is back by the
+ * time the owner next waits for a request, as said above). A descriptor
  * stays allocated until the worker closes it, so the owner counts `pending`
  * against its descriptor budget, and `push` refuses (the caller closes it
  * itself) when the queue is full or the worker could not start or has failed.
@@ -67,9 +72,23 @@ export class BackgroundCloser {
     return true;
   }
 
-  /** Wakes the worker for whatever is queued (when the owner is about to sleep). */
-  flush(): void {
-    if (this.pending > 0) this.wake();
+  /**
+   * Closes one queued descriptor on the calling thread; false when none is
+   * queued. The owner calls it between requests, so that everything queued is
+   * closed before it waits for the next one, as if it had closed them itself:
+   * a file unlinked through the mount is freed before the client's next
+   * request, whether or not the worker has woken yet.
+   */
+  closeOne(): boolean {
+    for (;;) {
+      const tail = Atomics.load(this.shared, TAIL);
+      if (tail === this.head) return false;
+      const fd = this.shared[SLOTS + (tail & this.mask)]!;
+      // The worker claims slots the same way: whoever moves TAIL past a slot closes it.
+      if (Atomics.compareExchange(this.shared, TAIL, tail, (tail + 1) | 0) !== tail) continue;
+      tryClose(fd);
+      return true;
+    }
   }
 
   /**
