@@ -13,6 +13,9 @@
  * except lookups, attribute reads and listings while the source measures slow
  * (see offload.ts), which then run on libuv's pool; data reads and writes and
  * fsync always run there, so a slow disk never stalls the other requests.
+ * From INIT on, one worker thread of its own closes the descriptors of
+ * inodes the kernel forgets while requests keep the serving thread busy (see
+ * sys/background-close.ts).
  */
 import * as nodefs from 'node:fs';
 import { constants as osConstants } from 'node:os';
