@@ -126,8 +126,6 @@ const INITIAL_SLOTS = 1024;
 /** `handleLengths` of an inode to be held by handle whose handle is not taken yet: it holds its first descriptor. */
 const HANDLE_PENDING = 255;
 /** The index's empty and deleted markers (slots are >= 0). */
-/** At shutdown, how long the closing thread gets to close what is queued (a few µs each). */
-const CLOSER_STOP_WAIT_MS = 1000;
 const EMPTY = -1;
 const DELETED = -2;
 
@@ -399,8 +397,9 @@ export class InodeTable {
     else this.cached.delete(slot);
     this.openFiles.delete(slot);
     // Closing may free the source inode (a file unlinked through the mirror is
-    // evicted here, not at UNLINK): done between requests, off the client's
-    // path, unless so many wait that they would crowd the descriptor limit.
+    // evicted here, not at UNLINK): done on the closing thread or between
+    // requests, off the client's path, unless so many wait that they would
+    // crowd the descriptor limit.
     const fd = this.heldFds[slot]!;
     if (fd >= 0) this.closeLater(fd);
     this.heldFds[slot] = -1;
@@ -410,9 +409,11 @@ export class InodeTable {
   /**
    * Starts the thread that closes descriptors of forgotten inodes (at INIT,
    * before requests flow); without it they are closed between requests.
+   * `onFailure` is told if the thread dies later (they are then closed
+   * between requests too).
    */
-  startBackgroundClosing(): boolean {
-    return this.closer.start();
+  startBackgroundClosing(onFailure?: (err: Error) => void): boolean {
+    return this.closer.start(onFailure);
   }
 
   /** Closes one descriptor of a forgotten inode; false when none is waiting. Between requests. */
@@ -436,7 +437,7 @@ export class InodeTable {
 
   /** Closes every descriptor (at shutdown). */
   clear(): void {
-    this.closer.stop(CLOSER_STOP_WAIT_MS);
+    this.closer.stop();
     while (this.closeOneForgotten());
     for (let slot = 0; slot < this.nextSlot; slot++) {
       const fd = this.heldFds[slot]!;

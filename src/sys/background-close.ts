@@ -35,15 +35,13 @@ export class BackgroundCloser {
   private readonly shared: Int32Array;
   private readonly mask: number;
   private worker: Worker | undefined;
-  /** False once the worker failed to start or died: every push is refused. */
+  /** False once stopped, or once the worker failed to start or died. */
   private usable = true;
   private head = 0;
+  private onFailure: ((err: Error) => void) | undefined;
 
-  /**
-   * @param capacity descriptors that may wait at once (a power of two)
-   * @param onFailure told once, with the reason, if the worker cannot run
-   */
-  constructor(readonly capacity = 4096, private readonly onFailure?: (err: Error) => void) {
+  /** @param capacity descriptors that may wait at once (a power of two) */
+  constructor(readonly capacity = 4096) {
     if (capacity <= 0 || (capacity & (capacity - 1)) !== 0) throw new RangeError(`capacity must be a power of two, not ${capacity}`);
     this.shared = new Int32Array(new SharedArrayBuffer((SLOTS + capacity) * 4));
     this.mask = capacity - 1;
@@ -52,6 +50,37 @@ export class BackgroundCloser {
   /** Descriptors queued and not closed yet. */
   get pending(): number {
     return (this.head - Atomics.load(this.shared, TAIL)) | 0;
+  }
+
+  /**
+   * Starts the thread (a few milliseconds of another core's time: best done
+   * before requests flow). Until then, once stopped, and if it fails, every
+   * push is refused. Returns whether the thread runs.
+   *
+   * @param onFailure told once, with the reason, if the thread dies later
+   */
+  start(onFailure?: (err: Error) => void): boolean {
+    if (this.worker) return true;
+    if (!this.usable) return false;
+    this.onFailure = onFailure;
+    try {
+      const worker = new Worker(new URL('./background-close-worker.js', import.meta.url), {
+        workerData: this.shared,
+        // A few hundred KiB of heap is all it needs.
+        resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 },
+      });
+      // Never what keeps the process alive.
+      worker.unref();
+      worker.on('error', (err) => this.failed(err));
+      worker.on('exit', (code) => {
+        if (code !== 0) this.failed(new Error(`it exited with code ${code}`));
+      });
+      this.worker = worker;
+      return true;
+    } catch {
+      this.usable = false;
+      return false;
+    }
   }
 
   /**
@@ -92,20 +121,17 @@ export class BackgroundCloser {
   }
 
   /**
-   * Lets the worker close what is queued and exit; later pushes are refused.
-   * Waits up to `waitMs` for the queue to empty, so that an owner shutting
-   * down leaves no descriptor of its own open behind it.
+   * Lets the worker exit once it has closed what it claimed; later pushes are
+   * refused. What is still queued stays for `closeOne` (at shutdown the owner
+   * drains it with that).
    */
-  stop(waitMs = 0): void {
+  stop(): void {
     this.usable = false;
     if (!this.worker) return;
+    this.worker = undefined;
     Atomics.store(this.shared, STOP, 1);
     Atomics.store(this.shared, SLEEPING, 0);
     Atomics.notify(this.shared, SLEEPING);
-    this.worker = undefined;
-    const until = performance.now() + waitMs;
-    const nap = new Int32Array(new SharedArrayBuffer(4));
-    while (this.pending > 0 && performance.now() < until) Atomics.wait(nap, 0, 0, 1);
   }
 
   private wake(): void {
@@ -113,45 +139,15 @@ export class BackgroundCloser {
   }
 
   /**
-   * Starts the thread (a few milliseconds of another core's time: best done
-   * before requests flow). Until it is called, and if it fails, every push is
-   * refused. Returns whether the thread runs.
-   */
-  start(): boolean {
-    if (this.worker) return true;
-    if (!this.usable) return false;
-    try {
-      const worker = new Worker(new URL('./background-close-worker.js', import.meta.url), {
-        workerData: this.shared,
-        // A few hundred KiB of heap is all it needs.
-        resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 },
-      });
-      // Never what keeps the process alive.
-      worker.unref();
-      worker.on('error', (err) => this.failed(err));
-      worker.on('exit', (code) => {
-        if (code !== 0) this.failed(new Error(`the descriptor-closing thread exited with code ${code}`));
-      });
-      this.worker = worker;
-      return true;
-    } catch (err) {
-      this.failed(err as Error);
-      return false;
-    }
-  }
-
-  /**
-   * The worker is gone: what it left queued is closed here, and every later
-   * push is refused. The worker advances TAIL before each close, so a
-   * descriptor it was closing when it died is at worst left open, never
+   * The worker is gone: every later push is refused, and what it left queued
+   * waits for `closeOne` like the rest. It claims a slot before closing it, so
+   * a descriptor it was closing when it died is at worst left open, never
    * closed twice (its number may belong to another file by now).
    */
   private failed(err: Error): void {
-    if (!this.usable && !this.worker) return;
+    if (!this.worker) return;
     this.usable = false;
     this.worker = undefined;
-    for (let i = Atomics.load(this.shared, TAIL); i !== this.head; i = (i + 1) | 0) tryClose(this.shared[SLOTS + (i & this.mask)]!);
-    Atomics.store(this.shared, TAIL, this.head);
     this.onFailure?.(err);
   }
 }
