@@ -409,8 +409,8 @@ export class InodeTable {
   /**
    * Starts the thread that closes descriptors of forgotten inodes (at INIT,
    * before requests flow); without it they are closed between requests.
-   * `onFailure` is told if the thread dies later (they are then closed
-   * between requests too).
+   * `onFailure` is told if the thread cannot start or dies later (they are
+   * then closed between requests too).
    */
   startBackgroundClosing(onFailure?: (err: Error) => void): boolean {
     return this.closer.start(onFailure);

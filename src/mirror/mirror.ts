@@ -317,9 +317,7 @@ export class MirrorFilesystem implements Filesystem {
     // keeps those in use open (a walk of a tree that size closes and reopens
     // none) and leaves the rest, below the prune threshold, for open files.
     this.inodes.cachedDescriptors = Math.min(MAX_CACHED_DESCRIPTORS, Math.floor(limit / 2));
-    if (!this.inodes.startBackgroundClosing((err) => this.logger.warn(`fusekit: the thread that closes descriptors of forgotten inodes stopped (${err.message}); the serving thread closes them between requests`))) {
-      this.logger.warn('fusekit: cannot start the thread that closes descriptors of forgotten inodes; the serving thread closes them between requests');
-    }
+    this.inodes.startBackgroundClosing((err) => this.logger.warn(`fusekit: the thread that closes descriptors of forgotten inodes is not running (${err.message}); the serving thread closes them between requests`));
     this.fdHighWater = Math.floor(limit * 0.85);
     this.fdLowWater = Math.floor(limit * 0.6);
     // The caller's umask is applied once: by the kernel, or (DONT_MASK) by the

@@ -6,7 +6,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import koffi from 'koffi';
-import { BACKGROUND_CLOSE_LAYOUT } from './background-close-layout.js';
+import { BACKGROUND_CLOSE_LAYOUT, claimQueued } from './background-close-queue.js';
 
 const close = koffi.load('libc.so.6').func('int close(int fd)') as (fd: number) => number;
 const { HEAD, TAIL, SLEEPING, STOP, SLOTS } = BACKGROUND_CLOSE_LAYOUT;
@@ -15,14 +15,8 @@ const mask = shared.length - SLOTS - 1;
 
 for (;;) {
   for (;;) {
-    const tail = Atomics.load(shared, TAIL);
-    if (tail === Atomics.load(shared, HEAD)) break;
-    const fd = shared[SLOTS + (tail & mask)]!;
-    // Claimed before it is closed, against the owner, which closes some
-    // itself between requests: whoever moves TAIL past a slot closes it. If
-    // this thread dies after the claim, the descriptor is left open rather
-    // than a reused number closed twice.
-    if (Atomics.compareExchange(shared, TAIL, tail, (tail + 1) | 0) !== tail) continue;
+    const fd = claimQueued(shared, Atomics.load(shared, HEAD), mask);
+    if (fd < 0) break;
     // Whatever close says (EINTR included), the descriptor is gone on Linux.
     close(fd);
   }

@@ -23,7 +23,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { tryClose } from './libc.js';
-import { BACKGROUND_CLOSE_LAYOUT } from './background-close-layout.js';
+import { BACKGROUND_CLOSE_LAYOUT, claimQueued } from './background-close-queue.js';
 
 const { HEAD, TAIL, SLEEPING, STOP, SLOTS } = BACKGROUND_CLOSE_LAYOUT;
 
@@ -57,7 +57,8 @@ export class BackgroundCloser {
    * before requests flow). Until then, once stopped, and if it fails, every
    * push is refused. Returns whether the thread runs.
    *
-   * @param onFailure told once, with the reason, if the thread dies later
+   * @param onFailure told once, with the reason, if the thread cannot start
+   *   or dies later
    */
   start(onFailure?: (err: Error) => void): boolean {
     if (this.worker) return true;
@@ -77,8 +78,9 @@ export class BackgroundCloser {
       });
       this.worker = worker;
       return true;
-    } catch {
+    } catch (err) {
       this.usable = false;
+      onFailure?.(err as Error);
       return false;
     }
   }
@@ -109,15 +111,10 @@ export class BackgroundCloser {
    * request, whether or not the worker has woken yet.
    */
   closeOne(): boolean {
-    for (;;) {
-      const tail = Atomics.load(this.shared, TAIL);
-      if (tail === this.head) return false;
-      const fd = this.shared[SLOTS + (tail & this.mask)]!;
-      // The worker claims slots the same way: whoever moves TAIL past a slot closes it.
-      if (Atomics.compareExchange(this.shared, TAIL, tail, (tail + 1) | 0) !== tail) continue;
-      tryClose(fd);
-      return true;
-    }
+    const fd = claimQueued(this.shared, this.head, this.mask);
+    if (fd < 0) return false;
+    tryClose(fd);
+    return true;
   }
 
   /**
