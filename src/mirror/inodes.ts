@@ -158,11 +158,18 @@ export class InodeTable {
   private indexUsed = 0;
 
   /**
-   * Descriptors of forgotten inodes, and of inodes dropped from the cache:
-   * closed on a thread of their own (a cache drop forgets thousands at once),
-   * or between requests when that thread cannot take them.
+   * Descriptors of forgotten inodes: closed on a thread of their own (a cache
+   * drop forgets thousands at once), or between requests when that thread
+   * cannot take them. A FORGET is a request of its own, so no handler holds
+   * the number then (calls on the pool use duplicates).
    */
   private readonly closer = new BackgroundCloser();
+  /**
+   * Descriptors closed between requests: those the closing thread cannot
+   * take, and those the cache lets go of, which the request that made room
+   * may still be using (a handler that reopened one inode may hold another's
+   * descriptor it got a moment before).
+   */
   private readonly closing = new DeferredCloses<number>((fd) => void tryClose(fd));
   /**
    * Slots held by handle that hold a descriptor now, in the order they got it
@@ -401,7 +408,7 @@ export class InodeTable {
     // requests, off the client's path, unless so many wait that they would
     // crowd the descriptor limit.
     const fd = this.heldFds[slot]!;
-    if (fd >= 0) this.closeLater(fd);
+    if (fd >= 0 && !this.closer.push(fd)) this.closing.push(fd);
     this.heldFds[slot] = -1;
     this.freeSlots.push(slot);
   }
@@ -424,10 +431,6 @@ export class InodeTable {
   /** Descriptors held: the root, inodes held by descriptor, the cache, and those forgotten but not closed yet. */
   get descriptors(): number {
     return 1 + this.byDescriptor.size + this.cached.size + this.closing.length + this.closer.pending;
-  }
-
-  private closeLater(fd: number): void {
-    if (!this.closer.push(fd)) this.closing.push(fd);
   }
 
   /** Inodes the kernel knows, the root included. */
@@ -513,7 +516,7 @@ export class InodeTable {
         this.byDescriptor.add(slot);
         continue;
       }
-      this.closeLater(this.heldFds[slot]!);
+      this.closing.push(this.heldFds[slot]!);
       this.heldFds[slot] = -1;
     }
   }
