@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { BackgroundCloser } from '../../src/sys/background-close.js';
+import { BACKGROUND_CLOSE_LAYOUT, claimQueued } from '../../src/sys/background-close-queue.js';
 import * as sys from '../../src/sys/index.js';
 
 /** Whether `fd` is an open descriptor of this process. */
@@ -83,4 +84,56 @@ test('BackgroundCloser: a full queue refuses, and after stop the owner closes wh
 test('BackgroundCloser: the capacity must be a power of two', () => {
   assert.throws(() => new BackgroundCloser(100), RangeError);
   assert.throws(() => new BackgroundCloser(0), RangeError);
+});
+
+test('claimQueued: a side whose head is older than TAIL claims nothing', () => {
+  const { HEAD, TAIL, SLOTS } = BACKGROUND_CLOSE_LAYOUT;
+  const shared = new Int32Array(new SharedArrayBuffer((SLOTS + 8) * 4));
+  const mask = 7;
+  for (let i = 0; i < 8; i++) shared[SLOTS + i] = 100 + i;
+  // Three queued; the thread read HEAD when one was.
+  shared[HEAD] = 3;
+  assert.equal(claimQueued(shared, 1, mask), 100);
+  // The owner claimed the other two meanwhile.
+  assert.equal(claimQueued(shared, 3, mask), 101);
+  assert.equal(claimQueued(shared, 3, mask), 102);
+  // The thread's stale head (1) is behind TAIL (3): the slot at TAIL is not queued.
+  assert.equal(claimQueued(shared, 1, mask), -1);
+  assert.equal(claimQueued(shared, 3, mask), -1);
+  assert.equal(shared[TAIL], 3, 'TAIL never passes HEAD');
+  // Across the wrap of the 32-bit counters.
+  shared[TAIL] = 0x7fffffff;
+  assert.equal(claimQueued(shared, -0x80000000, mask), 100 + (0x7fffffff & mask));
+  assert.equal(shared[TAIL], -0x80000000);
+  assert.equal(claimQueued(shared, 0x7fffffff, mask), -1, 'a head one behind TAIL, across the wrap');
+  assert.equal(claimQueued(shared, -0x80000000, mask), -1);
+});
+
+test('BackgroundCloser: under load from both sides, each queued descriptor is closed once and nothing else is', async () => {
+  const closer = new BackgroundCloser(64);
+  assert.ok(closer.start());
+  // Descriptors that are never queued: a claim past HEAD would close stale numbers, these among them.
+  const bystanders = openMany(32);
+  try {
+    const end = Date.now() + 1000;
+    let pushed = 0;
+    while (Date.now() < end) {
+      // A batch wakes the thread; this side then drains the queue too, racing its claims.
+      for (let i = 0; i < 40; i++) {
+        const fd = sys.open('/dev/null', sys.O_PATH | sys.O_CLOEXEC);
+        if (closer.push(fd)) pushed++;
+        else sys.tryClose(fd);
+      }
+      while (closer.closeOne()) assert.ok(closer.pending >= 0, `pending ${closer.pending}: TAIL ran past HEAD`);
+      assert.ok(closer.pending >= 0, `pending ${closer.pending}: TAIL ran past HEAD`);
+      if (pushed % 4000 < 40) await new Promise((r) => setImmediate(r));
+    }
+    while (closer.closeOne());
+    assert.equal(closer.pending, 0);
+    assert.ok(pushed > 1000, `pushed ${pushed}`);
+    for (const fd of bystanders) assert.ok(isOpen(fd), `descriptor ${fd} was closed by the closer`);
+  } finally {
+    closer.stop();
+    for (const fd of bystanders) sys.tryClose(fd);
+  }
 });
