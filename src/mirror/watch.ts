@@ -120,6 +120,12 @@ function sameName(e: NameExpectation, arena: Buffer, parent: number, b: Buffer, 
   return true;
 }
 
+/** The expectation in the chain from `first` (one key's) for `parent` and the bytes `b[start, end)`, if any. */
+function expectedIn(first: NameExpectation | undefined, arena: Buffer, parent: number, b: Buffer, start: number, end: number): NameExpectation | undefined {
+  for (let e = first; e; e = e.next) if (sameName(e, arena, parent, b, start, end)) return e;
+  return undefined;
+}
+
 /** Counters for the stats file and tests. */
 export interface WatchStats {
   /** Directories watched now. */
@@ -243,12 +249,12 @@ export class SourceWatcher {
   expectEntry(parent: MirrorInode, name: Buffer): void {
     const id = parent.nodeid;
     const key = nameKey(id, name, 0, name.length);
-    const known = this.expectedName(key, id, name, 0, name.length);
+    const first = this.expectedNames.get(key);
+    const known = expectedIn(first, this.nameArena, id, name, 0, name.length);
     if (known) {
       known.count++;
       return;
     }
-    const first = this.expectedNames.get(key);
     const offset = this.nameArenaUsed;
     if (offset + name.length > this.nameArena.length) {
       const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.nameArena.length, offset + name.length));
@@ -280,15 +286,14 @@ export class SourceWatcher {
     this.stats.watches = 0;
   }
 
-  /** The announcement (key `key`) for `b[start, end)` in `parent`, if any; one whose events all came has count 0 until the read ends. */
-  private expectedName(key: number, parent: number, b: Buffer, start: number, end: number): NameExpectation | undefined {
-    for (let e = this.expectedNames.get(key); e; e = e.next) if (sameName(e, this.nameArena, parent, b, start, end)) return e;
-    return undefined;
+  /** The announcement for `b[start, end)` in `parent`, if any; one whose events all came has count 0 until the read ends. */
+  private expectedName(parent: number, b: Buffer, start: number, end: number): NameExpectation | undefined {
+    return expectedIn(this.expectedNames.get(nameKey(parent, b, start, end)), this.nameArena, parent, b, start, end);
   }
 
   /** Whether the event for `b[start, end)` in `parent` is one the mirror announced (consumed if so). */
   private isOwnName(parent: number, b: Buffer, start: number, end: number): boolean {
-    const e = this.expectedName(nameKey(parent, b, start, end), parent, b, start, end);
+    const e = this.expectedName(parent, b, start, end);
     if (!e || e.count === 0) return false;
     e.count--;
     this.stats.ownChanges++;
@@ -306,7 +311,7 @@ export class SourceWatcher {
     const nameAt = next + 16;
     const n = end - start;
     if (nameAt + n >= len || b[nameAt + n] !== 0 || b.compare(b, start, end, nameAt, nameAt + n) !== 0) return false;
-    return (this.expectedName(nameKey(parent, b, start, end), parent, b, start, end)?.count ?? 0) > 0;
+    return (this.expectedName(parent, b, start, end)?.count ?? 0) > 0;
   }
 
   /** Whether an attribute or content event for node `id` is one the mirror announced (consumed if so). */
