@@ -53,5 +53,6 @@ export { MirrorFilesystem } from './mirror/mirror.js';
 export type { MirrorOptions } from './mirror/mirror.js';
 export type { WatchStats } from './mirror/watch.js';
 export type { OffloadPolicy, OffloadStats } from './mirror/offload.js';
+export type { ListingAttributesPolicy, ListingStats } from './mirror/listing-attrs.js';
 export { PathAdapter, mountPaths } from './path/index.js';
 export type { PathOptions, PathMount, PathMountOptions, PathFilesystem, PathAttr, PathDirent, PathTime, PathResult, PathOpenResult, CreateContext } from './path/index.js';

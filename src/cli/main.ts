@@ -197,6 +197,7 @@ async function runMirror(a: MirrorArgs): Promise<number> {
         passthrough: mounted.session.passthroughStats(),
         watch: filesystem.watchStats,
         offload: filesystem.offloadStats,
+        listings: filesystem.listingStats,
       }), (message) => process.stderr.write(`fusekit: ${message}\n`))
     : undefined;
 

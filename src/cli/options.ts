@@ -53,6 +53,12 @@ mirror options (-o, comma separated):
                        being served, so one client's wait on a slow SRC does not
                        hold up the others), always (the pool), never (the
                        serving thread)
+  readdirplus=R        which directory listings carry attributes: adaptive
+                       (default: while callers stat the names they list, as
+                       find -ls, ls -l and du do; the others get names alone,
+                       so a walk that only needs names, as find does, opens
+                       nothing) or kernel (the first reply of every listing,
+                       as the kernel decides when asked)
   max_stack_depth=N    1 (default): backing files on ordinary filesystems; 2: also on
                        overlayfs or another passthrough FUSE mount (the mirror then
                        cannot itself be stacked under one)
@@ -136,6 +142,10 @@ function applyOption(a: MirrorArgs, opt: string): void {
     case 'offload':
       if (value !== 'auto' && value !== 'always' && value !== 'never') throw new UsageError('-o offload must be auto, always or never');
       a.mirror.offload = value;
+      return;
+    case 'readdirplus':
+      if (value !== 'adaptive' && value !== 'kernel') throw new UsageError('-o readdirplus must be adaptive or kernel');
+      a.mirror.readdirplus = value;
       return;
     case 'max_stack_depth':
       if (value !== '1' && value !== '2') throw new UsageError('-o max_stack_depth must be 1 or 2');

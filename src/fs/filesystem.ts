@@ -376,6 +376,15 @@ export interface Filesystem {
    * clear set-user-ID and set-group-ID bits itself.
    */
   readonly initFlags?: bigint;
+  /**
+   * With `readdirplus`: do not negotiate READDIRPLUS_AUTO. The kernel then
+   * sends READDIRPLUS for every reply of every listing (never READDIR), and
+   * the filesystem decides, record by record, whether to give attributes.
+   * Without it the kernel sends READDIRPLUS for a listing's first reply, and
+   * for later ones only after a name of that directory was looked up;
+   * READDIR otherwise.
+   */
+  readonly readdirplusAlways?: boolean;
   /** After INIT is negotiated, before any other request. `notify` stays valid for the session's life. */
   init?(info: InitInfo, notify: Notifier): void | Promise<void>;
   /** The session is ending (unmount or DESTROY). */
@@ -448,7 +457,12 @@ export interface Filesystem {
   opendir?(req: OpendirRequest, ctx: RequestContext): HandlerResult<OpenReply>;
   /** Add records from cookie `req.offset` (0 = start) until `out.add` returns false or the directory ends. */
   readdir?(req: ReaddirRequest, ctx: RequestContext, out: DirentSink): HandlerResult<void>;
-  /** READDIRPLUS: used only when implemented (DO_READDIRPLUS and READDIRPLUS_AUTO are then negotiated). */
+  /**
+   * READDIRPLUS: used only when implemented (DO_READDIRPLUS is then
+   * negotiated, and READDIRPLUS_AUTO unless `readdirplusAlways`). A record
+   * whose entry has node id 0 gives the name and type alone: the kernel looks
+   * the name up if a caller asks for it.
+   */
   readdirplus?(req: ReaddirplusRequest, ctx: RequestContext, out: DirentPlusSink): HandlerResult<void>;
   /** Last close of a directory handle from opendir; the handle is gone after this. Missing: success. */
   releasedir?(req: ReleasedirRequest, ctx: RequestContext): HandlerResult<void>;

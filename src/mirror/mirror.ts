@@ -50,6 +50,8 @@ import { InodeTable, procPath } from './inodes.js';
 import type { MirrorInode } from './inodes.js';
 import { SourceWatcher } from './watch.js';
 import { RecentEvents, SourceLatencies } from './offload.js';
+import { ListingAttributes } from './listing-attrs.js';
+import type { ListingAttributesPolicy, ListingStats } from './listing-attrs.js';
 import { DirectoryStreams, type DirectoryStream } from './dirstreams.js';
 import type { OffloadPolicy, OffloadStats, SourceLatency } from './offload.js';
 import type { WatchStats } from './watch.js';
@@ -140,6 +142,16 @@ export interface MirrorOptions {
    * (`fusekit mirror` sets 16 when it is unset).
    */
   offload?: OffloadPolicy;
+  /**
+   * Which listing replies carry each entry's attributes (an inode the kernel
+   * keeps, at the price of an open and a stat per entry). Default
+   * `adaptive`: those made while callers are seen to stat the names they list
+   * (most recent lookups find new files); the others give names and types
+   * alone, and the kernel looks up the names it needs. `kernel`: the kernel's
+   * rule (READDIRPLUS_AUTO): the first reply of every listing, and later ones
+   * after a name of that directory was looked up. See `listing-attrs.ts`.
+   */
+  readdirplus?: ListingAttributesPolicy;
 }
 
 /** The cache timeout, in seconds, for names, attributes and negative entries when the mirror watches its source. */
@@ -183,6 +195,8 @@ export class MirrorFilesystem implements Filesystem {
    *   for a local caller.
    */
   readonly initFlags: bigint;
+  /** Without the `kernel` policy of `readdirplus`, the mirror decides which listing replies carry attributes. */
+  readonly readdirplusAlways: boolean;
 
   /**
    * Every inode the kernel knows, by node id and by the source's device and inode number.
@@ -199,6 +213,10 @@ export class MirrorFilesystem implements Filesystem {
   private readonly dirStreams = new DirectoryStreams();
   /** Which recent LOOKUPs found an inode new to the table. */
   private readonly newLookups = new RecentEvents();
+  /** Which listing replies carry attributes. */
+  private readonly listingAttrs: ListingAttributes;
+  /** READDIRPLUS replies built with attributes, and with names only. */
+  private listingReplies = { withAttributes: 0, namesOnly: 0 };
   /** How long source calls take, by kind, and so where they are made. */
   private readonly latency: SourceLatencies;
   /** Descriptors open for the kernel's file handles, and the inode each is on. */
@@ -265,6 +283,8 @@ export class MirrorFilesystem implements Filesystem {
     this.unwatchedTimeouts = [options.entryTimeout ?? 1, options.attrTimeout ?? 1, options.negativeTimeout ?? 0];
     this.statx = options.statx ? this.statxFromSource.bind(this) : undefined;
     this.initFlags = InitFlag.HANDLE_KILLPRIV_V2 | InitFlag.DONT_MASK | (options.enforcePermissions ? InitFlag.POSIX_ACL : 0n);
+    this.listingAttrs = new ListingAttributes(options.readdirplus ?? 'adaptive');
+    this.readdirplusAlways = !this.listingAttrs.kernelDecides;
     this.inodes = new InodeTable(fd, st.dev, st.ino, S_IFDIR);
     if (options.fileHandles ?? true) {
       const mountFd = openat(fd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
@@ -357,6 +377,11 @@ export class MirrorFilesystem implements Filesystem {
   /** Where source calls are made (see {@link MirrorOptions.offload}), and how many went to the pool. */
   get offloadStats(): OffloadStats {
     return this.latency.stats;
+  }
+
+  /** How listings were answered: the policy, and READDIRPLUS replies with attributes and with names only. */
+  get listingStats(): ListingStats {
+    return { policy: this.listingAttrs.policy, ...this.listingReplies };
   }
 
   /** The source watcher's counters; undefined without the `watch` option. */
@@ -502,7 +527,9 @@ export class MirrorFilesystem implements Filesystem {
     // file after drop_caches), open the name at once: the stat by name that would
     // find a known inode without opening it then only costs a system call.
     const found = this.newLookups.hits >= NEW_LOOKUPS_OPEN_FIRST ? this.adoptOrMissing(parent, req.nameBytes) : this.lookupIn(parent, req.nameBytes);
-    this.newLookups.record(this.inodes.size > known);
+    const isNew = this.inodes.size > known;
+    this.newLookups.record(isNew);
+    if (!(found instanceof Errno)) this.listingAttrs.lookedUp(isNew && (found.attr.mode & S_IFMT) !== S_IFDIR, started);
     this.latency.lookup.record(performance.now() - started, false);
     return this.negativeEntryFor(found, parent);
   }
@@ -513,7 +540,9 @@ export class MirrorFilesystem implements Filesystem {
     const r = await this.onPool(nodeid, this.latency.lookup, (fd) => fstatatOnPool(fd, name, AT_SYMLINK_NOFOLLOW, st));
     // The kernel holds the parent while it looks a name up in it: still known.
     const parent = this.node(nodeid);
+    const known = this.inodes.size;
     const found = r < 0 ? Errno.of(-r) : (this.lookupStated(parent, name, st, false) as EntryOut | Errno);
+    if (!(found instanceof Errno)) this.listingAttrs.lookedUp(this.inodes.size > known && (found.attr.mode & S_IFMT) !== S_IFDIR, performance.now());
     return this.negativeEntryFor(found, parent);
   }
 
@@ -897,9 +926,12 @@ export class MirrorFilesystem implements Filesystem {
 
   readdirplus(req: ReaddirplusRequest, ctx: RequestContext, out: DirentPlusSink): void | Promise<void> {
     const dir = this.node(ctx.nodeid);
+    const withAttrs = this.listingAttrs.forReply(performance.now());
+    if (withAttrs) this.listingReplies.withAttributes++;
+    else this.listingReplies.namesOnly++;
     return this.listDirectory(ctx.nodeid, req.offset, (name, ino, type, next) => {
       if (!out.fits(name.length)) return false;
-      if (isDotOrDotDot(name)) return out.add(name, nameOnly(ino, type), next);
+      if (!withAttrs || isDotOrDotDot(name)) return out.add(name, nameOnly(ino, type), next);
       const tight = this.descriptorsTight();
       // A name whose inode number the table does not hold is almost always new
       // (a cold walk): open it at once instead of stat'ing it by name first.

@@ -289,7 +289,7 @@ export class Session {
 
   private async handleInit(req: InitRequest, x: Exchange): Promise<void> {
     let want = (this.options.wantFlags ?? 0n) | (this.fs.initFlags ?? 0n);
-    if (this.fs.readdirplus) want |= InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO;
+    if (this.fs.readdirplus) want |= InitFlag.DO_READDIRPLUS | (this.fs.readdirplusAlways ? 0n : InitFlag.READDIRPLUS_AUTO);
     // Announcements of notifications the kernel understands; taking them changes nothing else.
     want |= InitFlag.HAS_EXPIRE_ONLY | InitFlag.HAS_RESEND;
     if (this.fs.getlk && this.fs.setlk) want |= InitFlag.POSIX_LOCKS;

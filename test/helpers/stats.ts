@@ -30,6 +30,8 @@ export interface StatsJson {
   openHandles?: number;
   /** Where the mirror's source calls are made (`-o offload`). */
   offload?: { policy: string; slow: string[]; calls: number; started: number };
+  /** How the mirror answered listings (`-o readdirplus`): READDIRPLUS replies with attributes and with names only. */
+  listings?: { policy: string; withAttributes: number; namesOnly: number };
   passthrough?: PassthroughStatsJson;
 }
 
