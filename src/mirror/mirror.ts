@@ -926,6 +926,7 @@ export class MirrorFilesystem implements Filesystem {
 
   readdirplus(req: ReaddirplusRequest, ctx: RequestContext, out: DirentPlusSink): void | Promise<void> {
     const dir = this.node(ctx.nodeid);
+    // Attributes only while callers are seen to stat what they list (listing-attrs.ts).
     const withAttrs = this.listingAttrs.forReply(performance.now());
     if (withAttrs) this.listingReplies.withAttributes++;
     else this.listingReplies.namesOnly++;

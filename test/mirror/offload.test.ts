@@ -101,7 +101,7 @@ async function mirrorOverSlowSource(offload: string): Promise<StatsJson> {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'fusekit-offload-'));
   makeTree(data);
   try {
-    const slow = delayedFilesystem(new MirrorFilesystem(data, { offload: 'never' }), DELAY_MS);
+    const slow = delayedFilesystem(new MirrorFilesystem(data, { offload: 'never', readdirplus: 'kernel' }), DELAY_MS);
     return await withMirrorOverInProcessMount(slow, ['-o', `offload=${offload}`], async ({ mnt, statsFile }) => {
       await clientsStatAndList(mnt);
       return await freshStats(statsFile, 'a snapshot after the clients');
