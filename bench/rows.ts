@@ -65,7 +65,7 @@ export function defineRows(env: Env): RowDef[] {
   const defs: RowDef[] = [
     { id: 'seqwrite', label: `seq write ${size} + fsync (dd 1M)`, unit: 'MiB/s', kind: 'rate', counted: true },
     { id: 'seqread_cold', label: 'seq read, cold cache (dd 1M)', unit: 'MiB/s', kind: 'rate', counted: true },
-    { id: 'seqread_warm', label: 'seq read, warm (2nd read)', unit: 'MiB/s', kind: 'rate', counted: true },
+    { id: 'seqread_warm', label: 'seq read, warm (median of 3 reads)', unit: 'MiB/s', kind: 'rate', counted: true },
     { id: 'randread', label: `rand read 4K, cold start, ${opts.runtime} s (${randTool})`, unit: 'IOPS', kind: 'rate', counted: true },
     { id: 'randread_warm', label: `rand read 4K, warm, ${fmtNum(warmMiB)} MiB cached, ${opts.warmRuntime} s`, unit: 'IOPS', kind: 'rate', counted: true, ...f('randread_warm') },
     { id: 'create', label: `create ${fmtNum(opts.files)} empty files`, unit: 'files/s', kind: 'rate', ...f('create') },
