@@ -18,12 +18,16 @@
  * So the mirror negotiates READDIRPLUS without AUTO (the kernel then sends
  * READDIRPLUS for every reply) and decides itself, on evidence: a reply
  * carries attributes while callers are seen to stat names that were listed
- * without them. The evidence is the recent successful LOOKUPs: at least 8
- * of the last 16 found files the inode table did not hold, the latest less
- * than a second ago. Directories do not count, since a walk that only
- * descends looks them up too. A reply served with attributes keeps that
- * second running: a walk that gets everything it needs from the replies
- * sends no LOOKUP, and must not lose them halfway.
+ * without them. The evidence is the recent successful LOOKUPs of files
+ * (anything but a directory): at least 8 of the last 16 found files the
+ * inode table did not hold, the latest less than a second ago. Lookups of
+ * directories are left out, either way: a walk that only descends looks
+ * them up too, and a walk that stats everything looks up the directories
+ * it listed without attributes long after it has shown that it stats
+ * (counted as misses, they flipped a `find -ls` back and forth). A reply
+ * served with attributes keeps that second running: a walk that gets
+ * everything it needs from the replies sends no LOOKUP, and must not lose
+ * them halfway.
  */
 import { RecentEvents } from './offload.js';
 
@@ -53,8 +57,8 @@ export class ListingAttributes {
   }
 
   /**
-   * A successful LOOKUP.
-   * @param newFile whether it found a non-directory the inode table did not hold
+   * A successful LOOKUP of anything but a directory.
+   * @param newFile whether it found an inode the table did not hold
    * @param now `performance.now()`
    */
   lookedUp(newFile: boolean, now: number): void {

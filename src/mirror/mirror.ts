@@ -529,7 +529,7 @@ export class MirrorFilesystem implements Filesystem {
     const found = this.newLookups.hits >= NEW_LOOKUPS_OPEN_FIRST ? this.adoptOrMissing(parent, req.nameBytes) : this.lookupIn(parent, req.nameBytes);
     const isNew = this.inodes.size > known;
     this.newLookups.record(isNew);
-    if (!(found instanceof Errno)) this.listingAttrs.lookedUp(isNew && (found.attr.mode & S_IFMT) !== S_IFDIR, started);
+    if (!(found instanceof Errno) && (found.attr.mode & S_IFMT) !== S_IFDIR) this.listingAttrs.lookedUp(isNew, started);
     this.latency.lookup.record(performance.now() - started, false);
     return this.negativeEntryFor(found, parent);
   }
@@ -542,7 +542,7 @@ export class MirrorFilesystem implements Filesystem {
     const parent = this.node(nodeid);
     const known = this.inodes.size;
     const found = r < 0 ? Errno.of(-r) : (this.lookupStated(parent, name, st, false) as EntryOut | Errno);
-    if (!(found instanceof Errno)) this.listingAttrs.lookedUp(this.inodes.size > known && (found.attr.mode & S_IFMT) !== S_IFDIR, performance.now());
+    if (!(found instanceof Errno) && (found.attr.mode & S_IFMT) !== S_IFDIR) this.listingAttrs.lookedUp(this.inodes.size > known, performance.now());
     return this.negativeEntryFor(found, parent);
   }
 

@@ -29,7 +29,7 @@ test('adaptive: names only until most recent lookups find new files; evidence la
   assert.equal(a.forReply(2801), false, 'more than a second without either: names only again');
   a.lookedUp(true, 3000);
   assert.equal(a.forReply(3000), true, 'one new file renews the evidence the window still holds');
-  // Lookups of directories or of known inodes push the files out of the window.
+  // Lookups of files the table holds push the new ones out of the window.
   for (let i = 0; i < 9; i++) a.lookedUp(false, 3100);
   assert.equal(a.forReply(3100), false, '7 new files among the last 16 lookups');
 });
