@@ -193,6 +193,10 @@ export class MirrorFilesystem implements Filesystem {
    * - DONT_MASK: the caller's umask reaches the mirror unapplied and the source
    *   filesystem applies it, or ignores it under a default ACL, as it would
    *   for a local caller.
+   * - CACHE_SYMLINKS: the kernel keeps a symlink's target in its page cache
+   *   instead of sending READLINK on every resolution. A target never changes
+   *   in place (replacing a link makes a new inode, and so a new node id), so
+   *   the cached one cannot go stale.
    */
   readonly initFlags: bigint;
   /** Without the `kernel` policy of `readdirplus`, the mirror decides which listing replies carry attributes. */
@@ -282,7 +286,7 @@ export class MirrorFilesystem implements Filesystem {
     this.negativeTimeout = options.negativeTimeout ?? (this.watchSource ? WATCH_TIMEOUT : 0);
     this.unwatchedTimeouts = [options.entryTimeout ?? 1, options.attrTimeout ?? 1, options.negativeTimeout ?? 0];
     this.statx = options.statx ? this.statxFromSource.bind(this) : undefined;
-    this.initFlags = InitFlag.HANDLE_KILLPRIV_V2 | InitFlag.DONT_MASK | (options.enforcePermissions ? InitFlag.POSIX_ACL : 0n);
+    this.initFlags = InitFlag.HANDLE_KILLPRIV_V2 | InitFlag.DONT_MASK | InitFlag.CACHE_SYMLINKS | (options.enforcePermissions ? InitFlag.POSIX_ACL : 0n);
     this.listingAttrs = new ListingAttributes(options.readdirplus ?? 'adaptive');
     this.readdirplusAlways = !this.listingAttrs.kernelDecides;
     this.inodes = new InodeTable(fd, st.dev, st.ino, S_IFDIR);

@@ -17,6 +17,7 @@ import {
   run,
   statFields,
   withMirror, errCode } from '../helpers/mount.js';
+import { argsWithStats, freshStats, req } from '../helpers/stats.js';
 
 const T = { timeout: 60_000 };
 
@@ -416,5 +417,24 @@ test('st_ino through MNT is the inode number in SRC', T, async () => {
         fs.symlinkSync('f', path.join(src, 'l'));
       },
     },
+  );
+});
+
+test('symlink targets are cached by the kernel: one READLINK per link, and a link replaced in SRC shows its new target', T, async () => {
+  let stats = '';
+  await withMirror(
+    async ({ src, mnt }) => {
+      const link = path.join(mnt, 'l');
+      const before = await freshStats(stats, 'a snapshot before the readlinks');
+      for (let i = 0; i < 20; i++) assert.equal(await fs.promises.readlink(link), 'first-target');
+      const after = await freshStats(stats, 'a snapshot after the readlinks');
+      assert.equal(req(after, 'READLINK') - req(before, 'READLINK'), 1, 'the target is read once, then served from the kernel\'s cache');
+
+      // Replaced behind the mirror's back: a new inode, so a new node id and no stale target.
+      fs.unlinkSync(path.join(src, 'l'));
+      fs.symlinkSync('second-target', path.join(src, 'l'));
+      await pollUntil(async () => (await fs.promises.readlink(link)) === 'second-target', { timeoutMs: 5000, what: 'the new target through MNT' });
+    },
+    { args: argsWithStats([], (f) => (stats = f)), prepare: ({ src }) => fs.symlinkSync('first-target', path.join(src, 'l')) },
   );
 });
