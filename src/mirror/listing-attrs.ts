@@ -36,7 +36,7 @@ const EVIDENCE_LOOKUPS = 8;
 /** How long (ms) evidence lasts without a new-file LOOKUP or a reply with attributes. */
 const EVIDENCE_MS = 1000;
 
-/** How listing replies are answered; see {@link ListingAttributes}. */
+/** Which listing replies carry attributes: `adaptive` (on evidence, see `MirrorOptions.readdirplus`) or `kernel` (the kernel's READDIRPLUS_AUTO rule). */
 export type ListingAttributesPolicy = 'adaptive' | 'kernel';
 
 /** Decides, reply by reply, whether a listing carries attributes (see the module comment). */
