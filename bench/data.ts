@@ -57,15 +57,24 @@ export async function warmupWrite(b: Bench, t: TargetState): Promise<void> {
   await b.mark(t, 'setup', 0);
 }
 
-/** One dd row: `prepare` (untimed), then dd with `args`, timed by dd itself. */
-async function ddRow(b: Bench, t: TargetState, rep: number, id: string, what: string, prepare: () => Promise<unknown>, args: string[]): Promise<void> {
+/**
+ * One dd row: `prepare` (untimed), then dd with `args` `reads` times, timed by
+ * dd itself; the median is recorded (with every read's rate when more than one).
+ */
+async function ddRow(b: Bench, t: TargetState, rep: number, id: string, what: string, prepare: () => Promise<unknown>, args: string[], reads = 1): Promise<void> {
   const { opts } = b.env;
   await b.step(t, rep, [id], what, async () => {
     await prepare();
     b.check(t);
-    const r = await runOk('dd', args, { timeoutMs: timeoutFor(opts.size) });
-    const s = ddSeconds(r);
-    b.record(t, id, rep, opts.size / MiB / s, { seconds: s, wall: r.seconds });
+    const runs: { mibps: number; seconds: number; wall: number }[] = [];
+    for (let i = 0; i < reads; i++) {
+      const r = await runOk('dd', args, { timeoutMs: timeoutFor(opts.size) });
+      const s = ddSeconds(r);
+      runs.push({ mibps: opts.size / MiB / s, seconds: s, wall: r.seconds });
+    }
+    runs.sort((x, y) => x.mibps - y.mibps);
+    const mid = runs[Math.floor(runs.length / 2)]!;
+    b.record(t, id, rep, mid.mibps, { seconds: mid.seconds, wall: mid.wall, ...(reads > 1 ? { reads: runs.map((x) => Math.round(x.mibps)) } : {}) });
   });
   await b.mark(t, id, rep);
 }
@@ -95,23 +104,9 @@ const WARM_READS = 3;
  * 13-21 GiB/s for the source and both passthrough servers alike, so a
  * single read per repetition made the row a draw.
  */
-export async function seqreadWarm(b: Bench, t: TargetState, rep: number): Promise<void> {
-  const { opts } = b.env;
+export function seqreadWarm(b: Bench, t: TargetState, rep: number): Promise<void> {
   const read = [`if=${seqFile(t)}`, 'of=/dev/null', 'bs=1M'];
-  await b.step(t, rep, ['seqread_warm'], 'seq read warm', async () => {
-    await b.sh(t, 'dd', read, timeoutFor(opts.size));
-    b.check(t);
-    const runs: { mibps: number; seconds: number; wall: number }[] = [];
-    for (let i = 0; i < WARM_READS; i++) {
-      const r = await runOk('dd', read, { timeoutMs: timeoutFor(opts.size) });
-      const s = ddSeconds(r);
-      runs.push({ mibps: opts.size / MiB / s, seconds: s, wall: r.seconds });
-    }
-    runs.sort((x, y) => x.mibps - y.mibps);
-    const mid = runs[Math.floor(runs.length / 2)]!;
-    b.record(t, 'seqread_warm', rep, mid.mibps, { seconds: mid.seconds, wall: mid.wall, reads: runs.map((x) => Math.round(x.mibps)) });
-  });
-  await b.mark(t, 'seqread_warm', rep);
+  return ddRow(b, t, rep, 'seqread_warm', 'seq read warm', () => b.sh(t, 'dd', read, timeoutFor(b.env.opts.size)), read, WARM_READS);
 }
 
 /** rand read 4K, cold start: drop caches, then random reads over the whole file. */

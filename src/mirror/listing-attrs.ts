@@ -29,6 +29,7 @@
  * everything it needs from the replies sends no LOOKUP, and must not lose
  * them halfway.
  */
+import { S_IFDIR, S_IFMT } from '../sys/constants.js';
 import { RecentEvents } from './offload.js';
 
 /** New files among the last 16 successful LOOKUPs at and above which listings carry attributes. */
@@ -43,6 +44,8 @@ export type ListingAttributesPolicy = 'adaptive' | 'kernel';
 export class ListingAttributes {
   private readonly newFiles = new RecentEvents();
   private evidenceAt = Number.NEGATIVE_INFINITY;
+  private withAttributes = 0;
+  private namesOnly = 0;
 
   /**
    * @param policy `adaptive`: on evidence; `kernel`: the kernel decides
@@ -57,13 +60,15 @@ export class ListingAttributes {
   }
 
   /**
-   * A successful LOOKUP of anything but a directory.
-   * @param newFile whether it found an inode the table did not hold
+   * A successful LOOKUP; one of a directory is no evidence either way.
+   * @param mode the entry's `st_mode`
+   * @param newInode whether it found an inode the table did not hold
    * @param now `performance.now()`
    */
-  lookedUp(newFile: boolean, now: number): void {
-    this.newFiles.record(newFile);
-    if (newFile) this.evidenceAt = now;
+  lookedUp(mode: number, newInode: boolean, now: number): void {
+    if ((mode & S_IFMT) === S_IFDIR) return;
+    this.newFiles.record(newInode);
+    if (newInode) this.evidenceAt = now;
   }
 
   /**
@@ -72,10 +77,19 @@ export class ListingAttributes {
    * @param now `performance.now()`
    */
   forReply(now: number): boolean {
-    if (this.policy === 'kernel') return true;
-    if (this.newFiles.hits < EVIDENCE_LOOKUPS || now - this.evidenceAt > EVIDENCE_MS) return false;
-    this.evidenceAt = now;
+    const yes = this.policy === 'kernel' || (this.newFiles.hits >= EVIDENCE_LOOKUPS && now - this.evidenceAt <= EVIDENCE_MS);
+    if (!yes) {
+      this.namesOnly++;
+      return false;
+    }
+    if (this.policy === 'adaptive') this.evidenceAt = now;
+    this.withAttributes++;
     return true;
+  }
+
+  /** The policy, and the replies decided so far either way. */
+  get stats(): ListingStats {
+    return { policy: this.policy, withAttributes: this.withAttributes, namesOnly: this.namesOnly };
   }
 }
 

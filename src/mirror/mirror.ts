@@ -199,8 +199,6 @@ export class MirrorFilesystem implements Filesystem {
    *   the cached one cannot go stale.
    */
   readonly initFlags: bigint;
-  /** Without the `kernel` policy of `readdirplus`, the mirror decides which listing replies carry attributes. */
-  readonly readdirplusAlways: boolean;
 
   /**
    * Every inode the kernel knows, by node id and by the source's device and inode number.
@@ -217,10 +215,8 @@ export class MirrorFilesystem implements Filesystem {
   private readonly dirStreams = new DirectoryStreams();
   /** Which recent LOOKUPs found an inode new to the table. */
   private readonly newLookups = new RecentEvents();
-  /** Which listing replies carry attributes. */
+  /** Which listing replies carry attributes, and how many did. */
   private readonly listingAttrs: ListingAttributes;
-  /** READDIRPLUS replies built with attributes, and with names only. */
-  private listingReplies = { withAttributes: 0, namesOnly: 0 };
   /** How long source calls take, by kind, and so where they are made. */
   private readonly latency: SourceLatencies;
   /** Descriptors open for the kernel's file handles, and the inode each is on. */
@@ -288,7 +284,6 @@ export class MirrorFilesystem implements Filesystem {
     this.statx = options.statx ? this.statxFromSource.bind(this) : undefined;
     this.initFlags = InitFlag.HANDLE_KILLPRIV_V2 | InitFlag.DONT_MASK | InitFlag.CACHE_SYMLINKS | (options.enforcePermissions ? InitFlag.POSIX_ACL : 0n);
     this.listingAttrs = new ListingAttributes(options.readdirplus ?? 'adaptive');
-    this.readdirplusAlways = !this.listingAttrs.kernelDecides;
     this.inodes = new InodeTable(fd, st.dev, st.ino, S_IFDIR);
     if (options.fileHandles ?? true) {
       const mountFd = openat(fd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
@@ -383,9 +378,14 @@ export class MirrorFilesystem implements Filesystem {
     return this.latency.stats;
   }
 
+  /** Without the `kernel` policy of `readdirplus`, the mirror decides which listing replies carry attributes. */
+  get readdirplusAlways(): boolean {
+    return !this.listingAttrs.kernelDecides;
+  }
+
   /** How listings were answered: the policy, and READDIRPLUS replies with attributes and with names only. */
   get listingStats(): ListingStats {
-    return { policy: this.listingAttrs.policy, ...this.listingReplies };
+    return this.listingAttrs.stats;
   }
 
   /** The source watcher's counters; undefined without the `watch` option. */
@@ -533,7 +533,7 @@ export class MirrorFilesystem implements Filesystem {
     const found = this.newLookups.hits >= NEW_LOOKUPS_OPEN_FIRST ? this.adoptOrMissing(parent, req.nameBytes) : this.lookupIn(parent, req.nameBytes);
     const isNew = this.inodes.size > known;
     this.newLookups.record(isNew);
-    if (!(found instanceof Errno) && (found.attr.mode & S_IFMT) !== S_IFDIR) this.listingAttrs.lookedUp(isNew, started);
+    if (!(found instanceof Errno)) this.listingAttrs.lookedUp(found.attr.mode, isNew, started);
     this.latency.lookup.record(performance.now() - started, false);
     return this.negativeEntryFor(found, parent);
   }
@@ -546,7 +546,7 @@ export class MirrorFilesystem implements Filesystem {
     const parent = this.node(nodeid);
     const known = this.inodes.size;
     const found = r < 0 ? Errno.of(-r) : (this.lookupStated(parent, name, st, false) as EntryOut | Errno);
-    if (!(found instanceof Errno) && (found.attr.mode & S_IFMT) !== S_IFDIR) this.listingAttrs.lookedUp(this.inodes.size > known, performance.now());
+    if (!(found instanceof Errno)) this.listingAttrs.lookedUp(found.attr.mode, this.inodes.size > known, performance.now());
     return this.negativeEntryFor(found, parent);
   }
 
@@ -932,8 +932,6 @@ export class MirrorFilesystem implements Filesystem {
     const dir = this.node(ctx.nodeid);
     // Attributes only while callers are seen to stat what they list (listing-attrs.ts).
     const withAttrs = this.listingAttrs.forReply(performance.now());
-    if (withAttrs) this.listingReplies.withAttributes++;
-    else this.listingReplies.namesOnly++;
     return this.listDirectory(ctx.nodeid, req.offset, (name, ino, type, next) => {
       if (!out.fits(name.length)) return false;
       if (!withAttrs || isDotOrDotDot(name)) return out.add(name, nameOnly(ino, type), next);

@@ -12,6 +12,8 @@ import { ListingAttributes } from '../../src/mirror/listing-attrs.js';
 import { describeRun, dropCaches, run, withMirror } from '../helpers/mount.js';
 import { argsWithStats, freshStats, req, type StatsJson } from '../helpers/stats.js';
 
+/** `st_mode` of a regular file, for the rule's lookups. */
+const FILE = 0o100644;
 const DIRS = 10;
 const FILES_PER_DIR = 40;
 const FILES = DIRS * FILES_PER_DIR;
@@ -20,17 +22,17 @@ test('adaptive: names only until most recent lookups find new files; evidence la
   const a = new ListingAttributes('adaptive');
   assert.equal(a.kernelDecides, false);
   assert.equal(a.forReply(0), false, 'no evidence at first');
-  for (let i = 0; i < 7; i++) a.lookedUp(true, 10);
+  for (let i = 0; i < 7; i++) a.lookedUp(FILE, true, 10);
   assert.equal(a.forReply(10), false, '7 new files of 7 lookups is not yet 8');
-  a.lookedUp(true, 20);
+  a.lookedUp(FILE, true, 20);
   assert.equal(a.forReply(20), true, '8 new files');
   assert.equal(a.forReply(900), true, 'still within a second of the last reply with attributes');
   assert.equal(a.forReply(1800), true, 'each reply with attributes keeps it alive');
   assert.equal(a.forReply(2801), false, 'more than a second without either: names only again');
-  a.lookedUp(true, 3000);
+  a.lookedUp(FILE, true, 3000);
   assert.equal(a.forReply(3000), true, 'one new file renews the evidence the window still holds');
   // Lookups of files the table holds push the new ones out of the window.
-  for (let i = 0; i < 9; i++) a.lookedUp(false, 3100);
+  for (let i = 0; i < 9; i++) a.lookedUp(FILE, false, 3100);
   assert.equal(a.forReply(3100), false, '7 new files among the last 16 lookups');
 });
 
