@@ -82,7 +82,7 @@ export class ListingAttributes {
       this.namesOnly++;
       return false;
     }
-    if (this.policy === 'adaptive') this.evidenceAt = now;
+    this.evidenceAt = now;
     this.withAttributes++;
     return true;
   }
