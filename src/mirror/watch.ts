@@ -77,6 +77,16 @@ const DIR_MASK =
  * the name would then be cached again as it was, for the whole entry
  * timeout. (Attributes need no second round: the kernel drops an attribute
  * reply older than an invalidation itself.)
+ *
+ * The second round, and the first for a name that exists now (created,
+ * moved here), only expire the name (EXPIRE_ONLY): its next use revalidates
+ * it with a LOOKUP, which drops it if it is stale, but a name the kernel
+ * already looked up correctly stays in place. Dropping it would cut off a
+ * process that has just made the new directory its working directory:
+ * getcwd() fails with ENOENT until something looks the name up again. A
+ * name that is gone (deleted, moved away) is dropped at once, as a local
+ * filesystem does to the working directory of a process inside a removed
+ * directory.
  */
 const SETTLE_MS = 50;
 
@@ -173,8 +183,8 @@ export class SourceWatcher {
   private warnedLimit = false;
   private warnedEpoch = false;
   private closed = false;
-  /** One drain's work: names by "parent/name", nodes whose attributes or pages to drop. */
-  private readonly names = new Map<string, [number, Buffer]>();
+  /** One drain's work: names by "parent/name" (with whether the last event took the name away), nodes whose attributes or pages to drop. */
+  private readonly names = new Map<string, [number, Buffer, boolean]>();
   // Keyed by node id: a MirrorInode is a view of a table slot, made anew by each look-up.
   private readonly attrs = new Map<number, MirrorInode>();
   private readonly pages = new Map<number, MirrorInode>();
@@ -410,7 +420,7 @@ export class SourceWatcher {
         this.lastChildName.length = 0;
         if (!this.isOwnName(dir.nodeid, b, start, end)) {
           const name = Buffer.from(b.subarray(start, end));
-          this.names.set(`${dir.nodeid}/${name.toString('latin1')}`, [dir.nodeid, name]);
+          this.names.set(`${dir.nodeid}/${name.toString('latin1')}`, [dir.nodeid, name, (mask & (In.DELETE | In.MOVED_FROM)) !== 0]);
           this.listings.set(dir.nodeid, dir);
         }
         continue;
@@ -489,9 +499,10 @@ export class SourceWatcher {
       void this.notify.invalInode(inode.nodeid, 0, 0);
     }
     this.pages.clear();
-    for (const [key, [parent, name]] of this.names) {
+    for (const [key, [parent, name, gone]] of this.names) {
       this.stats.entries++;
-      void this.notify.invalEntry(parent, name);
+      if (gone) void this.notify.invalEntry(parent, name);
+      else this.expireEntry(parent, name);
       this.settleNames.set(key, [parent, name]);
     }
     this.names.clear();
@@ -514,9 +525,16 @@ export class SourceWatcher {
     const listings = this.settleListings;
     this.settleNames = new Map();
     this.settleListings = new Set();
-    for (const [parent, name] of names.values()) void this.notify.invalEntry(parent, name);
+    for (const [parent, name] of names.values()) this.expireEntry(parent, name);
     // A node id forgotten meanwhile may name another inode now: only those still watched are invalidated again.
     for (const id of listings) if (this.wdOf.has(id)) void this.notify.invalInode(id, 0, 0);
+  }
+
+  /** Marks `name` in `parent` stale (see SETTLE_MS); where the kernel cannot (before protocol 7.38), drops it. */
+  private expireEntry(parent: number, name: Buffer): void {
+    void this.notify.invalEntry(parent, name, { expireOnly: true }).then((r) => {
+      if (r === -E.ENOSYS) void this.notify.invalEntry(parent, name);
+    });
   }
 
   /**

@@ -17,7 +17,7 @@ import type { WatchStats } from '../../src/mirror/watch.js';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as os from 'node:os';
 import { MirrorFilesystem } from '../../src/mirror/mirror.js';
 import { withMirrorOverInProcessMount, type MirrorOverInProcessMount } from '../helpers/inprocess.js';
@@ -326,6 +326,30 @@ test('by default the mirror watches a SRC on a local filesystem: names stay cach
     },
     { args: argsWithStats([], (f) => (statsFile = f)) },
   );
+});
+
+/** Makes SRC/dN/sub and at once runs getcwd() in MNT/dN, then again 0.3 s later: one line "N status output" each round. */
+const ENTER_NEW_DIRECTORY = `
+import os, subprocess, sys
+src, mnt, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+getcwd = 'python3 -c "import os; print(os.getcwd())"'
+for i in range(rounds):
+    os.makedirs(os.path.join(src, 'd%d' % i, 'sub'))
+    r = subprocess.run(['bash', '-c', 'cd "$1" && %s && sleep 0.3 && %s' % (getcwd, getcwd), 'bash', os.path.join(mnt, 'd%d' % i)], capture_output=True, text=True, timeout=10)
+    print(i, r.returncode, (r.stdout + r.stderr).strip().replace('\\n', ' | '))
+`;
+
+test('watching: a process that enters a directory just created in SRC keeps a working directory with a path', { timeout: 60_000 }, async () => {
+  await withMirror(async ({ src, mnt }) => {
+    // The directory is made and entered from one quick process (a test in Node
+    // starts the shell too late): the kernel looks the name up while the
+    // watcher may still be taking the create's event, or before its second round.
+    const rounds = 3;
+    const out = execFileSync('python3', ['-c', ENTER_NEW_DIRECTORY, src, mnt, String(rounds)], { encoding: 'utf8', timeout: 30_000 });
+    const real = fs.realpathSync(mnt);
+    const want = Array.from({ length: rounds }, (_, i) => `${i} 0 ${path.join(real, `d${i}`)} | ${path.join(real, `d${i}`)}`);
+    assert.deepEqual(out.trim().split('\n'), want, 'getcwd() at once and 0.3 s after entering each new directory');
+  });
 });
 
 test('--no-watch: names and attributes are cached for 1 s, and the stats file has no watch section', { timeout: 60_000 }, async () => {
