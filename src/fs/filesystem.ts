@@ -387,7 +387,12 @@ export interface Filesystem {
   readonly readdirplusAlways?: boolean;
   /** After INIT is negotiated, before any other request. `notify` stays valid for the session's life. */
   init?(info: InitInfo, notify: Notifier): void | Promise<void>;
-  /** The session is ending (unmount or DESTROY). */
+  /**
+   * The session is ending (unmount or DESTROY). At the end of a session it is
+   * waited for no longer than `requestDeadlineMs`: past that, the session ends
+   * without it (one log line), so a destroy that never settles cannot keep
+   * `unmount()` from finishing.
+   */
   destroy?(): void | Promise<void>;
   /**
    * Called on the serving thread while it waits for the next request (the

@@ -32,6 +32,8 @@ const PAGE = 4096;
 
 /** Default for `SessionOptions.requestDeadlineMs`. */
 export const DEFAULT_REQUEST_DEADLINE_MS = 60_000;
+/** Distinct causes of failure logged at most; past them one line says that later ones go unlogged. */
+const MAX_LOGGED_CAUSES = 1000;
 /** Default for `SessionOptions.slowRequestMs`. */
 export const DEFAULT_SLOW_REQUEST_MS = 10_000;
 
@@ -116,6 +118,8 @@ export class Session {
   private readonly deadlineMs: number;
   private readonly slowMs: number;
   private readonly loggedCauses = new Set<string>();
+  /** MAX_LOGGED_CAUSES was reached and said so. */
+  private causesOverflowed = false;
   private endResolve!: (end: ChannelEnd) => void;
   private readyResolve!: (info: InitInfo) => void;
   private readyReject!: (err: Error) => void;
@@ -202,13 +206,36 @@ export class Session {
     this.passthrough?.shutdown();
     if (!this.destroyed) {
       this.destroyed = true;
-      try {
-        await this.fs.destroy?.();
-      } catch (err) {
-        this.logOnce('destroy', err);
-      }
+      await this.destroyWithin();
     }
     this.endResolve(end);
+  }
+
+  /**
+   * The filesystem's `destroy`, waited for no longer than the request deadline:
+   * one that never settles must not keep the unmount from completing.
+   */
+  private async destroyWithin(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const destroyed = Promise.resolve().then(() => this.fs.destroy?.());
+      if (this.deadlineMs <= 0) {
+        await destroyed;
+        return;
+      }
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), this.deadlineMs);
+      });
+      if ((await Promise.race([destroyed, late])) === 'late') {
+        this.warnOnce('destroy|deadline', `fusekit: the filesystem's destroy() did not settle within ${this.deadlineMs} ms; the session ends without waiting for it`);
+        // Its failure, should it come, is still worth a line.
+        destroyed.catch((err: unknown) => this.logOnce('destroy', err));
+      }
+    } catch (err) {
+      this.logOnce('destroy', err);
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
   }
 
   // ---- request intake ----
@@ -340,8 +367,8 @@ export class Session {
       await this.fs.init?.(info, this.notifier);
     } catch (err) {
       this.logOnce('init', err);
-      this.out.error(x, errnoFromError(err) ?? E.EIO);
-      this.readyReject(new Error(`the filesystem's init failed: ${(err as Error)?.message ?? err}`));
+      this.out.error(x, carriedErrno(err) ?? E.EIO);
+      this.readyReject(new Error(`the filesystem's init failed: ${describeThrown(err).message}`));
       return;
     }
     this.info = info;
@@ -431,14 +458,16 @@ export class Session {
     this.complete(x);
   }
 
-  /** Answers a thrown value: its errno if it carries one, else EIO with one log line per cause. */
+  /**
+   * Answers a thrown value: its errno if it carries one, else EIO with one log
+   * line per cause. The answer goes out first: nothing about the value (a
+   * getter that throws, an object that cannot become a string) may keep the
+   * caller waiting.
+   */
   private replyFailure(x: Exchange, err: unknown): void {
-    let errno = errnoFromError(err);
-    if (errno === undefined || errno <= 0 || errno > MAX_ERRNO) {
-      this.logOnce(x.op, err);
-      errno = E.EIO;
-    }
-    this.out.error(x, errno);
+    const errno = carriedErrno(err);
+    this.out.error(x, errno ?? E.EIO);
+    if (errno === undefined) this.logOnce(x.op, err);
   }
 
   /** The handler is done with the request: its buffers go back to the pool. */
@@ -508,16 +537,63 @@ export class Session {
 
   /** One line per distinct cause, so a failing handler cannot flood the log. */
   private logOnce(where: string, err: unknown): void {
-    const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    const stack = err instanceof Error && err.stack ? ` (${err.stack.split('\n')[1]?.trim() ?? ''})` : '';
-    this.warnOnce(`${where}|${msg}`, `fusekit: ${where} failed, answering EIO: ${msg}${stack}`);
+    const { message, at } = describeThrown(err);
+    this.warnOnce(`${where}|${message}`, `fusekit: ${where} failed, answering EIO: ${message}${at ? ` (${at})` : ''}`);
   }
 
+  /**
+   * Logs `line` unless `key` was logged before. Past MAX_LOGGED_CAUSES keys,
+   * one last line says so and nothing new is logged: the stats file still
+   * counts every error. A logger that throws loses its line, not the request.
+   */
   private warnOnce(key: string, line: string): void {
     if (this.loggedCauses.has(key)) return;
-    if (this.loggedCauses.size < 1000) this.loggedCauses.add(key);
-    this.logger.warn(line);
+    if (this.loggedCauses.size >= MAX_LOGGED_CAUSES) {
+      if (this.causesOverflowed) return;
+      this.causesOverflowed = true;
+      line = `fusekit: ${MAX_LOGGED_CAUSES} distinct failures logged; later new ones are not (the stats file counts every error)`;
+    } else {
+      this.loggedCauses.add(key);
+    }
+    try {
+      this.logger.warn(line);
+    } catch {
+      // Nowhere left to say it.
+    }
   }
+}
+
+/** The errno a thrown value carries (a FuseError, an Errno, a Node system error), if a valid one; never throws. */
+function carriedErrno(err: unknown): number | undefined {
+  let errno: number | undefined;
+  try {
+    errno = errnoFromError(err);
+  } catch {
+    return undefined;
+  }
+  return errno !== undefined && errno > 0 && errno <= MAX_ERRNO ? errno : undefined;
+}
+
+/**
+ * A thrown value as text: its name and message, and the first frame of its
+ * stack. Never throws, whatever was thrown (an object without a prototype, a
+ * `toString` that throws, a stack that is not a string).
+ */
+function describeThrown(err: unknown): { message: string; at: string } {
+  let message: string;
+  try {
+    message = err instanceof Error ? `${String(err.name)}: ${String(err.message)}` : String(err);
+  } catch {
+    message = `a thrown ${typeof err} that cannot be shown as text`;
+  }
+  let at = '';
+  try {
+    const stack: unknown = err instanceof Error ? err.stack : undefined;
+    if (typeof stack === 'string') at = stack.split('\n')[1]?.trim() ?? '';
+  } catch {
+    at = '';
+  }
+  return { message, at };
 }
 
 /** The request's interesting fields, for debug lines. */

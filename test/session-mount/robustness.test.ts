@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
 import { withInProcessMount } from '../helpers/inprocess.js';
-import { run, describeRun, sleep } from '../helpers/mount.js';
+import { run, describeRun, sleep, withTimeout } from '../helpers/mount.js';
 import { Errno, FuseError, Fopen, ROOT_ID, S_IFDIR, S_IFREG, DT_REG } from '../../src/index.js';
 import type { Attr, Filesystem, NodeId, ReadRequest, RequestContext } from '../../src/index.js';
 
@@ -68,6 +68,63 @@ test('a throwing handler answers EIO, is logged once per cause, and the server k
     assert.ok(!logs.some((l) => l.includes('EACCES') || l.includes('like node')), 'errno-carrying errors are not logged');
     assert.ok((m.session.stats.errors.EIO ?? 0) >= 5);
   });
+});
+
+test('a thrown value with no text, or with a code that cannot be read, still answers EIO at once, and the server keeps serving', { timeout: 60_000 }, async () => {
+  const oddStack = () => {
+    const e = new Error('odd stack');
+    Object.defineProperty(e, 'stack', { value: 5 });
+    return e;
+  };
+  const filesystem = flatFs({
+    ok: () => Buffer.from('fine'),
+    bare: () => { throw Object.create(null); },
+    bareAsync: async () => { throw Object.create(null); },
+    badToString: () => { throw { toString() { throw new Error('no text'); } }; },
+    badCode: () => { throw { get code() { throw new Error('no code'); } }; },
+    oddStack: () => { throw oddStack(); },
+  });
+  await withInProcessMount(filesystem, async ({ mnt, logs }) => {
+    for (const name of ['bare', 'bareAsync', 'badToString', 'badCode', 'oddStack', 'bare']) {
+      const r = await cat(`${mnt}/${name}`, 5000);
+      assert.equal(r.timedOut, false, `${name} hung: ${describeRun(r)}`);
+      assert.match(r.stderr, /Input\/output error/, `${name}: ${describeRun(r)}`);
+    }
+    const ok = await cat(`${mnt}/ok`);
+    assert.equal(ok.stdout, 'fine', describeRun(ok));
+    assert.equal(logs.filter((l) => l.includes('cannot be shown as text')).length, 1, logs.join('\n'));
+    assert.equal(logs.filter((l) => l.includes('Error: odd stack')).length, 1, logs.join('\n'));
+  });
+});
+
+test('past 1000 distinct causes of failure, one line says so and later new causes are not logged', { timeout: 60_000 }, async () => {
+  const filesystem: Filesystem = {
+    lookup: ({ name }) => {
+      throw new Error(`cause ${name}`);
+    },
+    getattr: () => ({ attrTimeout: 0, attr: attr(1, S_IFDIR | 0o755, 0) }),
+  };
+  await withInProcessMount(filesystem, async ({ mnt, logs, m }) => {
+    const names = Array.from({ length: 1010 }, (_, i) => `u-${i}`);
+    for (const name of [...names, ...names.slice(-5)]) {
+      await assert.rejects(fsp.stat(`${mnt}/${name}`), { code: 'EIO' });
+    }
+    assert.equal(logs.filter((l) => /failed, answering EIO: Error: cause u-/.test(l)).length, 1000, logs.slice(-3).join('\n'));
+    assert.equal(logs.filter((l) => l.includes('1000 distinct failures logged')).length, 1, logs.slice(-3).join('\n'));
+    assert.ok((m.session.stats.errors.EIO ?? 0) >= 1015);
+  });
+});
+
+test('a destroy() that never settles keeps unmount() waiting no longer than the request deadline', { timeout: 60_000 }, async () => {
+  const filesystem = flatFs({ a: () => Buffer.from('a') }, { destroy: () => new Promise<void>(() => {}) });
+  await withInProcessMount(
+    filesystem,
+    async ({ m, logs }) => {
+      assert.deepEqual(await withTimeout(m.unmount(), 10_000, 'unmount with a destroy() that never settles'), { reason: 'unmounted' });
+      assert.equal(logs.filter((l) => l.includes('did not settle within 300 ms')).length, 1, logs.join('\n'));
+    },
+    { requestDeadlineMs: 300 },
+  );
 });
 
 test('unimplemented operations answer ENOSYS', { timeout: 30_000 }, async () => {
