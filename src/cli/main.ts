@@ -111,7 +111,10 @@ async function checkSource(src: string): Promise<string | undefined> {
 /** A MountError in the command's own terms (its -o names rather than the library's option names). */
 function cliSentence(err: MountError, mnt: string): string {
   switch (err.option) {
-    case 'nonEmpty': return `mountpoint ${mnt} is not empty (use -o nonempty to mount over it)`;
+    case 'nonEmpty':
+      return err.code === 'EBUSY'
+        ? `mountpoint ${mnt} is already a FUSE mount of another process; unmount it first (fusekit umount ${mnt}), or use -o nonempty to mount over it`
+        : `mountpoint ${mnt} is not empty (use -o nonempty to mount over it)`;
     case 'autoUnmount':
       return err.code === 'ENOENT'
         ? '-o auto_unmount needs fusermount3, which is not installed (Debian and Ubuntu: apt install fuse3; Fedora: dnf install fuse3)'

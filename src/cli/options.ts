@@ -15,7 +15,7 @@ export const USAGE = `usage:
   fusekit --help | --version
 
 mirror options (-o, comma separated):
-  nonempty             allow mounting over a non-empty MNT
+  nonempty             allow mounting over a non-empty MNT or another FUSE mount
   ro                   read-only mount
   suid, dev            honour set-user-ID bits and device nodes (default: nosuid,nodev;
                        root only)

@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FuseChannel } from '../transport/channel.js';
 import type { ChannelEnd } from '../transport/channel.js';
-import { mountFuse, unmount as umountSyscall, connectionIdOf, abortConnection, readMountInfo } from '../transport/mount.js';
+import { mountFuse, unmount as umountSyscall, connectionIdOf, abortConnection, readMountInfo, isFuseFsType } from '../transport/mount.js';
 import type { KernelMountParams } from '../transport/mount.js';
 import {
   findFusermount,
@@ -59,7 +59,7 @@ export type MountMethod = 'auto' | 'syscall' | 'fusermount';
 
 /** Options of `mount()`: the session's, the kernel mount's, and how to mount and unmount. */
 export interface MountOptions extends SessionOptions, Partial<Omit<KernelMountParams, 'rootMode' | 'uid' | 'gid'>> {
-  /** Allow mounting over a non-empty directory (default false). */
+  /** Allow mounting over a non-empty directory, or over another process's FUSE mount (default false). */
   nonEmpty?: boolean;
   /**
    * Permission bits of the root directory as the kernel first sees them
@@ -182,6 +182,17 @@ async function checkMountpoint(mountpoint: string, nonEmpty: boolean): Promise<s
     throw mountpointError(absolute, err);
   }
   if (liveMounts.has(real)) throw alreadyMounted(real);
+  // Another server's FUSE mount there is almost always a second start by
+  // mistake: stacked on top, the new one would hide it. Read from the mount
+  // table, which touches no mount.
+  const top = nonEmpty ? undefined : readMountInfo().filter((e) => e.mountPoint === real).at(-1);
+  if (top && isFuseFsType(top.fsType)) {
+    throw new MountError(
+      `mountpoint ${real} is already a FUSE mount (${top.fsType}, another process's); unmount it first (fusekit umount ${real}), or pass nonEmpty: true to mount() to mount over it`,
+      'EBUSY',
+      'nonEmpty',
+    );
+  }
   let st: fs.Stats;
   try {
     st = await fs.promises.stat(real);

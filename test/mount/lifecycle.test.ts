@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import { mount, forceUnmount, MountError } from '../../src/session/mount.js';
 import type { FuseMount } from '../../src/session/mount.js';
 import { MemoryFilesystem } from '../../examples/memfs.js';
-import { forceUnmount as helperForceUnmount, isMounted, mountsUnder, withTimeout } from '../helpers/mount.js';
+import { forceUnmount as helperForceUnmount, isMounted, mountsUnder, withMirror, withTimeout } from '../helpers/mount.js';
 import { connectionIdOf } from '../../src/transport/mount.js';
 
 const T = { timeout: 60_000 };
@@ -97,6 +97,19 @@ test("a non-empty mountpoint is refused naming mount()'s option, nonEmpty", T, a
     const m = keep(await withTimeout(mount(mnt, new MemoryFilesystem(), { nonEmpty: true }), STEP, 'mount with nonEmpty'));
     assert.deepEqual(await withTimeout(m.unmount(), STEP, 'unmount'), { reason: 'unmounted' });
     assert.deepEqual(fs.readdirSync(mnt), ['occupied']);
+  });
+});
+
+test("another process's FUSE mount at the mountpoint is refused as busy, naming nonEmpty", T, async () => {
+  await withMirror(async ({ mnt }) => {
+    await assert.rejects(withTimeout(mount(mnt, new MemoryFilesystem()), STEP, 'mount over a mirror'), (e: unknown) => {
+      assert.ok(e instanceof MountError);
+      assert.equal(e.code, 'EBUSY');
+      assert.equal(e.option, 'nonEmpty');
+      assert.match(e.message, /is already a FUSE mount \(fuse\.fusekit, another process's\); unmount it first/);
+      return true;
+    });
+    assert.equal(mountsUnder(mnt).filter((p) => p === mnt).length, 1, 'nothing stacked on the mirror');
   });
 });
 
