@@ -6,7 +6,7 @@ import type { PassthroughConfig, PassthroughPolicy } from '../passthrough/manage
 export class UsageError extends Error {}
 
 export const USAGE = `usage:
-  fusekit mirror SRC MNT [-o opt,...] [--stats-file FILE] [--debug]
+  fusekit mirror SRC MNT [-o opt,...] [--mount-method M] [--stats-file FILE] [--debug]
       Mirror directory SRC at MNT, in the foreground, until SIGINT/SIGTERM
       or until MNT is unmounted.
   fusekit umount [-l] MNT
