@@ -154,6 +154,24 @@ const SERVER_UID = process.getuid?.() ?? 0;
 const SERVER_GID = process.getgid?.() ?? 0;
 
 /**
+ * Attributes a path filesystem returned, checked before any use: a value that
+ * is not an object, or a mode without a file type, would otherwise reach the
+ * kernel as attributes it rejects (the caller sees EIO, and the log says
+ * nothing) or fail deep inside the adapter. Thrown, it is answered EIO and
+ * logged once with this sentence.
+ */
+function checkPathAttr(pa: unknown): PathAttr {
+  if (typeof pa !== 'object' || pa === null) {
+    throw new TypeError(`the filesystem returned ${pa === null ? 'null' : typeof pa} where attributes were expected: return an object with at least mode (S_IFREG | 0o644, say), or an Errno`);
+  }
+  const mode = (pa as PathAttr).mode;
+  if ((typeof mode !== 'number' && typeof mode !== 'bigint') || (Number(mode) & S_IFMT) === 0) {
+    throw new TypeError('the filesystem returned attributes whose mode has no file type: set mode to S_IFREG, S_IFDIR, S_IFLNK... | permissions');
+  }
+  return pa as PathAttr;
+}
+
+/**
  * The kernel's attributes from what the filesystem returned. st_ino is the
  * filesystem's or else the node id; missing fields default as `PathAttr`
  * says (owner: this process; nlink 1, or 2 for a directory; blksize 4096;
@@ -264,6 +282,7 @@ export class PathAdapter implements Filesystem {
 
   /** The node for `name` in `parent` as `pa` describes it, created or recognised; takes no reference. */
   private attach(parent: PathNode, name: string, pa: PathAttr): PathNode {
+    checkPathAttr(pa);
     const ino = num(pa.ino);
     const type = num(pa.mode) & S_IFMT;
     let node = parent.children?.get(name);
@@ -335,6 +354,7 @@ export class PathAdapter implements Filesystem {
   }
 
   private entry(node: PathNode, pa: PathAttr): EntryOut {
+    checkPathAttr(pa);
     node.lookups++;
     return {
       nodeid: node.id,
@@ -622,14 +642,14 @@ export class PathAdapter implements Filesystem {
     return this.shared([node], () => {
       const p = pathOf(node);
       return op.call(this.fs, p, fh ?? (p === null ? node.handles[0] : undefined), ctx);
-    }, (pa) => ({ attrTimeout: pa.attrTimeout ?? this.attrTimeout, attr: toAttr(pa, node.id) }));
+    }, (pa) => ({ attrTimeout: pa.attrTimeout ?? this.attrTimeout, attr: toAttr(checkPathAttr(pa), node.id) }));
   }
 
   setattr(req: SetattrRequest, ctx: RequestContext): PathResult<AttrOut> {
     const node = this.node(ctx.nodeid);
     const v = req.valid;
     const fh = v & Fattr.FH ? (req.fh as number) : undefined;
-    return this.shared([node], () => this.applySetattr(node, req, fh, ctx), (pa) => ({ attrTimeout: pa.attrTimeout ?? this.attrTimeout, attr: toAttr(pa, node.id) }));
+    return this.shared([node], () => this.applySetattr(node, req, fh, ctx), (pa) => ({ attrTimeout: pa.attrTimeout ?? this.attrTimeout, attr: toAttr(checkPathAttr(pa), node.id) }));
   }
 
   /** chmod, chown, truncate, utimens in libfuse's order, then getattr for the reply. */

@@ -336,3 +336,27 @@ test('READDIR records handed to a sink other than the reply writer are the same 
   ]);
   assert.deepEqual(seen.map(([, ino, type]) => [ino, type]).slice(2, 4), [[0xffffffff, 0], [0xffffffff, 0]]);
 });
+
+test('attributes of the wrong shape from getattr answer EIO, each shape logged once with what to return', { timeout: 60_000 }, async () => {
+  const S_IFDIR = 0o040000;
+  const fs: PathFilesystem = {
+    getattr: (p: string) => {
+      if (p === '/') return { mode: S_IFDIR | 0o755 };
+      if (p.startsWith('/undefined')) return undefined as never;
+      if (p.startsWith('/string')) return 'attributes' as never;
+      if (p.startsWith('/notype')) return { mode: 0o644, size: 1 };
+      return Errno.of(2);
+    },
+  };
+  await withPathMount(fs, {}, async ({ mnt, logs }) => {
+    for (const name of ['undefined1', 'undefined2', 'string1', 'string2', 'notype1', 'notype2']) {
+      const r = await sh(`stat ${mnt}/${name}`);
+      assert.match(r.stderr, /Input\/output error/, `${name}: ${describeRun(r)}`);
+    }
+    assert.match((await sh(`stat ${mnt}/missing`)).stderr, /No such file or directory/);
+    const lines = logs.filter((l) => l.includes('LOOKUP failed'));
+    assert.equal(lines.filter((l) => l.includes('returned undefined where attributes were expected')).length, 1, logs.join('\n'));
+    assert.equal(lines.filter((l) => l.includes('returned string where attributes were expected')).length, 1, logs.join('\n'));
+    assert.equal(lines.filter((l) => l.includes('whose mode has no file type')).length, 1, logs.join('\n'));
+  });
+});
