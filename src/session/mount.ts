@@ -182,9 +182,16 @@ async function checkMountpoint(mountpoint: string, nonEmpty: boolean): Promise<s
     throw mountpointError(absolute, err);
   }
   if (liveMounts.has(real)) throw alreadyMounted(real);
-  // Another server's FUSE mount there is almost always a second start by
-  // mistake: stacked on top, the new one would hide it. Read from the mount
-  // table, which touches no mount.
+  let st: fs.Stats;
+  try {
+    st = await fs.promises.stat(real);
+  } catch (err) {
+    throw mountpointError(real, err);
+  }
+  if (!st.isDirectory()) throw new MountError(`mountpoint ${real} is not a directory`, 'ENOTDIR');
+  // Another server's live FUSE mount there (a dead one failed the stat with
+  // ENOTCONN) is almost always a second start by mistake: stacked on top, the
+  // new one would hide it.
   const top = nonEmpty ? undefined : readMountInfo().filter((e) => e.mountPoint === real).at(-1);
   if (top && isFuseFsType(top.fsType)) {
     throw new MountError(
@@ -193,13 +200,6 @@ async function checkMountpoint(mountpoint: string, nonEmpty: boolean): Promise<s
       'nonEmpty',
     );
   }
-  let st: fs.Stats;
-  try {
-    st = await fs.promises.stat(real);
-  } catch (err) {
-    throw mountpointError(real, err);
-  }
-  if (!st.isDirectory()) throw new MountError(`mountpoint ${real} is not a directory`, 'ENOTDIR');
   if (!nonEmpty) {
     let occupied: boolean;
     try {
