@@ -55,7 +55,8 @@ export class PathMirror implements PathFilesystem {
   private umaskNow = 0;
 
   constructor(readonly source: string, options: { enforcePermissions?: boolean } = {}) {
-    this.initFlags = InitFlag.DONT_MASK | (options.enforcePermissions ? InitFlag.POSIX_ACL : 0n);
+    // ATOMIC_O_TRUNC: open(2) of the source file with the caller's flags truncates it itself.
+    this.initFlags = InitFlag.DONT_MASK | InitFlag.ATOMIC_O_TRUNC | (options.enforcePermissions ? InitFlag.POSIX_ACL : 0n);
   }
 
   private src(path: string): string {

@@ -6,6 +6,7 @@
  * caching) are documented in filesystem.ts.
  */
 import { constants as osConstants } from 'node:os';
+import { constants as fsConstants } from 'node:fs';
 import { Fattr, FSYNC_FDATASYNC, GETATTR_FH, InitFlag, RenameFlag, ROOT_ID } from '../abi/constants.js';
 import { direntSize, encodeDirent, nameLength } from '../abi/encode.js';
 import type {
@@ -26,6 +27,7 @@ import { DirentWriter } from '../session/replies.js';
 import { Held, PathNode, TreeLock, childPath, pathOf } from './nodes.js';
 
 const E = osConstants.errno;
+const { O_TRUNC } = fsConstants;
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const DT_DIR = 4;
@@ -258,6 +260,8 @@ export class PathAdapter implements Filesystem {
   private readonly hide: boolean;
   /** DONT_MASK is in force: creating operations get the caller's umask. */
   private dontMask: boolean;
+  /** The filesystem's open truncates on O_TRUNC itself (its `initFlags` ask for ATOMIC_O_TRUNC). */
+  private readonly openTruncates: boolean;
 
   /** @param fs the path-level filesystem this adapter serves. */
   constructor(readonly fs: PathFilesystem, options: PathOptions = {}) {
@@ -269,6 +273,7 @@ export class PathAdapter implements Filesystem {
     this.nodes.set(ROOT_ID, this.root);
     if (fs.readdirPlus) this.readdirplus = (req, ctx, out) => this.listPlus(req, ctx, out);
     if (fs.initFlags !== undefined) this.initFlags = fs.initFlags;
+    this.openTruncates = ((fs.initFlags ?? 0n) & InitFlag.ATOMIC_O_TRUNC) !== 0n;
     this.dontMask = false;
   }
 
@@ -688,13 +693,50 @@ export class PathAdapter implements Filesystem {
     const op = this.fs.open;
     if (!op) return ENOSYS;
     const node = this.node(ctx.nodeid);
+    let path: string | null = null;
     return this.shared([node], () => {
-      const p = pathOf(node);
-      return p === null ? ENOENT : op.call(this.fs, p, req.flags, ctx);
+      path = pathOf(node);
+      return path === null ? ENOENT : op.call(this.fs, path, req.flags, ctx);
     }, (r) => {
       const reply = openReplyOf(r);
-      node.handles.push(reply.fh as number);
+      const fh = reply.fh as number;
+      if (!(req.flags & O_TRUNC) || this.openTruncates || !this.fs.truncate) {
+        node.handles.push(fh);
+        return reply;
+      }
+      return this.truncateOpened(node, path, fh, req.flags, reply, ctx);
+    });
+  }
+
+  /**
+   * O_TRUNC of an open: the kernel hands it to OPEN (ATOMIC_O_TRUNC), but a
+   * path filesystem gets it as libfuse 2 gave it, a truncate to 0 right after
+   * the open, unless its `initFlags` ask for ATOMIC_O_TRUNC (its open then
+   * truncates). Otherwise a filesystem that never looks at O_TRUNC would
+   * keep the old tail of a file written over. If the truncate fails, the
+   * handle is released and the open fails with its error.
+   */
+  private truncateOpened(node: PathNode, path: string | null, fh: number, flags: number, reply: OpenReply, ctx: RequestContext): PathResult<OpenReply> {
+    const giveBack = () => void Promise.resolve(this.fs.release?.(path, fh, flags, ctx)).catch(() => undefined);
+    const finish = (v: void | Errno): OpenReply | Errno => {
+      if (v instanceof Errno) {
+        giveBack();
+        return v;
+      }
+      node.handles.push(fh);
       return reply;
+    };
+    let t: PathResult<void>;
+    try {
+      t = this.fs.truncate!(path, 0, fh, ctx);
+    } catch (err) {
+      giveBack();
+      throw err;
+    }
+    if (!isPromise<void | Errno>(t)) return finish(t);
+    return t.then(finish, (err: unknown) => {
+      giveBack();
+      throw err;
     });
   }
 

@@ -12,6 +12,7 @@ import { everydayScenario } from '../helpers/scenario.js';
 import { PathAdapter } from '../../src/path/adapter.js';
 import type { PathFilesystem } from '../../src/path/filesystem.js';
 import { Errno } from '../../src/fs/errors.js';
+import { InitFlag } from '../../src/abi/constants.js';
 import type { DirentSink, OpenReply, RequestContext } from '../../src/fs/filesystem.js';
 import type { OpendirRequest, ReaddirRequest } from '../../src/abi/types.js';
 
@@ -359,4 +360,39 @@ test('attributes of the wrong shape from getattr answer EIO, each shape logged o
     assert.equal(lines.filter((l) => l.includes('returned string where attributes were expected')).length, 1, logs.join('\n'));
     assert.equal(lines.filter((l) => l.includes('whose mode has no file type')).length, 1, logs.join('\n'));
   });
+});
+
+test('O_TRUNC reaches a path filesystem as a truncate to 0 after the open, unless its initFlags ask for ATOMIC_O_TRUNC', { timeout: 60_000 }, async () => {
+  for (const atomic of [false, true]) {
+    const calls: string[] = [];
+    let data = Buffer.from('long content\n');
+    const S_IFDIR = 0o040000;
+    const S_IFREG = 0o100000;
+    const fs: PathFilesystem = {
+      initFlags: atomic ? InitFlag.ATOMIC_O_TRUNC : undefined,
+      getattr: (p: string) => (p === '/' ? { mode: S_IFDIR | 0o755 } : p === '/x' ? { mode: S_IFREG | 0o644, size: data.length } : Errno.of(2)),
+      open: (_p: string, flags: number) => {
+        calls.push(`open${flags & 0o1000 ? ' O_TRUNC' : ''}`);
+        if (atomic && flags & 0o1000) data = Buffer.alloc(0);
+        return 1;
+      },
+      truncate: (_p: string | null, size: number, fh: number | undefined) => {
+        calls.push(`truncate ${size} fh=${fh}`);
+        data = data.subarray(0, size);
+      },
+      write: (_p: string | null, _fh: number, buf: Buffer, offset: number) => {
+        const grown = Buffer.alloc(Math.max(data.length, offset + buf.length));
+        data.copy(grown);
+        buf.copy(grown, offset);
+        data = grown;
+        return buf.length;
+      },
+      read: (_p: string | null, _fh: number, buf: Buffer, offset: number) => (offset >= data.length ? 0 : data.copy(buf, 0, offset)),
+    };
+    await withPathMount(fs, { attrTimeout: 0, entryTimeout: 0 }, async ({ mnt }) => {
+      const r = await sh(`echo hi > ${mnt}/x && cat ${mnt}/x`);
+      assert.equal(r.stdout, 'hi\n', describeRun(r));
+      assert.deepEqual(calls.filter((c) => c === 'open O_TRUNC' || c.startsWith('truncate')), atomic ? ['open O_TRUNC'] : ['open O_TRUNC', 'truncate 0 fh=1'], `atomic=${atomic}`);
+    });
+  }
 });
