@@ -140,7 +140,8 @@ export interface FuseOperations {
  *   `subtype`: as for libfuse. `allowRoot`: the server runs as root, so only
  *   root and the owner get in anyway (the default).
  * - `autoUnmount`: unmount when the process exits.
- * - `uid`, `gid`, `umask`: override owner, group and permission bits in every
+ * - `uid`, `gid`, `umask` (a number, or a string read as octal as libfuse
+ *   reads it): override owner, group and permission bits in every
  *   attribute reply, as libfuse does.
  * - `entryTimeout`, `attrTimeout` (seconds, default 1): kernel caching.
  *   `kernelCache`: keep file data cached across opens (FOPEN_KEEP_CACHE).
@@ -173,7 +174,7 @@ export interface FuseOptions {
   subtype?: string;
   kernelCache?: boolean;
   autoCache?: boolean;
-  umask?: number;
+  umask?: number | string;
   uid?: number;
   gid?: number;
   entryTimeout?: number;
@@ -203,6 +204,12 @@ function ms(t: Date | number | undefined): number {
   if (typeof t === 'number') return t;
   if (t instanceof Date) return t.getTime();
   return Date.now();
+}
+
+/** The `umask` option as a number: fuse-native hands a string to libfuse, which reads it as octal. */
+function umaskOf(v: number | string | undefined): number {
+  if (typeof v === 'string') return Number.parseInt(v, 8) || 0;
+  return v ?? 0;
 }
 
 /** Whether `DEBUG` asks for fuse-native's debug output. */
@@ -379,7 +386,11 @@ export class Fuse {
     this.mounting.then(() => done(null), (err: Error) => done(err));
   }
 
-  /** Unmounts (waiting for the session to end); `cb(err)`. */
+  /**
+   * Detaches the mount at once, as fuse-native's `fusermount -uz` does, and
+   * calls `cb(err)` then: files still open on it keep being served, and the
+   * session ends when the last of them is closed.
+   */
   unmount(cb?: (err: Error | null) => void): void {
     const done = cb ?? (() => undefined);
     const m = this.mounted;
@@ -388,11 +399,11 @@ export class Fuse {
       process.nextTick(done, null);
       return;
     }
-    m.unmount().then(
-      () => {
-        this.forgetMount();
-        done(null);
-      },
+    void m.ended.then(() => {
+      if (this.mounted === m) this.forgetMount();
+    });
+    unmountAt(m.mountpoint, { lazy: true }).then(
+      () => done(null),
       (err: Error) => done(err),
     );
   }
@@ -608,14 +619,18 @@ class FuseNativeFilesystem implements PathFilesystem {
     const s = st ?? {};
     let mode = s.mode ?? 0;
     const o = this.opts;
-    if (o.umask) mode = (mode & S_IFMT) | (0o777 & ~o.umask);
+    const umask = umaskOf(o.umask);
+    if (umask) mode = (mode & S_IFMT) | (0o777 & ~umask);
     return {
       mode,
       uid: o.uid ? o.uid : s.uid ?? 0,
       gid: o.gid ? o.gid : s.gid ?? 0,
       size: s.size ?? 0,
       nlink: s.nlink || 1,
-      ino: s.ino ?? 0,
+      // libfuse 2 (without use_ino, which fuse-native cannot ask for) numbers
+      // inodes itself: a stat object reused for several files must not make
+      // them one file to `cmp`, `cp -a` or `tar`.
+      ino: 0,
       rdev: s.rdev ?? 0,
       blksize: s.blksize ?? 0,
       blocks: s.blocks ?? 0,

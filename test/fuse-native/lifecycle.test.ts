@@ -355,3 +355,59 @@ function stat (st) {
 // The ops type accepts what fuse-native programs write.
 const _typed: FuseOperations = { getattr(_p, cb) { cb(0, { mode: 0o40755 }); } };
 void _typed;
+
+test('writing over a file truncates it as libfuse 2 did (ftruncate after the open), whose open never looks at O_TRUNC', { timeout: 60_000 }, async () => {
+  const log: Recorded[] = [];
+  await withFuse(recordingOps(log), {}, async (_fuse, mnt) => {
+    const r = await sh(`echo 'long content' > ${mnt}/x && echo hi > ${mnt}/x && cat ${mnt}/x`);
+    assert.equal(r.stdout, 'hi\n', describeRun(r));
+    const truncations = log.filter((e) => (e.op === 'ftruncate' || e.op === 'truncate') && e.args[0] === '/x');
+    assert.ok(truncations.some((e) => e.args[e.args.length - 1] === 0), JSON.stringify(truncations));
+  });
+});
+
+test("unmount(cb) with a file open detaches at once, as fuse-native's fusermount -uz does; the open file is served until closed", { timeout: 60_000 }, async () => {
+  const d = scratch();
+  try {
+    const fuse = new Fuse(d.mnt, recordingOps([]));
+    assert.equal(await mountP(fuse), null);
+    const w = await sh(`echo kept > ${d.mnt}/f`);
+    assert.equal(w.code, 0, describeRun(w));
+    const fh = await fs.promises.open(path.join(d.mnt, 'f'), 'r');
+    try {
+      assert.equal(await unmountP(fuse), null);
+      assert.equal(mountAt(d.mnt), undefined, 'detached');
+      const buf = Buffer.alloc(16);
+      const { bytesRead } = await withTimeout(fh.read(buf, 0, 16, 0), 5000, 'read on the detached mount');
+      assert.equal(buf.subarray(0, bytesRead).toString(), 'kept\n');
+    } finally {
+      await fh.close();
+    }
+  } finally {
+    d.cleanup();
+  }
+});
+
+test('a stat object reused for several files (one ino) still gives each file its own inode number, as libfuse 2 did', { timeout: 60_000 }, async () => {
+  const base = { mode: 0o100644, size: 5, uid: 0, gid: 0, nlink: 1, ino: 7, mtime: new Date(0), atime: new Date(0), ctime: new Date(0) };
+  const data: Record<string, string> = { '/a': 'aaaa\n', '/b': 'bbbb\n' };
+  const ops: FuseOperations = {
+    getattr: (p, cb) => (p === '/' ? cb(0, { ...base, mode: 0o40755, nlink: 2 }) : data[p] ? cb(0, base) : cb(Fuse.ENOENT)),
+    readdir: (_p, cb) => cb(0, ['a', 'b']),
+    open: (_p, _flags, cb) => cb(0, 1),
+    read: (p, _fd, buf, len, pos, cb) => cb(Buffer.from(data[p]!).copy(buf, 0, pos, Math.min(5, pos + len))),
+  };
+  await withFuse(ops, {}, async (_fuse, mnt) => {
+    const r = await sh(`stat -c %i ${mnt}/a ${mnt}/b; cmp ${mnt}/a ${mnt}/b >/dev/null; echo cmp=$?`);
+    const [ia, ib, cmp] = r.stdout.trim().split('\n');
+    assert.notEqual(ia, ib, describeRun(r));
+    assert.equal(cmp, 'cmp=1', describeRun(r));
+  });
+});
+
+test('umask given as a string is read as octal, as libfuse reads it', { timeout: 60_000 }, async () => {
+  await withFuse(recordingOps([]), { umask: '0077' }, async (_fuse, mnt) => {
+    const r = await sh(`echo x > ${mnt}/f && stat -c '%a' ${mnt}/f`);
+    assert.equal(r.stdout, '700\n', describeRun(r));
+  });
+});
