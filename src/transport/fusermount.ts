@@ -287,15 +287,19 @@ export function checkReceived(msg: ReceivedMessage): { fd: number } | { error: s
  * A backstop for auto_unmount as an ordinary user: a shell in its own session
  * (so a Ctrl-C to this process's group does not reach it) that reads a socket
  * only this process holds. When that socket reaches end of file (released,
- * or this process died and the kernel closed it), it stats the mountpoint as
- * the user: a dead connection fails (ENOTCONN) and then `fusermount3 -u -z`
- * detaches it; an unmounted directory or a live mount is left alone.
+ * or this process died and the kernel closed it), it asks for the
+ * mountpoint's statfs as the user: a dead connection fails (ENOTCONN) and
+ * then `fusermount3 -u -z` detaches it; an unmounted directory or a live
+ * mount is left alone.
  * fusermount3 -u itself only ever unmounts the user's own FUSE mounts.
  */
 export function startDeathWatch(program: string, mountpoint: string): { release(): void } {
   const [ours, theirs] = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC);
   try {
-    const script = 'while read -r _; do :; done; [ -e "$1" ] || exec "$2" -u -z -- "$1"';
+    // statfs, not stat: the kernel answers a stat of the mount's root from its
+    // attribute cache even after the connection died, but always asks the
+    // server for STATFS, which a dead connection fails (ENOTCONN).
+    const script = 'while read -r _; do :; done; stat -f -- "$1" >/dev/null 2>&1 || exec "$2" -u -z -- "$1"';
     const child = spawn('/bin/sh', ['-c', script, 'fusekit-unmount-watch', mountpoint, program], {
       stdio: [theirs, 'ignore', 'ignore'],
       detached: true,

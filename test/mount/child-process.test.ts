@@ -76,12 +76,15 @@ for (const asRoot of [true, false]) {
     });
   }
 
-  test(`${who}: autoUnmount, SIGKILL: the mount is gone within a second`, opts, async () => {
+  test(`${who}: autoUnmount, SIGKILL: the mount is gone within a second, also when its root's attributes are cached`, opts, async () => {
     await withDirs(async (d) => {
       const server = await startUserServer([await child(), 'serve', d.mnt, JSON.stringify({ unmountOnSignal: true, autoUnmount: true })], d.mnt, { ready: /"step":"ready"/, asRoot });
       try {
         const ready = steps(server.stdout()).find((x) => x.step === 'ready');
         assert.deepEqual({ method: ready?.method, autoUnmount: ready?.autoUnmount }, { method: 'fusermount', autoUnmount: true });
+        // The owner stats the mount: for the next second the kernel answers a stat of it from its cache, dead connection or not.
+        const st = asRoot ? await run('stat', [d.mnt], { timeoutMs: 5000 }) : await runAsUser('stat', [d.mnt], { timeoutMs: 5000 });
+        assert.equal(st.code, 0, describeRun(st));
         server.child.kill('SIGKILL');
         await server.waitExit(10_000);
         const took = await waitUnmounted(d.mnt, 1000);
