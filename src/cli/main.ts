@@ -127,12 +127,29 @@ function cliSentence(err: MountError, mnt: string): string {
   }
 }
 
+/** Why the stats file could not be written (checked before mounting: the writer only finds out a second after), or undefined. */
+function statsFileProblem(file: string): string | undefined {
+  const dir = path.dirname(file);
+  try {
+    if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) return `--stats-file ${file} is a directory`;
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ENOENT') return `--stats-file ${file}: directory ${dir} does not exist`;
+    if (code === 'EACCES' || code === 'EROFS') return `--stats-file ${file}: directory ${dir} is not writable by this user`;
+    return `--stats-file ${file} cannot be written: ${(err as Error).message}`;
+  }
+  return undefined;
+}
+
 async function runMirror(a: MirrorArgs): Promise<number> {
   const src = path.resolve(a.source);
   const mnt = path.resolve(a.mountpoint);
   const bad = await checkSource(src);
   if (bad) return fail(bad);
   if (src === mnt) return fail('source and mountpoint must differ');
+  const badStats = a.statsFile === undefined ? undefined : statsFileProblem(path.resolve(a.statsFile));
+  if (badStats) return fail(badStats);
 
   raiseDescriptorLimit();
   let filesystem: MirrorFilesystem;

@@ -168,6 +168,12 @@ function mountpointError(mountpoint: string, err: unknown): MountError {
   if (code === 'ENOENT') return new MountError(`mountpoint ${mountpoint} does not exist`, code);
   if (code === 'ENOTDIR') return new MountError(`mountpoint ${mountpoint} is not a directory`, code);
   if (code === 'ENOTCONN') return new MountError(`mountpoint ${mountpoint} is a dead FUSE mount (run: fusekit umount ${mountpoint})`, code);
+  if (code === 'EACCES') {
+    const top = readMountInfo().filter((e) => e.mountPoint === mountpoint).at(-1);
+    if (top && isFuseFsType(top.fsType)) {
+      return new MountError(`mountpoint ${mountpoint} is another user's FUSE mount (${top.fsType}), which lets in only its owner; it cannot be mounted over`, code);
+    }
+  }
   return new MountError(`mountpoint ${mountpoint} cannot be used: ${(err as Error).message}`, code);
 }
 

@@ -11,6 +11,7 @@ import {
   abortConnection,
   describeRun,
   isMounted,
+  makeTempDirs,
   mountAt,
   pollUntil,
   run,
@@ -314,6 +315,23 @@ test('a bad -o timeout is a usage error', T, async () => {
   const r = await runCli(['mirror', '/tmp', '/mnt', '-o', 'timeout=soon'], { timeoutMs: 10_000 });
   assert.equal(r.code, 2, describeRun(r));
   assert.match(r.stderr, /timeout needs a number of seconds/);
+});
+
+test('a --stats-file that cannot be written is refused before anything is mounted', T, async () => {
+  const dirs = makeTempDirs();
+  try {
+    for (const [file, why] of [
+      [path.join(dirs.root, 'missing', 's.json'), /--stats-file .*: directory .*missing does not exist/],
+      [dirs.root, /--stats-file .* is a directory/],
+    ] as const) {
+      const r = await runCli(['mirror', dirs.src, dirs.mnt, '--stats-file', file], { timeoutMs: 10_000 });
+      assert.equal(r.code, 1, describeRun(r));
+      assert.match(r.stderr, why, describeRun(r));
+      assert.equal(isMounted(dirs.mnt), false);
+    }
+  } finally {
+    dirs.cleanup();
+  }
 });
 
 test('SIGTERM reaches a mirror that has been idle', T, async () => {
