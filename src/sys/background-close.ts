@@ -124,8 +124,13 @@ export class BackgroundCloser {
    */
   stop(): void {
     this.usable = false;
-    if (!this.worker) return;
+    const worker = this.worker;
+    if (!worker) return;
     this.worker = undefined;
+    // Held from now until it exits by itself (promptly, once told): a process
+    // that ends meanwhile would otherwise terminate it, and a thread stopped
+    // while it is still loading koffi aborts the whole process.
+    worker.ref();
     Atomics.store(this.shared, STOP, 1);
     Atomics.store(this.shared, SLEEPING, 0);
     Atomics.notify(this.shared, SLEEPING);
