@@ -358,8 +358,8 @@ export class PathAdapter implements Filesystem {
     }
   }
 
+  /** An entry for `node`; `pa` was checked (checkPathAttr) where it was first read. */
   private entry(node: PathNode, pa: PathAttr): EntryOut {
-    checkPathAttr(pa);
     node.lookups++;
     return {
       nodeid: node.id,
@@ -467,6 +467,7 @@ export class PathAdapter implements Filesystem {
     const make = (pa: PathAttr): EntryOut => {
       parent.changes++;
       if (node) {
+        checkPathAttr(pa);
         if (!node.names.some((n) => n.parent === parent && n.name === name)) this.addName(node, parent, name);
         return this.entry(node, pa);
       }
@@ -800,6 +801,7 @@ export class PathAdapter implements Filesystem {
         const fh = open.fh as number;
         const pa = await this.attrsOfNewFile(null, fh, req.flags, ctx);
         if (pa instanceof Errno) return pa;
+        checkPathAttr(pa);
         const node = this.newNode(num(pa.ino), num(pa.mode) & S_IFMT);
         node.dev = num(pa.dev);
         node.handles.push(fh);

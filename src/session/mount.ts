@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FuseChannel } from '../transport/channel.js';
 import type { ChannelEnd } from '../transport/channel.js';
-import { mountFuse, unmount as umountSyscall, connectionIdOf, abortConnection, readMountInfo, isFuseFsType } from '../transport/mount.js';
+import { mountFuse, unmount as umountSyscall, connectionIdOf, abortConnection, readMountInfo, isFuseFsType, topMountAt } from '../transport/mount.js';
 import type { KernelMountParams } from '../transport/mount.js';
 import {
   findFusermount,
@@ -169,7 +169,7 @@ function mountpointError(mountpoint: string, err: unknown): MountError {
   if (code === 'ENOTDIR') return new MountError(`mountpoint ${mountpoint} is not a directory`, code);
   if (code === 'ENOTCONN') return new MountError(`mountpoint ${mountpoint} is a dead FUSE mount (run: fusekit umount ${mountpoint})`, code);
   if (code === 'EACCES') {
-    const top = readMountInfo().filter((e) => e.mountPoint === mountpoint).at(-1);
+    const top = topMountAt(mountpoint);
     if (top && isFuseFsType(top.fsType)) {
       return new MountError(`mountpoint ${mountpoint} is another user's FUSE mount (${top.fsType}), which lets in only its owner; it cannot be mounted over`, code);
     }
@@ -198,7 +198,7 @@ async function checkMountpoint(mountpoint: string, nonEmpty: boolean): Promise<s
   // Another server's live FUSE mount there (a dead one failed the stat with
   // ENOTCONN) is almost always a second start by mistake: stacked on top, the
   // new one would hide it.
-  const top = nonEmpty ? undefined : readMountInfo().filter((e) => e.mountPoint === real).at(-1);
+  const top = nonEmpty ? undefined : topMountAt(real);
   if (top && isFuseFsType(top.fsType)) {
     throw new MountError(
       `mountpoint ${real} is already a FUSE mount (${top.fsType}, another process's); unmount it first (fusekit umount ${real}), or pass nonEmpty: true to mount() to mount over it`,

@@ -127,6 +127,11 @@ export function readMountInfo(): MountInfoEntry[] {
   return parseMountInfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
 }
 
+/** The topmost mount at `target` (the one a path lookup there reaches), read without touching it. */
+export function topMountAt(target: string): MountInfoEntry | undefined {
+  return readMountInfo().filter((e) => e.mountPoint === target).at(-1);
+}
+
 /** Whether a filesystem type is FUSE (`fuse`, `fuseblk`, or either with a `.subtype`); fusectl is not. */
 export function isFuseFsType(fsType: string): boolean {
   return fsType === 'fuse' || fsType === 'fuseblk' || fsType.startsWith('fuse.') || fsType.startsWith('fuseblk.');
