@@ -553,8 +553,12 @@ type Converter<T> = (args: unknown[]) => T | Errno;
 class FuseNativeFilesystem implements PathFilesystem {
   private readonly timeouts: FuseOptions['timeout'];
 
+  /** The `umask` option as a number, parsed once (attribute replies apply it). */
+  private readonly umask: number;
+
   constructor(private readonly ops: FuseOperations, private readonly opts: FuseOptions) {
     this.timeouts = opts.timeout;
+    this.umask = umaskOf(opts.umask);
     const has = (name: keyof FuseOperations) => typeof ops[name] === 'function';
     // Only what the program implements is offered: the rest keeps the kernel's defaults (ENOSYS).
     const methods: Array<keyof FuseOperations> = [
@@ -619,8 +623,7 @@ class FuseNativeFilesystem implements PathFilesystem {
     const s = st ?? {};
     let mode = s.mode ?? 0;
     const o = this.opts;
-    const umask = umaskOf(o.umask);
-    if (umask) mode = (mode & S_IFMT) | (0o777 & ~umask);
+    if (this.umask) mode = (mode & S_IFMT) | (0o777 & ~this.umask);
     return {
       mode,
       uid: o.uid ? o.uid : s.uid ?? 0,
