@@ -893,7 +893,10 @@ export class MirrorFilesystem implements Filesystem {
     if (this.writableFiles.delete(fd)) {
       const n = (this.writers.get(inode.nodeid) ?? 1) - 1;
       if (n > 0) this.writers.set(inode.nodeid, n);
-      else this.writers.delete(inode.nodeid);
+      else {
+        this.watcher?.readQueued();
+        this.writers.delete(inode.nodeid);
+      }
     }
     close(fd);
   }

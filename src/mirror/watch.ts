@@ -282,6 +282,16 @@ export class SourceWatcher {
     this.expectedAttrs.set(inode.nodeid, (this.expectedAttrs.get(inode.nodeid) ?? 0) + 1);
   }
 
+  /**
+   * Reads the events queued now. The mirror calls it before the mount's last
+   * writer of a file lets go: the events of its writes (queued inside each
+   * write, passthrough ones included) are then still taken as the mount's own,
+   * whenever the watcher would otherwise have read them.
+   */
+  readQueued(): void {
+    this.drain();
+  }
+
   /** Stops watching and closes the inotify descriptor. */
   close(): void {
     if (this.closed) return;
