@@ -181,6 +181,8 @@ export class InodeTable {
   private readonly cached = new Set<number>();
   /** 1 when the slot's cached descriptor was used since `shrinkCache` last passed it. */
   private usedSince = new Uint8Array(0);
+  /** 1 when a name of the slot's file was removed through the mirror (see `nameRemoved`). */
+  private removed = new Uint8Array(0);
   private cacheCapacity = DEFAULT_CACHED_DESCRIPTORS;
   /** Slots held by descriptor (not the root), least recently used first: what pruning offers the kernel. */
   private readonly byDescriptor = new Set<number>();
@@ -388,6 +390,20 @@ export class InodeTable {
     return true;
   }
 
+  /**
+   * A name of the file `dev`/`ino` is being removed through the mirror (an
+   * unlink, or a rename over it). When the kernel forgets the inode, its
+   * descriptor is then closed at once rather than in the background: that
+   * close may be what frees the file in the source, and a writer's next
+   * request must find the space back.
+   */
+  nameRemoved(dev: number, ino: number): void {
+    const d = this.devIndex.get(dev);
+    if (d === undefined) return;
+    const slot = this.lookupIndex(d, ino);
+    if (slot > 0) this.removed[slot] = 1;
+  }
+
   /** Drops `n` kernel references; closes the descriptor when none are left. The root is never dropped. */
   forget(nodeid: number, n: number): void {
     const slot = nodeid - 1;
@@ -404,11 +420,14 @@ export class InodeTable {
     else this.cached.delete(slot);
     this.openFiles.delete(slot);
     // Closing may free the source inode (a file unlinked through the mirror is
-    // evicted here, not at UNLINK): done on the closing thread or between
-    // requests, off the client's path, unless so many wait that they would
-    // crowd the descriptor limit.
+    // evicted here, not at UNLINK): at once when a name of it was removed
+    // through the mirror, so that its space is back for the next request even
+    // if the server never runs out of requests; otherwise on the closing
+    // thread or between requests, off the client's path, unless so many wait
+    // that they would crowd the descriptor limit.
     const fd = this.heldFds[slot]!;
-    if (fd >= 0 && !this.closer.push(fd)) this.closing.push(fd);
+    if (fd >= 0 && this.removed[slot]) tryClose(fd);
+    else if (fd >= 0 && !this.closer.push(fd)) this.closing.push(fd);
     this.heldFds[slot] = -1;
     this.freeSlots.push(slot);
   }
@@ -475,6 +494,7 @@ export class InodeTable {
     this.devIndexes[slot] = d;
     this.types[slot] = type >>> 12;
     this.heldFds[slot] = -1;
+    this.removed[slot] = 0;
     this.live++;
     if (byHandle) {
       this.handleLengths[slot] = HANDLE_PENDING;
@@ -542,6 +562,7 @@ export class InodeTable {
     this.devIndexes = widen(this.devIndexes, (n) => new Uint16Array(n));
     this.types = widen(this.types, (n) => new Uint8Array(n));
     this.usedSince = widen(this.usedSince, (n) => new Uint8Array(n));
+    this.removed = widen(this.removed, (n) => new Uint8Array(n));
     this.handleLengths = widen(this.handleLengths, (n) => new Uint8Array(n));
     this.handles = widen(this.handles, (n) => new Uint8Array(n), HANDLE_SLOT);
     this.capacity = cap;

@@ -45,6 +45,7 @@ import type { Stat } from '../sys/index.js';
 import {
   O_PATH, O_NOFOLLOW, O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_ACCMODE, O_DIRECT, O_CREAT, O_TMPFILE, AT_EMPTY_PATH,
   AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, AT_STATX_FORCE_SYNC, AT_STATX_DONT_SYNC, STATX_BASIC_STATS, UTIME_NOW, UTIME_OMIT, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP, SEEK_SET,
+  RENAME_EXCHANGE, RENAME_NOREPLACE,
 } from '../sys/constants.js';
 import { InodeTable, procPath } from './inodes.js';
 import type { MirrorInode } from './inodes.js';
@@ -768,6 +769,7 @@ export class MirrorFilesystem implements Filesystem {
 
   unlink(req: UnlinkRequest, ctx: RequestContext): void {
     const parent = this.node(ctx.nodeid);
+    this.removingName(parent, req.nameBytes);
     unlinkat(parent.fd, req.nameBytes, 0);
     this.watcher?.expectEntry(parent, req.nameBytes);
   }
@@ -781,11 +783,18 @@ export class MirrorFilesystem implements Filesystem {
   rename(req: RenameRequest, ctx: RequestContext): void {
     const from = this.node(ctx.nodeid);
     const to = this.node(req.newdir);
+    if (!(req.flags & (RENAME_EXCHANGE | RENAME_NOREPLACE))) this.removingName(to, req.newNameBytes);
     renameat2(from.fd, req.nameBytes, to.fd, req.newNameBytes, req.flags);
     if (this.watcher) {
       this.watcher.expectEntry(from, req.nameBytes);
       this.watcher.expectEntry(to, req.newNameBytes);
     }
+  }
+
+  /** Tells the inode table that the file `name` names (if any, and not a directory) may lose its last link. */
+  private removingName(parent: MirrorInode, name: Buffer): void {
+    const st = this.lookupStat;
+    if (tryFstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW, st) === 0 && (st.mode & S_IFMT) !== S_IFDIR) this.inodes.nameRemoved(st.dev, st.ino);
   }
 
   /** Source descriptors cannot take O_DIRECT (our buffers are not block aligned): the kernel does direct I/O instead. */

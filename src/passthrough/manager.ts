@@ -267,6 +267,16 @@ export class PassthroughManager {
   }
 
   /**
+   * Closes every backing id dropped by a release now. Before a name is
+   * removed: an id left open keeps the source file open, so a file unlinked
+   * through the mount would keep its space until the next idle moment.
+   * @internal
+   */
+  closePendingNow(): void {
+    while (this.registry.closeOnePending());
+  }
+
+  /**
    * Closes every backing id (the kernel drops them with the connection anyway).
    * @internal
    */

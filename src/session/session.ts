@@ -309,6 +309,7 @@ export class Session {
       return;
     }
     if (req.op === 'SETLK' && req.sleep) x.waitsForLock = true;
+    else if (req.op === 'UNLINK' || req.op === 'RENAME') this.passthrough?.closePendingNow();
     this.dispatch(req.op, req, x);
   }
 

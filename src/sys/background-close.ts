@@ -8,15 +8,16 @@
  * closes need nothing from the serving thread but the numbers, so they are
  * queued in shared memory and a worker thread closes them: the serving thread
  * pays a few atomic operations per descriptor, and a wake-up (a futex call)
- * only when a batch is waiting and the worker sleeps. Between requests the
- * serving thread closes what is still queued itself (`closeOne`), so a
- * descriptor never stays open longer than it did when every close waited
- * for that moment.
+ * only when a batch is waiting and the worker sleeps. Whenever it runs out of
+ * requests the serving thread closes what is still queued itself
+ * (`closeOne`), so a descriptor never stays open longer than it did when
+ * every close waited for that moment.
  *
  * Only descriptors whose close no client waits for belong here (O_PATH
- * descriptors of forgotten inodes: no locks, no data to flush; the space of a
- * file unlinked through the mount, which the last close frees, is back by the
- * time the owner next waits for a request, as said above). A descriptor
+ * descriptors of forgotten inodes: no locks, no data to flush; a descriptor
+ * whose close may free a file's space, one unlinked through the mount, is the
+ * owner's to close at once, since a busy owner may not wait for a request
+ * again for a while). A descriptor
  * stays allocated until the worker closes it, so the owner counts `pending`
  * against its descriptor budget, and `push` refuses (the caller closes it
  * itself) when the queue is full or the worker could not start or has failed.
@@ -105,10 +106,9 @@ export class BackgroundCloser {
 
   /**
    * Closes one queued descriptor on the calling thread; false when none is
-   * queued. The owner calls it between requests, so that everything queued is
-   * closed before it waits for the next one, as if it had closed them itself:
-   * a file unlinked through the mount is freed before the client's next
-   * request, whether or not the worker has woken yet.
+   * queued. The owner calls it when it runs out of requests, so that
+   * everything queued is closed before it waits for the next one, as if it had
+   * closed them itself, whether or not the worker has woken yet.
    */
   closeOne(): boolean {
     const fd = claimQueued(this.shared, this.head, this.mask);

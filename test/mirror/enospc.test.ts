@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as crypto from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { run, withMirror, describeRun } from '../helpers/mount.js';
 import { mountTmpfs } from '../passthrough-mount/common.js';
 
@@ -23,6 +25,40 @@ for (const policy of ['auto', 'never']) {
       await fs.promises.unlink(path.join(mnt, 'filler'));
       await fs.promises.writeFile(path.join(mnt, 'after'), 'room again\n');
       assert.equal(fs.readFileSync(path.join(src, 'after'), 'utf8'), 'room again\n');
+    }, { args: ['--passthrough', policy], prepare: ({ src }) => mountTmpfs(src, '8m') });
+  });
+}
+
+// Clients keep the server busy, so it seldom finds a moment between requests:
+// the space of a file removed through the mount must still be back before the
+// next request (an unlink, or a rename over it; with passthrough the file's
+// released backing id held it open too).
+const BUSY = `const fs = require('node:fs'); const d = process.argv[1]; let i = Math.floor(Math.random() * 1e9);
+for (;;) { try { fs.statSync(d + '/n' + i++); } catch {} }`;
+const ROUNDS = `cd "$1"; failed=0
+for i in $(seq 12); do
+  dd if=/dev/zero of=filler bs=1M count=32 conv=fsync 2>/dev/null
+  if [ $((i % 2)) = 0 ]; then echo small > small; mv small filler; fi
+  rm filler
+  echo "room again $i" > after 2>/dev/null || failed=$((failed + 1))
+  rm -f after
+done
+echo "$failed of 12 rounds got ENOSPC after the filler went"`;
+
+for (const policy of ['auto', 'never']) {
+  test(`a file removed through MNT frees its space before the next request, while other clients keep the server busy (--passthrough ${policy})`, T, async () => {
+    await withMirror(async ({ mnt }) => {
+      const busy = path.join(mnt, 'busy');
+      fs.mkdirSync(busy);
+      const clients = [1, 2, 3, 4].map(() => spawn(process.execPath, ['-e', BUSY, busy], { stdio: 'ignore' }));
+      try {
+        const r = await run('bash', ['-c', ROUNDS, 'rounds', mnt], { timeoutMs: 45_000 });
+        assert.equal(r.code, 0, describeRun(r));
+        assert.match(r.stdout, /^0 of 12 rounds/, describeRun(r));
+      } finally {
+        for (const c of clients) c.kill('SIGKILL');
+        await Promise.all(clients.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit') : undefined)));
+      }
     }, { args: ['--passthrough', policy], prepare: ({ src }) => mountTmpfs(src, '8m') });
   });
 }
