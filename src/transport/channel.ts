@@ -113,6 +113,16 @@ const DRAIN_BATCH = 128;
  * halted virtual CPU) for it.
  */
 const SPIN_MS = 0.05;
+/**
+ * Requests read back to back, the device never running dry, after which the
+ * deferred work is done between requests anyway, two pieces after each: a
+ * client that sends its next request as soon as it has the reply (or several
+ * clients at once) may keep the device from ever running dry, and the work
+ * waiting (descriptors to close) would grow with every request until the
+ * descriptor limit.
+ */
+const BUSY_STREAK = 4;
+const PIECES_WHEN_BUSY = 2;
 
 class BufferPool {
   private readonly free: Buffer[] = [];
@@ -232,6 +242,7 @@ export class FuseChannel implements Channel {
     try {
       let delivered = 0;
       let spinUntil = 0;
+      let streak = 0;
       while (delivered < DRAIN_BATCH) {
         const big = this.large.take();
         if (!big) {
@@ -250,12 +261,13 @@ export class FuseChannel implements Channel {
               spinUntil ||= now + SPIN_MS;
               if (now < spinUntil) {
                 // The client is being woken with our reply: meanwhile, deferred work.
-                this.idleWork(false);
+                this.idleWork(1);
+                streak = 0;
                 continue;
               }
             }
             // About to sleep: finish the deferred work first.
-            this.idleWork(true);
+            this.idleWork(Infinity);
             // The event loop's watch calls back when the next request arrives.
             return;
           }
@@ -267,6 +279,7 @@ export class FuseChannel implements Channel {
         this.deliver(big, n);
         delivered++;
         spinUntil = 0;
+        if (++streak >= BUSY_STREAK) this.idleWork(PIECES_WHEN_BUSY);
       }
       // Yield so handler continuations and timers run, then keep draining.
       setImmediate(() => this.drain());
@@ -275,11 +288,12 @@ export class FuseChannel implements Channel {
     }
   }
 
-  private idleWork(all: boolean): void {
+  /** Up to `pieces` pieces of the handlers' deferred work (fewer when none is left). */
+  private idleWork(pieces: number): void {
     const h = this.handlers;
     if (!h?.idle) return;
     try {
-      while (h.idle() && all);
+      while (pieces-- > 0 && h.idle());
     } catch (err) {
       h.fault('idle work', err);
     }

@@ -115,7 +115,7 @@ print(' '.join(sorted(os.listdir(dfd))))
 
 /**
  * Inodes held by file handle keep a descriptor only while it is in a bounded
- * cache: with 200 descriptors the server keeps 50, so stat-ing 300 other
+ * cache: with 200 descriptors the server keeps 100, so stat-ing 300 other
  * files through MNT drops the descriptor of every inode looked up before.
  */
 const SMALL_CACHE = { nofile: 200 };
@@ -129,6 +129,39 @@ function makeOthers(src: string): void {
 async function pushOutOfCache(mnt: string): Promise<void> {
   for (let i = 0; i < OTHERS; i++) await fs.promises.lstat(path.join(mnt, 'others', `o${i}`));
 }
+
+test('by file handle: descriptors the cache lets go of are closed even when requests never stop coming', T, async (t) => {
+  if (!(await havePython())) {
+    t.skip('python3 not available');
+    return;
+  }
+  // Four clients each stat 300 files as fast as replies come: the device
+  // seldom runs dry, and every lookup evicts a descriptor from the cache.
+  // Closed only when the server finds nothing to read, they piled up until
+  // lookups failed with EMFILE.
+  await withMirror(
+    async ({ mnt }) => {
+      const code = `
+import os, sys
+d = sys.argv[1]
+for n in range(8):
+  for i in range(${OTHERS}): os.lstat(os.path.join(d, 'o%d' % i))
+print('ok')
+`;
+      const runs = await Promise.all([1, 2, 3, 4].map((c) => python(code, [path.join(mnt, `others${c}`)], 60_000)));
+      for (const r of runs) assert.equal(r.stdout.trim(), 'ok', describeRun(r));
+    },
+    {
+      spawn: SMALL_CACHE,
+      prepare: ({ src }) => {
+        for (let c = 1; c <= 4; c++) {
+          fs.mkdirSync(path.join(src, `others${c}`));
+          for (let i = 0; i < OTHERS; i++) fs.writeFileSync(path.join(src, `others${c}`, `o${i}`), '');
+        }
+      },
+    },
+  );
+});
 
 test('by file handle, its descriptor dropped: a directory renamed in SRC is still the one a held fd names', T, async (t) => {
   if (!(await havePython())) {
