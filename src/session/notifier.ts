@@ -12,7 +12,12 @@
  * answering the request the kernel is waiting on. Invalidations commute
  * (each only makes the kernel ask again), so up to `OFF_THREAD_WRITERS` of
  * them are written at once: one waiting for a busy directory does not hold
- * up the others. Stores are written one at a time, in order. Why the serving thread
+ * up the others. An invalidation identical to one still waiting (not yet
+ * started) is not queued again: the waiting one is written after the call and
+ * does the same, so a source that changes the same names over and over (a
+ * watcher's view of files renamed back and forth) cannot grow the queue past
+ * the number of distinct invalidations. Stores are written one at a time, in
+ * order. Why the serving thread
  * must not write them itself: it would sleep in write(2) until a request is
  * answered that only it can answer, possibly one it has not even read yet.
  */
@@ -47,6 +52,14 @@ export interface NotifierState {
   enabled(): bigint;
 }
 
+interface OffThreadMessage {
+  b: Buffer;
+  len: number;
+  /** Settles every caller that sent this message (identical invalidations share one write). */
+  done: Promise<number>;
+  resolve(r: number): void;
+}
+
 interface PendingRetrieve {
   resolve(data: Buffer): void;
   reject(err: Error): void;
@@ -56,8 +69,14 @@ interface PendingRetrieve {
 /** Writes notifications through the channel, and matches NOTIFY_REPLY requests to the retrieves that asked for them. */
 export class ChannelNotifier implements Notifier {
   private readonly buf = Buffer.allocUnsafeSlow(64 * 1024);
-  /** Off-thread messages not yet written, each in its own buffer, oldest first. */
-  private readonly waiting: { b: Buffer; len: number; resolve(r: number): void }[] = [];
+  /**
+   * Off-thread messages not yet written, each in its own buffer, oldest first
+   * (a Map keeps insertion order and takes its first entry in constant time).
+   * Invalidations are keyed by what they invalidate, so an identical one joins
+   * the waiting one; every other message gets a key of its own.
+   */
+  private readonly waiting = new Map<string | number, OffThreadMessage>();
+  private nextUniqueKey = 0;
   private writing = 0;
   /** Orders stores among themselves. */
   private storeTail: Promise<unknown> = Promise.resolve();
@@ -69,7 +88,7 @@ export class ChannelNotifier implements Notifier {
 
   /** Messages waiting for, or in, an off-thread write. */
   get deferredPending(): number {
-    return this.waiting.length + this.writing;
+    return this.waiting.size + this.writing;
   }
 
   invalAttr(nodeid: number): number {
@@ -78,8 +97,11 @@ export class ChannelNotifier implements Notifier {
 
   invalInode(nodeid: number, offset = 0, length = 0): Promise<number> {
     if (offset < 0) return Promise.resolve(this.invalAttr(nodeid));
+    const key = `i${nodeid}:${offset}:${length}`;
+    const same = this.waiting.get(key);
+    if (same) return same.done;
     const b = Buffer.allocUnsafe(OUT_HEADER_SIZE + 24);
-    return this.offThread(b, encodeNotifyInvalInode(b, nodeid, offset, length));
+    return this.offThread(b, encodeNotifyInvalInode(b, nodeid, offset, length), key);
   }
 
   invalEntry(parent: number, name: string | Buffer, options: InvalEntryOptions = {}): Promise<number> {
@@ -89,8 +111,11 @@ export class ChannelNotifier implements Notifier {
       flags |= EXPIRE_ONLY;
     }
     const bytes = typeof name === 'string' ? Buffer.from(name) : name;
+    const key = `e${parent}:${flags}:${bytes.toString('latin1')}`;
+    const same = this.waiting.get(key);
+    if (same) return same.done;
     const b = Buffer.allocUnsafe(OUT_HEADER_SIZE + 16 + bytes.length + 1);
-    return this.offThread(b, encodeNotifyInvalEntry(b, parent, bytes, flags));
+    return this.offThread(b, encodeNotifyInvalEntry(b, parent, bytes, flags), key);
   }
 
   delete(parent: number, child: number, name: string | Buffer): Promise<number> {
@@ -183,18 +208,22 @@ export class ChannelNotifier implements Notifier {
     this.retrieves.clear();
   }
 
-  /** Queues one message for an off-thread write; started as soon as a writer is free. */
-  private offThread(b: Buffer, len: number): Promise<number> {
+  /** Queues one message for an off-thread write (under `key`, or a key of its own); started as soon as a writer is free. */
+  private offThread(b: Buffer, len: number, key: string | number = this.nextUniqueKey++): Promise<number> {
     if (!this.channel.writeOffThread) return Promise.resolve(this.channel.write(b, len));
-    return new Promise((resolve) => {
-      this.waiting.push({ b, len, resolve });
-      this.startWriters();
+    let resolve!: (r: number) => void;
+    const done = new Promise<number>((r) => {
+      resolve = r;
     });
+    this.waiting.set(key, { b, len, done, resolve });
+    this.startWriters();
+    return done;
   }
 
   private startWriters(): void {
-    while (this.writing < OFF_THREAD_WRITERS && this.waiting.length > 0) {
-      const w = this.waiting.shift()!;
+    while (this.writing < OFF_THREAD_WRITERS && this.waiting.size > 0) {
+      const [key, w] = this.waiting.entries().next().value as [string | number, OffThreadMessage];
+      this.waiting.delete(key);
       this.writing++;
       void this.channel.writeOffThread!(w.b, w.len).then((r) => {
         this.writing--;
