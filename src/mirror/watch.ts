@@ -101,6 +101,15 @@ const SETTLE_MS = 50;
  * shows at once, and one in a busy SRC at most this much later.
  */
 const BATCH_MS = 5;
+/**
+ * Name invalidations waiting to be written past which a drain's names are
+ * expired all at once instead (NOTIFY_INC_EPOCH, one message written at
+ * once): each costs the kernel 15-45 µs on a pool thread, so a burst of
+ * changes in SRC (a checkout renaming 10,000 files) would otherwise delay
+ * every later change's invalidation by up to a second per 20,000 names.
+ * Every cached name is then looked up again on its next use.
+ */
+const NAME_BACKLOG = 1024;
 /** The longest inotify record: its 16-byte header and a name of NAME_MAX bytes, its NUL and padding. */
 const MAX_EVENT = 16 + 256;
 
@@ -152,13 +161,15 @@ export interface WatchStats {
   pages: number;
   /** Queue overflows (each invalidated everything). */
   overflows: number;
+  /** Drains whose names were too many to invalidate one by one in time: every cached name was expired at once (NOTIFY_INC_EPOCH). */
+  epochs: number;
   /** Directories that could not be watched (watch limit reached, permission): changes in them are seen only through timeouts. */
   unwatched: number;
 }
 
 /** Watches the source for the mirror. `close()` ends it. */
 export class SourceWatcher {
-  readonly stats: WatchStats = { watches: 0, events: 0, ownChanges: 0, entries: 0, attrs: 0, pages: 0, overflows: 0, unwatched: 0 };
+  readonly stats: WatchStats = { watches: 0, events: 0, ownChanges: 0, entries: 0, attrs: 0, pages: 0, overflows: 0, epochs: 0, unwatched: 0 };
   private readonly fd: number;
   private readonly readable: ReadableWatch;
   /** Reads the queue every BATCH_MS while it has events (made once, re-armed with refresh()). */
@@ -194,7 +205,11 @@ export class SourceWatcher {
   /** Names and listings invalidated once, to invalidate again after SETTLE_MS. */
   private settleNames = new Map<string, [number, Buffer]>();
   private settleListings = new Set<number>();
+  /** Whether the second round expires every name again (the first did, see NAME_BACKLOG). */
+  private settleEpoch = false;
   private settleTimer: NodeJS.Timeout | undefined;
+  /** Name invalidations sent and not yet written. */
+  private namesInFlight = 0;
 
   /**
    * @param inodes the mirror's inode table (what the kernel knows)
@@ -509,9 +524,15 @@ export class SourceWatcher {
       void this.notify.invalInode(inode.nodeid, 0, 0);
     }
     this.pages.clear();
+    if (this.names.size > 0 && this.namesInFlight + this.names.size > NAME_BACKLOG && this.notify.incEpoch() >= 0) {
+      // Too many to send one by one in time: every name expires at once.
+      this.stats.epochs++;
+      this.settleEpoch = true;
+      this.names.clear();
+    }
     for (const [key, [parent, name, gone]] of this.names) {
       this.stats.entries++;
-      if (gone) void this.notify.invalEntry(parent, name);
+      if (gone) this.countInFlight(this.notify.invalEntry(parent, name));
       else this.expireEntry(parent, name);
       this.settleNames.set(key, [parent, name]);
     }
@@ -522,7 +543,7 @@ export class SourceWatcher {
       this.settleListings.add(dir.nodeid);
     }
     this.listings.clear();
-    if (!this.settleTimer && (this.settleNames.size > 0 || this.settleListings.size > 0)) {
+    if (!this.settleTimer && (this.settleNames.size > 0 || this.settleListings.size > 0 || this.settleEpoch)) {
       this.settleTimer = setTimeout(() => this.settle(), SETTLE_MS);
     }
   }
@@ -535,15 +556,32 @@ export class SourceWatcher {
     const listings = this.settleListings;
     this.settleNames = new Map();
     this.settleListings = new Set();
-    for (const [parent, name] of names.values()) this.expireEntry(parent, name);
+    let everyName = false;
+    if (this.settleEpoch) {
+      this.settleEpoch = false;
+      everyName = this.notify.incEpoch() >= 0;
+    }
+    if (!everyName && this.namesInFlight + names.size > NAME_BACKLOG && this.notify.incEpoch() >= 0) {
+      this.stats.epochs++;
+      everyName = true;
+    }
+    if (!everyName) for (const [parent, name] of names.values()) this.expireEntry(parent, name);
     // A node id forgotten meanwhile may name another inode now: only those still watched are invalidated again.
     for (const id of listings) if (this.wdOf.has(id)) void this.notify.invalInode(id, 0, 0);
   }
 
   /** Marks `name` in `parent` stale (see SETTLE_MS); where the kernel cannot (before protocol 7.38), drops it. */
   private expireEntry(parent: number, name: Buffer): void {
-    void this.notify.invalEntry(parent, name, { expireOnly: true }).then((r) => {
-      if (r === -E.ENOSYS) void this.notify.invalEntry(parent, name);
+    this.countInFlight(
+      this.notify.invalEntry(parent, name, { expireOnly: true }).then((r) => (r === -E.ENOSYS ? this.notify.invalEntry(parent, name) : r)),
+    );
+  }
+
+  /** Counts a name invalidation until it is written (see NAME_BACKLOG). */
+  private countInFlight(written: Promise<number>): void {
+    this.namesInFlight++;
+    void written.finally(() => {
+      this.namesInFlight--;
     });
   }
 
