@@ -109,6 +109,13 @@ export class ReplyWriter {
     writeOutHeader(buf, len, -errno, x.header.unique);
     const r = this.d.channel.write(buf, len);
     if (this.d.debug) this.d.debug(`< ${x.header.unique} ${errno ? errnoName(errno) : 'OK'} ${len - OUT_HEADER_SIZE}B${r < 0 ? ` (write failed: ${errnoName(-r)})` : ''}`);
+    if (r < 0 && errno === 0 && r !== -E.ENOENT && r !== -E.ENODEV && r !== -E.ECONNABORTED) {
+      // The kernel refused the reply itself (a malformed one: EINVAL,
+      // EFAULT). Left unanswered, the caller would wait forever, beyond
+      // the reach of signals: answer EIO, which a header alone always is.
+      this.d.logOnce(`${x.op} reply`, new Error(`the kernel refused the ${len}-byte reply (${errnoName(-r)}); the caller got EIO`));
+      this.error(x, E.EIO);
+    }
     return r;
   }
 
@@ -270,7 +277,8 @@ export class ReplyWriter {
     const dest = x.readDest!;
     let n: number;
     if (typeof v === 'number') {
-      n = Math.max(0, Math.min(v, dest.length));
+      if (!Number.isInteger(v) || v < 0) throw new TypeError(`read must give a byte count (an integer, 0 or more) or bytes, not ${String(v)}`);
+      n = Math.min(v, dest.length);
     } else {
       n = Math.min(v.length, dest.length);
       if (!(v.buffer === dest.buffer && v.byteOffset === dest.byteOffset)) dest.set(v.subarray(0, n));

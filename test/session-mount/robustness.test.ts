@@ -97,6 +97,30 @@ test('a thrown value with no text, or with a code that cannot be read, still ans
   });
 });
 
+test('a read that gives no byte count (NaN, negative, fractional) answers EIO at once and says what read must give', { timeout: 60_000 }, async () => {
+  // NaN once made a reply the kernel refused: the caller then waited for
+  // ever, beyond the reach of SIGKILL and of the request deadline.
+  const filesystem = flatFs({
+    ok: () => Buffer.from('fine'),
+    nan: () => Number.NaN,
+    nanAsync: async () => Number.NaN,
+    negative: () => -5,
+    fractional: () => 1.5,
+    infinite: () => Number.POSITIVE_INFINITY,
+  });
+  await withInProcessMount(filesystem, async ({ mnt, logs }) => {
+    for (const name of ['nan', 'nanAsync', 'negative', 'fractional', 'infinite']) {
+      const r = await cat(`${mnt}/${name}`, 5000);
+      assert.equal(r.timedOut, false, `${name} hung: ${describeRun(r)}`);
+      assert.match(r.stderr, /Input\/output error/, `${name}: ${describeRun(r)}`);
+    }
+    const ok = await cat(`${mnt}/ok`);
+    assert.equal(ok.stdout, 'fine', describeRun(ok));
+    assert.ok(logs.some((l) => /read must give a byte count .* not NaN/.test(l)), logs.join('\n'));
+    assert.ok(logs.some((l) => /not -5/.test(l)), logs.join('\n'));
+  }, { requestDeadlineMs: 3000 });
+});
+
 test('past 1000 distinct causes of failure, one line says so and later new causes are not logged', { timeout: 60_000 }, async () => {
   const filesystem: Filesystem = {
     lookup: ({ name }) => {
