@@ -560,7 +560,7 @@ export class PathAdapter implements Filesystem {
     if (!op) return ENOSYS;
     const parent = this.node(ctx.nodeid);
     const known = parent.children?.get(name);
-    const held = await this.lock.acquire([parent], known ? [known] : []);
+    const held = await this.lock.acquire([parent], known ? [known] : [], ctx);
     try {
       const pp = pathOf(parent);
       if (pp === null) return ENOENT;
@@ -605,7 +605,7 @@ export class PathAdapter implements Filesystem {
     const dst0 = newParent.children?.get(req.newName);
     if (src0) exclusive.push(src0);
     if (dst0 && dst0 !== src0) exclusive.push(dst0);
-    const held = await this.lock.acquire([parent, newParent], exclusive);
+    const held = await this.lock.acquire([parent, newParent], exclusive, ctx);
     try {
       const pp = pathOf(parent);
       const np = pathOf(newParent);

@@ -114,6 +114,9 @@ interface Waiter {
   nodes: PathNode[];
   exclusive: PathNode[];
   resolve: (h: Held) => void;
+  /** Gives the wait up (the request was interrupted or ran past its deadline). */
+  abandon?: () => void;
+  signal?: AbortSignal;
 }
 
 /**
@@ -121,8 +124,12 @@ interface Waiter {
  * holds a shared lock on its node(s) and their ancestors; a rename, unlink or
  * rmdir holds an exclusive lock on the node(s) it moves or removes, which is
  * granted once no request holds a shared lock on them (every request under a
- * directory holds one on it). Shared locks that arrive while an exclusive one
- * waits queue behind it, so renames are not starved.
+ * directory holds one on it). Shared locks on a node that an exclusive one
+ * waits for queue behind it, so renames are not starved; requests on other
+ * paths are granted at once. A wait ends early when the request's signal
+ * aborts (an interrupt, or its deadline): a handler that never settles then
+ * holds up the renames of its ancestors until their own deadline, and
+ * nothing else.
  */
 export class TreeLock {
   private readonly waiting: Waiter[] = [];
@@ -140,15 +147,46 @@ export class TreeLock {
     return new Held(this, shared, []);
   }
 
-  /** Shared locks on `nodes` and their ancestors, and exclusive ones on `exclusive`. Resolves when granted. */
-  acquire(nodes: PathNode[], exclusive: PathNode[] = []): Held | Promise<Held> {
+  /**
+   * Shared locks on `nodes` and their ancestors, and exclusive ones on
+   * `exclusive`. Resolves when granted; rejects with the signal's reason if
+   * `request.signal` (read only when the request must wait) aborts first.
+   */
+  acquire(nodes: PathNode[], exclusive: PathNode[] = [], request?: { readonly signal: AbortSignal }): Held | Promise<Held> {
     const shared = nodes.flatMap(chain);
     if (exclusive.length > 0) {
       this.exclusiveHeldOrWaiting++;
       for (const n of exclusive) n.writersWaiting++;
     }
-    if (this.waiting.length === 0 && this.grantable(shared, exclusive)) return this.grant(shared, exclusive);
-    return new Promise((resolve) => this.waiting.push({ nodes, exclusive, resolve }));
+    if (this.grantable(shared, exclusive)) return this.grant(shared, exclusive);
+    const signal = request?.signal;
+    if (signal?.aborted) {
+      this.giveUp(exclusive);
+      return Promise.reject(signal.reason);
+    }
+    return new Promise((resolve, reject) => {
+      const w: Waiter = { nodes, exclusive, resolve };
+      if (signal) {
+        w.signal = signal;
+        w.abandon = () => {
+          const i = this.waiting.indexOf(w);
+          if (i < 0) return;
+          this.waiting.splice(i, 1);
+          this.giveUp(exclusive);
+          reject(signal.reason);
+          this.wake();
+        };
+        signal.addEventListener('abort', w.abandon, { once: true });
+      }
+      this.waiting.push(w);
+    });
+  }
+
+  /** Takes back the marks of an exclusive request that stops waiting. */
+  private giveUp(exclusive: PathNode[]): void {
+    if (exclusive.length === 0) return;
+    for (const n of exclusive) n.writersWaiting--;
+    this.exclusiveHeldOrWaiting--;
   }
 
   private grantable(shared: PathNode[], exclusive: PathNode[]): boolean {
@@ -186,6 +224,7 @@ export class TreeLock {
       const shared = w.nodes.flatMap(chain);
       if (this.grantable(shared, w.exclusive)) {
         this.waiting.splice(i, 1);
+        if (w.abandon) w.signal!.removeEventListener('abort', w.abandon);
         w.resolve(this.grant(shared, w.exclusive));
       } else {
         i++;

@@ -11,6 +11,7 @@ import type { Errno } from '../../src/fs/errors.js';
 import { PathMemoryFilesystem } from '../../examples/path-memfs.js';
 import { withInProcessMount } from '../helpers/inprocess.js';
 import type { InProcessMount } from '../helpers/inprocess.js';
+import type { MountOptions } from '../../src/session/mount.js';
 import { run, type RunResult } from '../helpers/mount.js';
 export { sh } from '../helpers/scenario.js';
 
@@ -22,9 +23,10 @@ export async function withPathMount<T>(
   fs: ConstructorParameters<typeof PathAdapter>[0],
   options: PathOptions,
   fn: (t: InProcessMount & { adapter: PathAdapter }) => Promise<T>,
+  config: MountOptions = {},
 ): Promise<T> {
   const adapter = new PathAdapter(fs, options);
-  return withInProcessMount(adapter, (t) => fn({ ...t, adapter }));
+  return withInProcessMount(adapter, (t) => fn({ ...t, adapter }), config);
 }
 
 /** One logged call: the operation and the path(s) it got. */

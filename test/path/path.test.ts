@@ -168,6 +168,54 @@ test('a rename of a subtree waits for lookups in flight below it, and later requ
   });
 });
 
+test('requests on other paths do not wait behind a rename that waits for a slow request', { timeout: 60_000 }, async () => {
+  const fs = new LoggedMemoryFilesystem();
+  await withPathMount(fs, NO_CACHE, async ({ mnt }) => {
+    let r = await sh(`mkdir -p ${mnt}/d ${mnt}/other && echo x > ${mnt}/d/slow && echo y > ${mnt}/other/f`);
+    assert.equal(r.code, 0, describeRun(r));
+    const open = fs.hold('getattr', '/d/slow');
+    const stat = sh(`stat -c %s ${mnt}/d/slow`);
+    await waitFor(() => fs.started('getattr', '/d/slow'), 10_000, 'the slow getattr to reach the filesystem');
+    const mv = sh(`mv ${mnt}/d ${mnt}/e`);
+    await new Promise((res) => setTimeout(res, 300));
+    assert.ok(!fs.started('rename', '/d'), 'the rename waits for the getattr under it');
+    // Served while the rename still waits: they share no node with it.
+    r = await sh(`cat ${mnt}/other/f && stat -c %F ${mnt}/other`);
+    assert.equal(r.stdout, 'y\ndirectory\n', describeRun(r));
+    assert.ok(!fs.started('rename', '/d'), 'the slow getattr was still held');
+    open();
+    const [st, mvr] = await Promise.all([stat, mv]);
+    assert.equal(st.stdout, '2\n', describeRun(st));
+    assert.equal(mvr.code, 0, describeRun(mvr));
+  });
+});
+
+test('a handler that never settles holds up only the renames above it, until their deadline; the mount keeps serving', { timeout: 60_000 }, async () => {
+  const fs = new (class extends LoggedMemoryFilesystem {
+    hang = false;
+    override getattr(path: string | null, fh: number | undefined) {
+      // Every getattr of the file, the kernel's retries included, never settles.
+      if (this.hang && path === '/d/hang') return new Promise<never>(() => undefined) as never;
+      return super.getattr(path, fh);
+    }
+  })();
+  await withPathMount(fs, NO_CACHE, async ({ mnt }) => {
+    let r = await sh(`mkdir -p ${mnt}/d ${mnt}/other && echo x > ${mnt}/d/hang && echo ok > ${mnt}/d/ok && echo y > ${mnt}/other/f`);
+    assert.equal(r.code, 0, describeRun(r));
+    fs.hang = true;
+    {
+      const st = await sh(`stat ${mnt}/d/hang`);
+      assert.match(st.stderr, /timed out/, describeRun(st));
+      const mv = await sh(`mv ${mnt}/d ${mnt}/e`);
+      assert.notEqual(mv.code, 0, describeRun(mv));
+      assert.match(mv.stderr, /timed out/, describeRun(mv));
+      // The rename gave its place up: everything else is served, under d too.
+      r = await sh(`cat ${mnt}/other/f ${mnt}/d/ok && ls ${mnt}`);
+      assert.equal(r.stdout, 'y\nok\nd\nother\n', describeRun(r));
+    }
+  }, { requestDeadlineMs: 1500 });
+});
+
 test('a rename over a file waits for a read in flight on it, so the read never reaches the wrong file', { timeout: 60_000 }, async () => {
   const fs = new LoggedMemoryFilesystem();
   await withPathMount(fs, NO_CACHE, async ({ mnt }) => {
