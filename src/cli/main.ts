@@ -14,6 +14,9 @@ import type { MirrorArgs } from './options.js';
 import { stderrLogger } from '../fs/logger.js';
 import { StatsFileWriter } from './stats-file.js';
 
+/** Signals that unmount and end the mirror (SIGHUP: its terminal closed, as libfuse's servers take it). */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
@@ -186,8 +189,7 @@ async function runMirror(a: MirrorArgs): Promise<number> {
   };
   // Listening before mounting: a signal that arrives while mount() runs must
   // not kill the process with the mount in place.
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
 
   try {
     m = await mount(mnt, filesystem, {
@@ -202,8 +204,7 @@ async function runMirror(a: MirrorArgs): Promise<number> {
     });
   } catch (err) {
     filesystem.destroy();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
     if (err instanceof MountError) return fail(cliSentence(err, mnt));
     return fail(`mount failed: ${(err as Error).message}`);
   }
@@ -227,8 +228,7 @@ async function runMirror(a: MirrorArgs): Promise<number> {
 
   const end = await mounted.ended;
   await statsFile?.stop();
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
   if (end.reason === 'error') return fail(`connection failed: ${end.error.message}`);
   if (end.reason === 'aborted') return fail('the connection was aborted');
   return 0;

@@ -7,7 +7,7 @@ export class UsageError extends Error {}
 
 export const USAGE = `usage:
   fusekit mirror SRC MNT [-o opt,...] [--mount-method M] [--stats-file FILE] [--debug]
-      Mirror directory SRC at MNT, in the foreground, until SIGINT/SIGTERM
+      Mirror directory SRC at MNT, in the foreground, until SIGINT/SIGTERM/SIGHUP
       or until MNT is unmounted.
   fusekit umount [-l] MNT
       Unmount MNT (-l: detach now, finish when the last user leaves); as an

@@ -94,7 +94,7 @@ export interface MountOptions extends SessionOptions, Partial<Omit<KernelMountPa
    */
   autoUnmount?: boolean;
   /**
-   * On SIGINT or SIGTERM: unmount (if the mount is busy, detach it and let
+   * On SIGINT, SIGTERM or SIGHUP: unmount (if the mount is busy, detach it and let
    * open files finish; a second signal aborts the connection), wait until the
    * session has ended, then raise the signal again so the process ends as it
    * would have without a handler (default false).
@@ -346,7 +346,8 @@ class MountHandle implements FuseMount {
 /** Mounts that asked for unmountOnSignal and have not ended. */
 const signalMounts = new Set<MountHandle>();
 let signalsSeen = 0;
-const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+// SIGHUP too, as libfuse: a foreground server whose terminal closes unmounts rather than dying with its mount in place.
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 function onSignal(sig: NodeJS.Signals): void {
   signalsSeen++;

@@ -52,7 +52,7 @@ test('mounts MNT as fuse.fusekit with SRC as its source and shows SRC', T, async
   );
 });
 
-for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   test(`${sig} unmounts and exits 0`, T, async () => {
     await withMirror(
       async ({ mnt, proc }) => {

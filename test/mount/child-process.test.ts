@@ -59,7 +59,7 @@ for (const asRoot of [true, false]) {
     });
   });
 
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     test(`${who}: unmountOnSignal, ${sig}: unmounted, then the process ends by the signal`, opts, async () => {
       await withDirs(async (d) => {
         const server = await startUserServer([await child(), 'serve', d.mnt, JSON.stringify({ unmountOnSignal: true })], d.mnt, { ready: /"step":"ready"/, asRoot });
