@@ -96,6 +96,7 @@ export class LookupLedger {
 
   /** An entry the filesystem produced never went out at all (its reply failed first). */
   giveBack(nodeid: NodeId): void {
-    if (nodeid !== 0) this.forgetInFilesystem(nodeid, 1);
+    // A malformed entry (a handler returning a string, NaN) carries no node to give back.
+    if (Number.isInteger(nodeid) && nodeid > 0) this.forgetInFilesystem(nodeid, 1);
   }
 }

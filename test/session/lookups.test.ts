@@ -77,3 +77,11 @@ test('LookupLedger: settle counts what the kernel took and gives back what it di
   assert.equal(l.size, 1);
   assert.deepEqual(forgotten, [[4, 1], [5, 1]]);
 });
+
+test('LookupLedger: an entry without a valid node id (a handler returned a string or NaN) gives nothing back to forget', () => {
+  const { l, forgotten } = ledger();
+  for (const bad of [undefined, Number.NaN, 'x', -1, 0, 1.5]) l.giveBack(bad as unknown as NodeId);
+  assert.deepEqual(forgotten, []);
+  l.giveBack(id(7));
+  assert.deepEqual(forgotten, [[7, 1]]);
+});
