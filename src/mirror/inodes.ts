@@ -30,7 +30,7 @@
  */
 import type { NodeId } from '../fs/filesystem.js';
 import { FuseError } from '../fs/errors.js';
-import { FILE_HANDLE_BYTES, tryClose, tryNameToHandleAt, tryOpenByHandleAt } from '../sys/index.js';
+import { FILE_HANDLE_BYTES, open, tryClose, tryNameToHandleAt, tryOpenByHandleAt } from '../sys/index.js';
 import { AT_EMPTY_PATH, O_CLOEXEC, O_PATH } from '../sys/constants.js';
 import { DeferredCloses } from '../sys/deferred-close.js';
 import { BackgroundCloser } from '../sys/background-close.js';
@@ -38,6 +38,15 @@ import { BackgroundCloser } from '../sys/background-close.js';
 /** The path through which a descriptor's file can be named again. */
 export function procPath(fd: number): string {
   return `/proc/self/fd/${fd}`;
+}
+
+/** An O_PATH descriptor of the file at `path` (not following a last symlink), or -errno. */
+function tryOpenPath(path: string): number {
+  try {
+    return open(path, O_PATH | O_CLOEXEC, 0);
+  } catch (err) {
+    return -((err as { errno?: number }).errno ?? 5);
+  }
 }
 
 /**
@@ -108,17 +117,30 @@ export class MirrorInode {
     return this.table.openFileOf(this.slot);
   }
 
-  fileOpened(fd: number): void {
-    this.table.fileOpened(this.slot, fd);
+  /**
+   * `fd` is open on this inode for one of the kernel's file handles. With
+   * `spareDescriptors`, an inode held by descriptor lets that descriptor go
+   * while it has open files (they name and pin it), to take it back at the
+   * last close.
+   */
+  fileOpened(fd: number, spareDescriptors = false): void {
+    this.table.fileOpened(this.slot, fd, spareDescriptors);
   }
 
-  fileClosed(fd: number): void {
-    this.table.fileClosed(this.slot, fd);
+  /**
+   * `fd` is about to be closed. Returns true when the inode keeps it instead
+   * (its path descriptor could not be taken back: no descriptor left), and
+   * the caller must not close it.
+   */
+  fileClosed(fd: number): boolean {
+    return this.table.fileClosed(this.slot, fd);
   }
 }
 
 /** Descriptors the cache keeps when the table is not told otherwise. */
 const DEFAULT_CACHED_DESCRIPTORS = 4096;
+/** Descriptors the cache keeps however many files are open, a quarter of its capacity if less (see `cacheRoom`). */
+const MIN_CACHED_DESCRIPTORS = 64;
 /** Bytes of handle a slot holds, header included (ext4, xfs, tmpfs and btrfs handles fit); longer ones are held by descriptor. */
 const HANDLE_SLOT = 32;
 /** Slots the table starts with; it doubles as needed. */
@@ -184,6 +206,8 @@ export class InodeTable {
   /** 1 when a name of the slot's file was removed through the mirror (see `nameRemoved`). */
   private removed = new Uint8Array(0);
   private cacheCapacity = DEFAULT_CACHED_DESCRIPTORS;
+  /** Descriptors in `openFiles`, all inodes together. */
+  private openFileCount = 0;
   /** Slots held by descriptor (not the root), least recently used first: what pruning offers the kernel. */
   private readonly byDescriptor = new Set<number>();
   /** Descriptors open for the kernel's file handles, by slot. */
@@ -229,7 +253,7 @@ export class InodeTable {
     return this.handleMount >= 0;
   }
 
-  /** Keeps at most `n` descriptors for inodes held by handle (inodes with open files are kept beyond it). */
+  /** Keeps at most `n` descriptors for inodes held by handle, less one per file open for the kernel (see `cacheRoom`). */
   set cachedDescriptors(n: number) {
     this.cacheCapacity = Math.max(1, Math.floor(n));
     this.shrinkCache();
@@ -288,11 +312,15 @@ export class InodeTable {
   /** @internal */
   descriptorOf(slot: number): number {
     let fd = this.heldFds[slot]!;
-    if (this.handleLengths[slot] === 0) return fd;
     if (fd >= 0) {
-      this.usedSince[slot] = 1;
+      if (this.handleLengths[slot] !== 0) this.usedSince[slot] = 1;
       return fd;
     }
+    // A file open for the kernel names the inode as well as a path descriptor
+    // would (the calls that take one accept any descriptor), and pins it.
+    const files = this.openFiles.get(slot);
+    if (files) return files[0]!;
+    if (this.handleLengths[slot] === 0) return fd;
     const n = this.handleLengths[slot]!;
     this.handleScratch.set(this.handles.subarray(slot * HANDLE_SLOT, slot * HANDLE_SLOT + n));
     fd = tryOpenByHandleAt(this.handleMount, this.handleScratch.subarray(0, n), O_PATH | O_CLOEXEC);
@@ -338,19 +366,49 @@ export class InodeTable {
   }
 
   /** @internal */
-  fileOpened(slot: number, fd: number): void {
+  fileOpened(slot: number, fd: number, spareDescriptors = false): void {
     const files = this.openFiles.get(slot);
     if (files) files.push(fd);
     else this.openFiles.set(slot, [fd]);
+    this.openFileCount++;
+    // Every open file leaves the cache one descriptor less (see cacheRoom).
+    if (this.cached.size > this.cacheRoom) this.shrinkCache();
+    if (spareDescriptors && slot !== 0 && this.handleLengths[slot] === 0 && this.heldFds[slot]! >= 0) {
+      // Closed between requests: the request that opened the file may still use it.
+      this.closing.push(this.heldFds[slot]!);
+      this.heldFds[slot] = -1;
+      this.byDescriptor.delete(slot);
+    }
   }
 
   /** @internal */
-  fileClosed(slot: number, fd: number): void {
+  fileClosed(slot: number, fd: number): boolean {
     const files = this.openFiles.get(slot);
     const i = files ? files.indexOf(fd) : -1;
-    if (i < 0) return;
+    if (i < 0) return false;
     files!.splice(i, 1);
-    if (files!.length === 0) this.openFiles.delete(slot);
+    this.openFileCount--;
+    if (files!.length > 0) return false;
+    this.openFiles.delete(slot);
+    if (this.handleLengths[slot] !== 0 || this.heldFds[slot]! >= 0) return false;
+    // Held by descriptor, which its open files stood in for: take one back
+    // before the last of them goes, or keep that one if none is left.
+    const pathFd = tryOpenPath(procPath(fd));
+    const keep = pathFd < 0;
+    this.heldFds[slot] = keep ? fd : pathFd;
+    this.byDescriptor.add(slot);
+    return keep;
+  }
+
+  /**
+   * Descriptors the cache may keep now: its capacity less one for each file
+   * open for the kernel (a client holding thousands of files open must not
+   * run the server out of descriptors: the files need theirs, the cache can
+   * reopen from handles), and never fewer than MIN_CACHED_DESCRIPTORS (a
+   * quarter of the capacity if that is less).
+   */
+  private get cacheRoom(): number {
+    return Math.max(Math.min(MIN_CACHED_DESCRIPTORS, this.cacheCapacity >> 2), this.cacheCapacity - this.openFileCount);
   }
 
   /** Marks `inode` as just used: pruning offers the least recently used first. */
@@ -418,7 +476,11 @@ export class InodeTable {
     this.unindex(slot);
     if (this.handleLengths[slot] === 0) this.byDescriptor.delete(slot);
     else this.cached.delete(slot);
-    this.openFiles.delete(slot);
+    const files = this.openFiles.get(slot);
+    if (files) {
+      this.openFileCount -= files.length;
+      this.openFiles.delete(slot);
+    }
     // Closing may free the source inode (a file unlinked through the mirror is
     // evicted here, not at UNLINK): at once when a name of it was removed
     // through the mirror, so that its space is back for the next request even
@@ -473,6 +535,7 @@ export class InodeTable {
     this.cached.clear();
     this.byDescriptor.clear();
     this.openFiles.clear();
+    this.openFileCount = 0;
     if (this.handleMount >= 0) tryClose(this.handleMount);
     this.handleMount = -1;
   }
@@ -512,21 +575,23 @@ export class InodeTable {
     this.heldFds[slot] = fd;
     this.usedSince[slot] = 0;
     this.cached.add(slot);
-    if (this.cached.size > this.cacheCapacity) this.shrinkCache();
+    if (this.cached.size > this.cacheRoom) this.shrinkCache();
   }
 
   /**
-   * Closes cached descriptors past the capacity, oldest first; one used since
-   * the last pass, or whose inode has open files, goes to the back instead.
+   * Closes cached descriptors past the room, oldest first; one used since
+   * the last pass goes to the back instead (an inode with open files needs
+   * none: its files name it).
    * An inode whose handle is not taken yet gets it from the descriptor first;
    * one that gives none is held by its descriptor from then on.
    */
   private shrinkCache(): void {
     let passes = 2 * this.cached.size;
+    const room = this.cacheRoom;
     for (const slot of this.cached) {
-      if (this.cached.size <= this.cacheCapacity || passes-- <= 0) break;
+      if (this.cached.size <= room || passes-- <= 0) break;
       this.cached.delete(slot);
-      if (this.usedSince[slot] || this.openFiles.has(slot)) {
+      if (this.usedSince[slot]) {
         this.usedSince[slot] = 0;
         this.cached.add(slot);
         continue;

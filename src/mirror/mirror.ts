@@ -686,7 +686,7 @@ export class MirrorFilesystem implements Filesystem {
   /** Remembers a descriptor opened for a kernel file handle on `inode`. */
   private fileOpened(fd: number, inode: MirrorInode, flags = 0): void {
     this.files.set(fd, inode);
-    inode.fileOpened(fd);
+    inode.fileOpened(fd, this.descriptorsTight());
     if (this.watchSource && (flags & O_ACCMODE) !== O_RDONLY) this.writerOpened(fd, inode);
   }
 
@@ -842,7 +842,7 @@ export class MirrorFilesystem implements Filesystem {
       // stays the handle's alone, neither the inode's open file nor its backing.
       const same = st.dev === inode.dev && st.ino === inode.ino;
       this.files.set(fd, inode);
-      if (same) inode.fileOpened(fd);
+      if (same) inode.fileOpened(fd, this.descriptorsTight());
       if (same && this.watchSource && (sysFlags & O_ACCMODE) !== O_RDONLY) this.writerOpened(fd, inode);
       if (req.openFlags & OPEN_KILL_SUIDGID) {
         this.killSuidgid(inode);
@@ -898,7 +898,7 @@ export class MirrorFilesystem implements Filesystem {
     const inode = this.files.get(fd);
     if (!inode) return;
     this.files.delete(fd);
-    inode.fileClosed(fd);
+    const kept = inode.fileClosed(fd);
     if (this.writableFiles.delete(fd)) {
       const n = (this.writers.get(inode.nodeid) ?? 1) - 1;
       if (n > 0) this.writers.set(inode.nodeid, n);
@@ -907,7 +907,7 @@ export class MirrorFilesystem implements Filesystem {
         this.writers.delete(inode.nodeid);
       }
     }
-    close(fd);
+    if (!kept) close(fd);
   }
 
   fsync(req: FsyncRequest): Promise<void> {

@@ -130,6 +130,47 @@ async function pushOutOfCache(mnt: string): Promise<void> {
   for (let i = 0; i < OTHERS; i++) await fs.promises.lstat(path.join(mnt, 'others', `o${i}`));
 }
 
+/** Lists and stats every file, then holds HELD of them open while it makes, stats and reads others; then closes them and reads again. */
+const HOLD_OPEN = `
+import os, sys
+d, held = sys.argv[1], int(sys.argv[2])
+names = sorted(os.listdir(d))
+for n in names: os.lstat(os.path.join(d, n))
+fds = [os.open(os.path.join(d, n), os.O_RDONLY) for n in names[:held]]
+os.mkdir(os.path.join(d, 'newdir'))
+print(os.read(os.open(os.path.join(d, names[-1]), os.O_RDONLY), 100).decode(), len(os.listdir(d)))
+for fd in fds: os.close(fd)
+print(open(os.path.join(d, names[0])).read(), os.stat(os.path.join(d, names[1])).st_size)
+`;
+
+for (const [how, spawn] of [
+  ['by file handle', { nofile: 600 }],
+  ['by descriptor (no CAP_DAC_READ_SEARCH)', { nofile: 600, dropCapabilities: ['dac_read_search'] }],
+] as const) {
+  test(`${how}: a client may hold open most of the descriptor limit's worth of files, and the mount keeps serving`, T, async (t) => {
+    if (!(await havePython())) {
+      t.skip('python3 not available');
+      return;
+    }
+    // Each open file once cost the server two descriptors (the file's and the
+    // inode's): with 600, holding 400 files open ran lookups and opens out of them.
+    await withMirror(
+      async ({ mnt }) => {
+        const r = await python(HOLD_OPEN, [path.join(mnt, 'many'), '400'], 60_000);
+        assert.equal(r.code, 0, describeRun(r));
+        assert.deepEqual(r.stdout.trim().split('\n'), ['c499 501', 'c000 4']);
+      },
+      {
+        spawn,
+        prepare: ({ src }) => {
+          fs.mkdirSync(path.join(src, 'many'));
+          for (let i = 0; i < 500; i++) fs.writeFileSync(path.join(src, 'many', `f${String(i).padStart(3, '0')}`), `c${String(i).padStart(3, '0')}`);
+        },
+      },
+    );
+  });
+}
+
 test('by file handle: descriptors the cache lets go of are closed even when requests never stop coming', T, async (t) => {
   if (!(await havePython())) {
     t.skip('python3 not available');
