@@ -21,7 +21,8 @@
  *   descriptor for as long as the kernel knows the inode. It keeps naming the
  *   file when it is renamed, and pins the inode number so it cannot be reused
  *   while we know it. The mirror asks the kernel to forget inodes when these
- *   crowd the descriptor limit.
+ *   crowd the descriptor limit, and once they do, an inode opened lets its
+ *   descriptor go while its open files stand in for it.
  *
  * A walk over a million files leaves the kernel holding a million inodes, so
  * the table keeps them in typed arrays indexed by slot (node id = slot + 1),
