@@ -399,8 +399,13 @@ export interface Filesystem {
    * gap in which the kernel wakes the client with our last reply). Do one
    * small piece of deferred work (closing a forgotten inode's descriptor, say)
    * and return true, or return false when nothing is left. Never blocks.
+   *
+   * `busy` is true when it is called between requests that keep coming back
+   * to back, so that deferred work cannot pile up while the device never runs
+   * dry: do only work that would otherwise grow without bound (work another
+   * thread will do anyway can wait).
    */
-  idle?(): boolean;
+  idle?(busy?: boolean): boolean;
 
   /** Resolve `name` in directory `ctx.nodeid`. Throw ENOENT, or return nodeid 0 with an entryTimeout for a cached negative entry. Adds a lookup reference. */
   lookup?(req: LookupRequest, ctx: RequestContext): HandlerResult<EntryOut>;

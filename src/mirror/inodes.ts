@@ -505,8 +505,13 @@ export class InodeTable {
     return this.closer.start(onFailure);
   }
 
-  /** Closes one descriptor of a forgotten inode; false when none is waiting. Between requests. */
-  closeOneForgotten(): boolean {
+  /**
+   * Closes one descriptor waiting to be closed; false when none is. Between
+   * requests; `busy` (requests coming back to back): only those no other
+   * thread will close, so the closing thread keeps the rest off the serving one.
+   */
+  closeOneForgotten(busy = false): boolean {
+    if (busy) return this.closing.closeOne();
     return this.closer.closeOne() || this.closing.closeOne();
   }
 

@@ -577,8 +577,8 @@ export class MirrorFilesystem implements Filesystem {
     if (this.watcher && !this.inodes.get(nodeid)) this.watcher.forgotten(nodeid);
   }
 
-  idle(): boolean {
-    return this.inodes.closeOneForgotten();
+  idle(busy = false): boolean {
+    return this.inodes.closeOneForgotten(busy);
   }
 
   getattr(_req: GetattrRequest, ctx: RequestContext): AttrOut | Promise<AttrOut> {

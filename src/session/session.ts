@@ -169,7 +169,7 @@ export class Session {
     this.channel.start({
       request: (rb) => this.onRequest(rb),
       end: (end) => void this.onEnd(end),
-      idle: () => this.idleWork(),
+      idle: (busy) => this.idleWork(busy),
       fault: (where, err) => this.logOnce(where, err),
     });
   }
@@ -195,9 +195,9 @@ export class Session {
   }
 
   /** One piece of deferred work between requests (backing ids to close, then the filesystem's own); false when none is left. */
-  private idleWork(): boolean {
+  private idleWork(busy: boolean): boolean {
     if (this.passthrough?.closeOnePending()) return true;
-    return this.fs.idle?.() ?? false;
+    return this.fs.idle?.(busy) ?? false;
   }
 
   private async onEnd(end: ChannelEnd): Promise<void> {

@@ -56,8 +56,8 @@ export interface ChannelHandlers {
   request(req: RequestBuffer): void;
   /** The connection is gone; called once. */
   end(end: ChannelEnd): void;
-  /** While waiting for the next request: one small piece of deferred work, false when none is left. */
-  idle?(): boolean;
+  /** While waiting for the next request (or, `busy`, between back-to-back ones): one small piece of deferred work, false when none is left. */
+  idle?(busy: boolean): boolean;
   /** A callback above threw where nothing else could catch it (a bug); the channel keeps serving. */
   fault(where: string, err: unknown): void;
 }
@@ -261,13 +261,13 @@ export class FuseChannel implements Channel {
               spinUntil ||= now + SPIN_MS;
               if (now < spinUntil) {
                 // The client is being woken with our reply: meanwhile, deferred work.
-                this.idleWork(1);
+                this.idleWork(1, false);
                 streak = 0;
                 continue;
               }
             }
             // About to sleep: finish the deferred work first.
-            this.idleWork(Infinity);
+            this.idleWork(Infinity, false);
             // The event loop's watch calls back when the next request arrives.
             return;
           }
@@ -279,7 +279,7 @@ export class FuseChannel implements Channel {
         this.deliver(big, n);
         delivered++;
         spinUntil = 0;
-        if (++streak >= BUSY_STREAK) this.idleWork(PIECES_WHEN_BUSY);
+        if (++streak >= BUSY_STREAK) this.idleWork(PIECES_WHEN_BUSY, true);
       }
       // Yield so handler continuations and timers run, then keep draining.
       setImmediate(() => this.drain());
@@ -289,11 +289,11 @@ export class FuseChannel implements Channel {
   }
 
   /** Up to `pieces` pieces of the handlers' deferred work (fewer when none is left). */
-  private idleWork(pieces: number): void {
+  private idleWork(pieces: number, busy: boolean): void {
     const h = this.handlers;
     if (!h?.idle) return;
     try {
-      while (pieces-- > 0 && h.idle());
+      while (pieces-- > 0 && h.idle(busy));
     } catch (err) {
       h.fault('idle work', err);
     }
