@@ -39,11 +39,11 @@ import {
   utimensat, futimens, readlinkat, mkdirat, mknodat, symlinkat, unlinkat, renameat2, linkat, fstatfs,
   getdents64, parseDirents, tryGetxattr, tryFgetxattr, setxattr, fsetxattr, listxattr, flistxattr,
   removexattr, fremovexattr, fallocate, dupCloexec, fstatatOnPool, openatOnPool, getdents64OnPool,
-  copyFileRange, lseek, geteuid, getegid, tryFstatat, emptyStat, fstat, fchown, statx, getNofileLimit,
+  copyFileRange, lseek, geteuid, getegid, tryFstatat, emptyStat, fstat, statx, getNofileLimit,
 } from '../sys/index.js';
 import type { Stat } from '../sys/index.js';
 import {
-  O_PATH, O_NOFOLLOW, O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_ACCMODE, O_DIRECT, O_CREAT, O_TMPFILE, AT_EMPTY_PATH,
+  O_PATH, O_NOFOLLOW, O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_ACCMODE, O_DIRECT, O_CREAT, O_EXCL, O_TMPFILE, AT_EMPTY_PATH,
   AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, AT_STATX_FORCE_SYNC, AT_STATX_DONT_SYNC, STATX_BASIC_STATS, UTIME_NOW, UTIME_OMIT, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP, SEEK_SET,
   RENAME_EXCHANGE, RENAME_NOREPLACE,
 } from '../sys/constants.js';
@@ -700,11 +700,17 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   /** New files belong to the caller, as on a local filesystem, when the server may chown (as root); else they stay the server's. */
-  private giveToCaller(parent: MirrorInode, name: Buffer, ctx: RequestContext): void {
-    if (this.isServer(ctx) || !this.givesNewFilesAway) return;
+  /**
+   * Gives the object just created to the caller (owner, and the group a
+   * local create would give it), through `fd`, a descriptor of that object:
+   * never by name, which anyone who may write the directory in SRC directly
+   * could point elsewhere meanwhile (a symlink or hard link swapped in would
+   * have the server chown or chmod another file as root).
+   */
+  private giveToCaller(parent: MirrorInode, fd: number, ctx: RequestContext): void {
     const gid = this.groupForNew(parent, ctx);
-    const before = fstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW);
-    fchownat(parent.fd, name, ctx.uid, gid, AT_SYMLINK_NOFOLLOW);
+    const before = fstat(fd);
+    fchownat(fd, EMPTY, ctx.uid, gid, STAT_SELF);
     // chown clears set-ID bits the caller asked for when creating a file (not a
     // directory). Put back what a local create keeps: set-user-ID (the caller
     // owns the file) and set-group-ID unless the file is group-executable in a
@@ -714,8 +720,32 @@ export class MirrorFilesystem implements Filesystem {
       let keep = setid;
       const fileGid = gid === -1 ? before.gid : gid;
       if (keep & S_ISGID && before.mode & S_IXGRP && fileGid !== ctx.gid && !callerInGroup(ctx.pid, fileGid)) keep &= ~S_ISGID;
-      const after = fstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW).mode;
-      if ((after & (S_ISUID | S_ISGID)) !== keep) fchmodat(parent.fd, name, (after & 0o777) | (after & S_ISVTX) | keep, 0);
+      const after = fstat(fd).mode;
+      // /proc/self/fd/N names the object itself, whatever its name is now.
+      if ((after & (S_ISUID | S_ISGID)) !== keep) fchmodat(AT_FDCWD, procPath(fd), (after & 0o777) | (after & S_ISVTX) | keep, 0);
+    }
+  }
+
+  /**
+   * After mknod, mkdir or symlink by `ctx`: gives the new object to the
+   * caller, if `name` still names an object this server just made (of
+   * `type`, owned by the server, not hard-linked elsewhere). Otherwise
+   * something in SRC replaced it in between, and nothing is given away.
+   */
+  private giveMadeToCaller(parent: MirrorInode, name: Buffer, type: number, ctx: RequestContext): void {
+    if (this.isServer(ctx) || !this.givesNewFilesAway) return;
+    let fd: number;
+    try {
+      fd = openat(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+    } catch {
+      return;
+    }
+    try {
+      const st = fstat(fd);
+      if ((st.mode & S_IFMT) !== type || st.uid !== this.serverUid || (type !== S_IFDIR && st.nlink !== 1)) return;
+      this.giveToCaller(parent, fd, ctx);
+    } finally {
+      tryClose(fd);
     }
   }
 
@@ -739,7 +769,7 @@ export class MirrorFilesystem implements Filesystem {
     const parent = this.node(ctx.nodeid);
     this.withCallerUmask(req.umask, () => mknodat(parent.fd, req.nameBytes, req.mode, req.rdev));
     this.watcher?.expectEntry(parent, req.nameBytes);
-    this.giveToCaller(parent, req.nameBytes, ctx);
+    this.giveMadeToCaller(parent, req.nameBytes, (req.mode & S_IFMT) || S_IFREG, ctx);
     return this.adopt(parent, req.nameBytes);
   }
 
@@ -747,7 +777,7 @@ export class MirrorFilesystem implements Filesystem {
     const parent = this.node(ctx.nodeid);
     this.withCallerUmask(req.umask, () => mkdirat(parent.fd, req.nameBytes, req.mode));
     this.watcher?.expectEntry(parent, req.nameBytes);
-    this.giveToCaller(parent, req.nameBytes, ctx);
+    this.giveMadeToCaller(parent, req.nameBytes, S_IFDIR, ctx);
     return this.adopt(parent, req.nameBytes);
   }
 
@@ -755,7 +785,7 @@ export class MirrorFilesystem implements Filesystem {
     const parent = this.node(ctx.nodeid);
     symlinkat(req.targetBytes, parent.fd, req.nameBytes);
     this.watcher?.expectEntry(parent, req.nameBytes);
-    this.giveToCaller(parent, req.nameBytes, ctx);
+    this.giveMadeToCaller(parent, req.nameBytes, S_IFLNK, ctx);
     return this.adopt(parent, req.nameBytes);
   }
 
@@ -830,10 +860,20 @@ export class MirrorFilesystem implements Filesystem {
   create(req: CreateRequest, ctx: RequestContext): CreateReply {
     const parent = this.node(ctx.nodeid);
     const { sysFlags, openFlags } = this.openFlagsFor(req.flags);
-    const fd = this.withCallerUmask(req.umask, () => openat(parent.fd, req.nameBytes, sysFlags | O_CREAT | O_NOFOLLOW, req.mode));
+    // Exclusive, so that only a file this create made is given to the caller:
+    // one that appeared in SRC since the kernel's lookup is opened as it is.
+    let made = true;
+    let fd: number;
+    try {
+      fd = this.withCallerUmask(req.umask, () => openat(parent.fd, req.nameBytes, sysFlags | O_CREAT | O_EXCL | O_NOFOLLOW, req.mode));
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EEXIST' || (req.flags & O_EXCL) !== 0) throw err;
+      made = false;
+      fd = openat(parent.fd, req.nameBytes, sysFlags | O_NOFOLLOW, 0);
+    }
     this.watcher?.expectEntry(parent, req.nameBytes);
     try {
-      this.giveToCaller(parent, req.nameBytes, ctx);
+      if (made && !this.isServer(ctx) && this.givesNewFilesAway) this.giveToCaller(parent, fd, ctx);
       const entry = this.adopt(parent, req.nameBytes);
       const inode = this.inodes.get(entry.nodeid)!;
       let st = fstat(fd);
@@ -862,7 +902,7 @@ export class MirrorFilesystem implements Filesystem {
     const fd = this.withCallerUmask(req.umask, () => openat(parent.fd, '.', (sysFlags & ~O_DIRECTORY) | O_TMPFILE, req.mode));
     let pathFd = -1;
     try {
-      if (!this.isServer(ctx) && this.givesNewFilesAway) fchown(fd, ctx.uid, this.groupForNew(parent, ctx));
+      if (!this.isServer(ctx) && this.givesNewFilesAway) this.giveToCaller(parent, fd, ctx);
       const st = fstat(fd);
       pathFd = sysOpen(procPath(fd), O_PATH | O_CLOEXEC, 0);
       const inode = this.inodes.add(pathFd, st.dev, st.ino, S_IFREG);

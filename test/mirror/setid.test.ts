@@ -46,3 +46,80 @@ for (const policy of ['auto', 'never']) {
     } });
   });
 }
+
+/** One side of a race, as nobody: `swap` points DIR/x at TARGET again and again (symlink, or hard link with `link`); `create` makes DIR/x set-user-ID, exclusively, again and again. */
+const RACE = `
+import os, sys, time
+mode, d, arg, secs = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+end = time.time() + secs
+x, s = os.path.join(d, 'x'), os.path.join(d, 's')
+while time.time() < end:
+    try:
+        if mode == 'swap': os.symlink(arg, s); os.rename(s, x)
+        elif mode == 'link': os.link(arg, s); os.rename(s, x)
+        else:
+            try: os.unlink(x)
+            except OSError: pass
+            os.close(os.open(x, os.O_CREAT | os.O_EXCL | os.O_WRONLY, int(arg, 8)))
+    except OSError: pass
+`;
+// The system's python: a python3 earlier in root's PATH may be out of nobody's reach.
+const asNobodyPy = (args: string[]) => run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/usr/bin/python3', '-c', RACE, ...args], { timeoutMs: 30_000 });
+
+test('a name swapped in SRC while a file is created through MNT never makes the server chown or chmod another file', { timeout: 90_000 }, async () => {
+  // The server once gave a new file to its caller by name (fchownat, then
+  // fchmodat following symlinks) after creating it as root: nobody, able to
+  // write a directory in SRC, could swap in a symlink or a hard link and have
+  // a root-owned file made set-user-ID and world-writable, or another user's
+  // file given to it, within a second or two.
+  await withMirror(async ({ root, src, mnt }) => {
+    const target = path.join(root, 'outside-target');
+    fs.writeFileSync(target, 'root\n');
+    fs.chmodSync(target, 0o644);
+    const victim = path.join(root, 'victim');
+    fs.writeFileSync(victim, 'daemon\n');
+    fs.chownSync(victim, 1, 1);
+    fs.chmodSync(victim, 0o666);
+    for (const [swap, arg, mode] of [['swap', target, '4777'], ['link', victim, '644']] as const) {
+      const attacker = asNobodyPy([swap, path.join(src, 'race'), arg, '5']);
+      const creator = asNobodyPy(['create', path.join(mnt, 'race'), mode, '5']);
+      const [a, c] = await Promise.all([attacker, creator]);
+      assert.equal(a.code, 0, describeRun(a));
+      assert.equal(c.code, 0, describeRun(c));
+    }
+    const t = fs.statSync(target);
+    assert.equal(t.mode & 0o7777, 0o644, 'the root-owned file outside SRC kept its mode');
+    assert.equal(t.uid, 0);
+    const v = fs.statSync(victim);
+    assert.deepEqual([v.uid, v.gid], [1, 1], "daemon's file kept its owner");
+  }, { args: ['-o', 'allow_other'], prepare: ({ root, src }) => {
+    fs.chmodSync(root, 0o755);
+    fs.mkdirSync(path.join(src, 'race'), { mode: 0o777 });
+    fs.chmodSync(path.join(src, 'race'), 0o777);
+  } });
+});
+
+test('O_TMPFILE keeps the set-user-ID bit its creator asked for, as on the source', T, async () => {
+  const code = `/usr/bin/python3 -c "
+import os, sys
+d = sys.argv[1]
+fd = os.open(d, os.O_TMPFILE | os.O_RDWR, 0o4755)
+dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+os.link('/proc/self/fd/%d' % fd, 'linked', dst_dir_fd=dfd, follow_symlinks=True)
+print(oct(os.stat(os.path.join(d, 'linked')).st_mode & 0o7777))
+"`;
+  await withMirror(async ({ src, mnt }) => {
+    fs.mkdirSync(path.join(src, 'native'), { mode: 0o777 });
+    fs.mkdirSync(path.join(src, 'mirrored'), { mode: 0o777 });
+    for (const d of ['native', 'mirrored']) fs.chmodSync(path.join(src, d), 0o777);
+    const native = await asNobody(`umask 022; ${code} ${path.join(src, 'native')}`);
+    const mirrored = await asNobody(`umask 022; ${code} ${path.join(mnt, 'mirrored')}`);
+    assert.equal(native.code, 0, describeRun(native));
+    assert.equal(mirrored.code, 0, describeRun(mirrored));
+    assert.equal(mirrored.stdout, native.stdout);
+    assert.equal(native.stdout.trim(), '0o4755');
+  }, { args: ['-o', 'allow_other'], prepare: ({ root, src }) => {
+    fs.chmodSync(root, 0o755);
+    fs.chmodSync(src, 0o777);
+  } });
+});
