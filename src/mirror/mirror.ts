@@ -60,6 +60,8 @@ import type { WatchStats } from './watch.js';
 const E = osConstants.errno;
 const EMPTY = '';
 const STAT_SELF = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
+/** The xattr namespace only CAP_SYS_ADMIN lists. */
+const TRUSTED = Buffer.from('trusted.');
 /** Of the last 16 LOOKUPs, how many must have found new inodes for the next to open its name without a stat first. */
 const NEW_LOOKUPS_OPEN_FIRST = 12;
 /** Descriptors kept open, at most, for inodes held by file handle. */
@@ -1129,11 +1131,14 @@ export class MirrorFilesystem implements Filesystem {
       buf = Buffer.allocUnsafe(this.listxattrOf(inode, null));
       n = this.listxattrOf(inode, buf);
     }
+    // The source lists trusted.* names only to callers with CAP_SYS_ADMIN; the
+    // server lists them as root. Root (uid 0) stands for that capability here.
+    const hideTrusted = ctx.uid !== 0;
     const names: Buffer[] = [];
     let start = 0;
     for (let i = 0; i < n; i++) {
       if (buf[i] === 0) {
-        names.push(buf.subarray(start, i));
+        if (!(hideTrusted && i - start > TRUSTED.length && buf.compare(TRUSTED, 0, TRUSTED.length, start, start + TRUSTED.length) === 0)) names.push(buf.subarray(start, i));
         start = i + 1;
       }
     }

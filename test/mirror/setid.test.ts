@@ -123,3 +123,23 @@ print(oct(os.stat(os.path.join(d, 'linked')).st_mode & 0o7777))
     fs.chmodSync(src, 0o777);
   } });
 });
+
+test('trusted.* attribute names are listed to root only, as on the source', T, async () => {
+  const list = (f: string) => `/usr/bin/python3 -c "import os, sys; print(' '.join(sorted(os.listxattr(sys.argv[1]))))" ${f}`;
+  await withMirror(async ({ src, mnt }) => {
+    const f = path.join(src, 'f');
+    fs.writeFileSync(f, 'x');
+    fs.chmodSync(f, 0o644);
+    const set = await run('/usr/bin/python3', ['-c', "import os, sys; os.setxattr(sys.argv[1], 'trusted.secret', b'1'); os.setxattr(sys.argv[1], 'user.note', b'2')", f], { timeoutMs: 10_000 });
+    assert.equal(set.code, 0, describeRun(set));
+    const native = await asNobody(list(f));
+    const mirrored = await asNobody(list(path.join(mnt, 'f')));
+    assert.equal(native.stdout.trim(), 'user.note', describeRun(native));
+    assert.equal(mirrored.stdout, native.stdout, describeRun(mirrored));
+    const asRoot = await run('sh', ['-c', list(path.join(mnt, 'f'))], { timeoutMs: 10_000 });
+    assert.equal(asRoot.stdout.trim(), 'trusted.secret user.note', describeRun(asRoot));
+  }, { args: ['-o', 'allow_other'], prepare: ({ root, src }) => {
+    fs.chmodSync(root, 0o755);
+    fs.chmodSync(src, 0o755);
+  } });
+});
