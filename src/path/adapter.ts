@@ -60,6 +60,30 @@ export interface PathOptions {
   unlinkedOpen?: 'keep' | 'hide';
 }
 
+/**
+ * A cookie (READDIR offset) is `generation * COOKIE_SPAN + position + 1`:
+ * the listing a handle took at its n-th start (offset 0: opendir, rewinddir,
+ * or a seekdir to the start, which the kernel cannot tell apart) is its
+ * generation n mod COOKIE_GENERATIONS, so that a seekdir to an offset told
+ * before a rewind resumes in the listing it came from, while it is kept
+ * (EARLIER_LISTINGS per handle). Cookies stay below 2^31: 32-bit callers
+ * get them whole.
+ */
+const COOKIE_SPAN = 1 << 24;
+const COOKIE_GENERATIONS = 128;
+const EARLIER_LISTINGS = 4;
+
+/** The cookie of `position` in listing generation `generation` (see COOKIE_SPAN). */
+function cookieOf(generation: number, position: number): number {
+  return generation * COOKIE_SPAN + position + 1;
+}
+
+/** The position a READDIR at `offset` resumes at in a listing of `count` positions (a cookie of a listing no longer kept: the same position in this one). */
+function positionOf(offset: bigint, count: number): number {
+  const o = Number(offset);
+  return count + 1 >= COOKIE_SPAN ? o : o % COOKIE_SPAN;
+}
+
 interface DirHandle {
   node: PathNode;
   /** The filesystem's own handle from `opendir`. */
@@ -67,9 +91,14 @@ interface DirHandle {
   /**
    * The listing taken at offset 0, as the filesystem gave it (copied, so
    * later changes to its array do not move offsets); `.` and `..` are
-   * positions 0 and 1 before it, and a cookie is a position + 1.
+   * positions 0 and 1 before it, and a cookie is a position + 1 in this
+   * listing's generation (see COOKIE_SPAN).
    */
   entries: (string | PathDirent)[] | undefined;
+  /** The listing's generation: how many times the handle started over, mod COOKIE_GENERATIONS; 0 for a listing too long for generations. */
+  generation: number;
+  /** The handle's listings before the last starts over, newest last (views of the same shape, without `earlier`). */
+  earlier?: DirHandle[];
   /** The directory's change count when the listing was taken. */
   changesAtListing: number;
   /**
@@ -100,6 +129,8 @@ interface EncodedListing {
   /** d_ino of `.` and of `..` when encoded. */
   dotIno: number;
   dotDotIno: number;
+  /** The generation its cookies carry. */
+  generation: number;
   /** What it holds, for LISTING_CACHE_BYTES. */
   bytes: number;
 }
@@ -895,7 +926,7 @@ export class PathAdapter implements Filesystem {
     }, (r) => {
       const fsFh = openReplyOf(r).fh as number;
       const fh = this.nextDirHandle++;
-      this.dirs.set(fh, { node, fsFh, entries: undefined, changesAtListing: 0, records: undefined, starts: undefined });
+      this.dirs.set(fh, { node, fsFh, entries: undefined, generation: 0, changesAtListing: 0, records: undefined, starts: undefined });
       return { fh };
     });
   }
@@ -920,9 +951,14 @@ export class PathAdapter implements Filesystem {
     let dh = this.dirs.get(fh);
     if (!dh) {
       // READDIR without our OPENDIR (cannot happen while opendir is answered): list per request.
-      dh = { node: this.node(ctx.nodeid), fsFh: 0, entries: undefined, changesAtListing: 0, records: undefined, starts: undefined };
+      dh = { node: this.node(ctx.nodeid), fsFh: 0, entries: undefined, generation: 0, changesAtListing: 0, records: undefined, starts: undefined };
     }
-    if (dh.entries && offset !== 0n) return dh;
+    if (dh.entries && offset !== 0n) {
+      // A cookie of an earlier listing of this handle (told before a rewind) resumes in it.
+      const generation = Math.floor(Number(offset) / COOKIE_SPAN);
+      if (generation === dh.generation || dh.earlier === undefined) return dh;
+      return dh.earlier.find((l) => l.generation === generation) ?? dh;
+    }
     const op = this.fs.readdir;
     if (!op) return ENOSYS;
     const handle = dh;
@@ -931,9 +967,21 @@ export class PathAdapter implements Filesystem {
       const p = pathOf(node);
       return p === null ? ENOENT : op.call(this.fs, p, handle.fsFh, ctx);
     }, (list) => {
+      if (handle.entries) {
+        // Starting over: the listing so far stays reachable by its cookies.
+        const { node: n, fsFh, entries, generation, changesAtListing, records, starts } = handle;
+        handle.earlier = [...(handle.earlier ?? []), { node: n, fsFh, entries, generation, changesAtListing, records, starts }].slice(-EARLIER_LISTINGS);
+        handle.generation = (generation + 1) % COOKIE_GENERATIONS;
+      }
       handle.changesAtListing = node.changes;
+      const entryCount = Array.isArray(list) ? list.length : undefined;
+      // A listing with more positions than a generation holds gets plain cookies (generation 0), and no earlier listing is reachable.
+      if (entryCount !== undefined && entryCount + 2 >= COOKIE_SPAN - 1) {
+        handle.generation = 0;
+        handle.earlier = undefined;
+      }
       const kept = this.encodedListings.get(node);
-      if (kept && this.stillEncodes(kept, node, list)) {
+      if (kept && kept.generation === handle.generation && this.stillEncodes(kept, node, list)) {
         handle.entries = kept.entries;
         handle.records = kept.records;
         handle.starts = kept.starts;
@@ -946,6 +994,10 @@ export class PathAdapter implements Filesystem {
       handle.entries = Array.isArray(list) ? list.slice() : Array.from(list);
       handle.records = undefined;
       handle.starts = undefined;
+      if (handle.entries.length + 2 >= COOKIE_SPAN - 1) {
+        handle.generation = 0;
+        handle.earlier = undefined;
+      }
       return handle;
     });
   }
@@ -1009,11 +1061,11 @@ export class PathAdapter implements Filesystem {
         ino = fsIno !== 0 ? fsIno : known ? (known.ino !== 0 ? known.ino : known.id) : UNKNOWN_INO;
         type = attr ? (num(attr.mode) & S_IFMT) >> 12 : known ? known.type >> 12 : DT_UNKNOWN;
       }
-      encodeDirent(records, at, ino, i + 1, type, name);
+      encodeDirent(records, at, ino, cookieOf(h.generation, i), type, name);
     }
     h.records = records;
     h.starts = starts;
-    if (names) this.keepListing(h.node, entries as string[], records, starts);
+    if (names) this.keepListing(h.node, entries as string[], records, starts, h.generation);
     return records;
   }
 
@@ -1028,7 +1080,7 @@ export class PathAdapter implements Filesystem {
     return true;
   }
 
-  private keepListing(dir: PathNode, entries: string[], records: Buffer, starts: Uint32Array): void {
+  private keepListing(dir: PathNode, entries: string[], records: Buffer, starts: Uint32Array, generation: number): void {
     this.forgetListing(dir);
     // The records, the offsets and the array of names (the strings themselves are the filesystem's).
     const bytes = records.length + starts.byteLength + entries.length * 8;
@@ -1039,7 +1091,7 @@ export class PathAdapter implements Filesystem {
     }
     const dotIno = this.dotInoOf(dir, 0);
     const dotDotIno = this.dotInoOf(dir, 1);
-    this.encodedListings.set(dir, { entries, records, starts, childrenVersion: dir.childrenVersion, dotIno, dotDotIno, bytes });
+    this.encodedListings.set(dir, { entries, records, starts, childrenVersion: dir.childrenVersion, dotIno, dotDotIno, generation, bytes });
     this.encodedListingBytes += bytes;
   }
 
@@ -1055,8 +1107,8 @@ export class PathAdapter implements Filesystem {
       const records = h.records ?? this.encodeListing(h);
       const starts = h.starts!;
       const count = starts.length - 1;
-      // The cookie of position i's record is i + 1: resuming at cookie c starts at position c.
-      const o = Number(req.offset);
+      // The cookie of position i's record is i + 1 (in its generation): resuming at cookie c starts at position c.
+      const o = positionOf(req.offset, count);
       const first = o >= 0 && o < count ? o : count;
       const from = starts[first]!;
       if (out instanceof DirentWriter) {
@@ -1079,7 +1131,7 @@ export class PathAdapter implements Filesystem {
         const ino = records.readUInt32LE(at) + records.readUInt32LE(at + 4) * 0x1_0000_0000;
         const nameLen = records.readUInt32LE(at + 16);
         const type = records.readUInt32LE(at + 20);
-        if (!out.add(records.toString('utf8', at + 24, at + 24 + nameLen), ino, type, BigInt(i + 1))) return;
+        if (!out.add(records.toString('utf8', at + 24, at + 24 + nameLen), ino, type, BigInt(cookieOf(h.generation, i)))) return;
       }
     };
     if (dh instanceof Errno) return dh;
@@ -1094,7 +1146,7 @@ export class PathAdapter implements Filesystem {
       // Attributes from a listing older than a change made through the mount may be wrong: names only then.
       const fresh = h.changesAtListing === h.node.changes;
       const end = entries.length + 2;
-      for (let i = Number(req.offset); i < end; i++) {
+      for (let i = positionOf(req.offset, end); i < end; i++) {
         const name = PathAdapter.nameAt(entries, i);
         if (i >= 2 && (name === '.' || name === '..')) continue;
         if (!out.fits(Buffer.byteLength(name))) return;
@@ -1110,7 +1162,7 @@ export class PathAdapter implements Filesystem {
           const fsIno = attr ? num(attr.ino) : 0;
           entry = nameOnly(fsIno || (known ? known.ino || known.id : UNKNOWN_INO), attr ? num(attr.mode) : (known?.type ?? 0));
         }
-        out.add(name, entry, BigInt(i + 1));
+        out.add(name, entry, BigInt(cookieOf(h.generation, i)));
       }
     };
     if (dh instanceof Errno) return dh;

@@ -302,6 +302,47 @@ print('same-after-seekdir' if again == ahead else 'differs %r %r' % (again, ahea
   }
 });
 
+test('an offset told before a rewind still resumes in its own listing after the directory changed', { timeout: 60_000 }, async () => {
+  for (const readdirPlus of [true, false]) {
+    const fs = new PathMemoryFilesystem();
+    Object.defineProperty(fs, 'readdirPlus', { value: readdirPlus });
+    await withPathMount(fs, {}, async ({ mnt }) => {
+      const r = await py(`
+import ctypes, os, sys
+d = sys.argv[1] + '/dir'
+os.mkdir(d)
+for i in range(300):
+    open('%s/f%03d' % (d, i), 'w').close()
+libc = ctypes.CDLL(None, use_errno=True)
+class Dirent(ctypes.Structure):
+    _fields_ = [('ino', ctypes.c_uint64), ('off', ctypes.c_int64), ('reclen', ctypes.c_ushort), ('type', ctypes.c_ubyte), ('name', ctypes.c_char * 256)]
+libc.opendir.restype = ctypes.c_void_p
+libc.readdir.argtypes = [ctypes.c_void_p]
+libc.readdir.restype = ctypes.POINTER(Dirent)
+libc.telldir.argtypes = [ctypes.c_void_p]
+libc.telldir.restype = ctypes.c_long
+libc.seekdir.argtypes = [ctypes.c_void_p, ctypes.c_long]
+dp = libc.opendir(d.encode())
+def next_name():
+    e = libc.readdir(dp)
+    return e.contents.name.decode() if e else None
+seen = [next_name() for _ in range(150)]
+pos = libc.telldir(dp)
+ahead = [next_name() for _ in range(5)]
+# Names before the mark go away, and the reader starts over.
+for i in range(40):
+    os.unlink('%s/f%03d' % (d, i))
+libc.seekdir(dp, 0)
+fresh = [next_name() for _ in range(400)]
+libc.seekdir(dp, pos)
+again = [next_name() for _ in range(5)]
+print('same-after-rewind' if again == ahead else 'differs %r %r' % (again, ahead), 'new-listing' if 'f000' not in fresh else 'old-listing')
+`, [mnt]);
+      assert.equal(r.stdout, 'same-after-rewind new-listing\n', `readdirPlus=${readdirPlus}: ${describeRun(r)}`);
+    });
+  }
+});
+
 test('lookup references return to zero and the node table empties once the kernel forgets', { timeout: 60_000 }, async () => {
   await withPathMount(new PathMemoryFilesystem(), {}, async ({ mnt, adapter, m }) => {
     const r = await sh(`cd ${mnt} && mkdir -p x/y && for i in $(seq 1 100); do echo $i > x/y/f$i; done && ls -lR >/dev/null && mv x z && cat z/y/f1`);
