@@ -39,12 +39,12 @@ import {
   utimensat, futimens, readlinkat, mkdirat, mknodat, symlinkat, unlinkat, renameat2, linkat, fstatfs,
   getdents64, parseDirents, tryGetxattr, tryFgetxattr, setxattr, fsetxattr, listxattr, flistxattr,
   removexattr, fremovexattr, fallocate, dupCloexec, fstatatOnPool, openatOnPool, getdents64OnPool,
-  copyFileRange, lseek, geteuid, getegid, tryFstatat, emptyStat, fstat, statx, getNofileLimit,
+  copyFileRange, lseek, geteuid, getegid, tryFstatat, tryFaccessat, emptyStat, fstat, statx, getNofileLimit,
 } from '../sys/index.js';
 import type { Stat } from '../sys/index.js';
 import {
   O_PATH, O_NOFOLLOW, O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_ACCMODE, O_DIRECT, O_CREAT, O_EXCL, O_TMPFILE, AT_EMPTY_PATH,
-  AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, AT_STATX_FORCE_SYNC, AT_STATX_DONT_SYNC, STATX_BASIC_STATS, UTIME_NOW, UTIME_OMIT, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP, SEEK_SET,
+  AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, AT_EACCESS, AT_STATX_FORCE_SYNC, AT_STATX_DONT_SYNC, STATX_BASIC_STATS, UTIME_NOW, UTIME_OMIT, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP, SEEK_SET,
   RENAME_EXCHANGE, RENAME_NOREPLACE,
 } from '../sys/constants.js';
 import { InodeTable, procPath } from './inodes.js';
@@ -1084,7 +1084,15 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   access(req: AccessRequest, ctx: RequestContext): void {
-    const st = fstatat(this.node(ctx.nodeid).fd, EMPTY, STAT_SELF);
+    const inode = this.node(ctx.nodeid);
+    if (req.mask !== 0 && this.isServer(ctx) && this.serverUid !== 0) {
+      // The server's own user (a mirror run without allow_other): the source
+      // answers for it, POSIX ACLs included.
+      const r = tryFaccessat(AT_FDCWD, inode.procPath, req.mask, AT_EACCESS);
+      if (r < 0) throw new FuseError(-r);
+      return;
+    }
+    const st = fstatat(inode.fd, EMPTY, STAT_SELF);
     if (!permits(st, req.mask, ctx)) throw new FuseError(E.EACCES);
   }
 

@@ -80,6 +80,9 @@ const c_sys_fchmodat2 = bind<(nr: number, dirfd: number, name: CStr, mode: numbe
 const c_fchmodat = bind<(dirfd: number, name: CStr, mode: number, flags: number) => number>(
   'int fchmodat(int, const char *, uint32_t, int)',
 );
+const c_faccessat = bind<(dirfd: number, name: CStr, mode: number, flags: number) => number>(
+  'int faccessat(int, const char *, int, int)',
+);
 // uid_t/gid_t are declared signed so that -1 ("leave unchanged") passes as-is;
 // callers' values go through `| 0`, which keeps the same 32 bits.
 const c_fchown = bind<(fd: number, uid: number, gid: number) => number>('int fchown(int, int, int)');
@@ -378,6 +381,13 @@ export function fchmod(fd: number, mode: number): void {
 }
 
 /** fchmodat(2). */
+/** faccessat(2) (with AT_EACCESS: checked with the effective ids, ACLs included): 0 or -errno. */
+export function tryFaccessat(dirfd: number, name: Name, mode: number, flags: number): number {
+  const p = cname(name);
+  if (p === undefined) return -EINVAL;
+  return callOrErrno(() => c_faccessat(dirfd, p, mode, flags));
+}
+
 export function fchmodat(dirfd: number, name: Name, mode: number, flags: number): void {
   const p = cname(name) ?? badName('fchmodat');
   callOrThrow('fchmodat', () => c_fchmodat(dirfd, p, mode, flags));

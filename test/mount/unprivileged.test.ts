@@ -125,6 +125,40 @@ test('a user mirror: 32 MiB round trip, cp -a and diff -r, ownership, denied fil
   );
 });
 
+/** Sets a POSIX access ACL on `file`: its owner rw, the named user `uid` `perm`, group and mask r, other `other` (as system.posix_acl_access, no setfacl needed). */
+async function setUserAcl(file: string, uid: number, perm: number, other: number): Promise<void> {
+  const code = `
+import os, struct, sys
+f, uid, perm, other = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+none = 0xffffffff
+entries = [(0x01, 6, none), (0x02, perm, uid), (0x04, 4, none), (0x10, 4, none), (0x20, other, none)]
+os.setxattr(f, 'system.posix_acl_access', struct.pack('<I', 2) + b''.join(struct.pack('<HHI', *e) for e in entries))
+`;
+  const r = await run('/usr/bin/python3', ['-c', code, file, String(uid), String(perm), String(other)], { timeoutMs: 10_000 });
+  assert.equal(r.code, 0, describeRun(r));
+}
+
+test('access(2) through a user mirror answers as the source does, POSIX ACLs included', T, async () => {
+  await withUserMirror(
+    () => [],
+    async (d) => {
+      await setUserAcl(path.join(d.src, 'acl-deny'), USER.uid, 0, 4);
+      await setUserAcl(path.join(d.src, 'acl-grant'), USER.uid, 4, 0);
+      const probe = (dir: string) => `/usr/bin/python3 -c "import os, sys; print(' '.join('%s=%d' % (n, os.access(os.path.join(sys.argv[1], n), os.R_OK)) for n in ('acl-deny', 'acl-grant')))" ${dir}`;
+      const native = await shAsUser(probe(d.src));
+      const mirrored = await shAsUser(probe(d.mnt));
+      assert.equal(native.stdout.trim(), 'acl-deny=0 acl-grant=1', describeRun(native));
+      assert.equal(mirrored.stdout, native.stdout, describeRun(mirrored));
+    },
+    (d) => {
+      for (const [name, mode] of [['acl-deny', 0o644], ['acl-grant', 0o640]] as const) {
+        fs.writeFileSync(path.join(d.src, name), 'x');
+        fs.chmodSync(path.join(d.src, name), mode);
+      }
+    },
+  );
+});
+
 test('SIGINT unmounts a user mirror, which exits 0', T, async () => {
   await withUserMirror(() => [], async (d, server) => {
     server.child.kill('SIGINT');
