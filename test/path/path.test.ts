@@ -252,16 +252,16 @@ test('RENAME_EXCHANGE swaps the nodes and RENAME_NOREPLACE refuses', { timeout: 
   });
 });
 
-test('a listing stays consistent, and its offsets valid, while the directory changes', { timeout: 60_000 }, async () => {
-  for (const readdirPlus of [true, false]) {
-    const fs = new PathMemoryFilesystem();
-    Object.defineProperty(fs, 'readdirPlus', { value: readdirPlus });
-    await withPathMount(fs, {}, async ({ mnt }) => {
-      const r = await py(`
-import ctypes, os, sys
+/**
+ * Python that makes MNT/dir with `files` names f000..., opens it with libc
+ * (dp; next_name() reads one name), reads `marked` names into `seen`, tells
+ * the position into `pos` and reads the next five into `ahead`.
+ */
+function dirStream(files: number, marked: number): string {
+  return `import ctypes, os, sys
 d = sys.argv[1] + '/dir'
 os.mkdir(d)
-for i in range(600):
+for i in range(${files}):
     open('%s/f%03d' % (d, i), 'w').close()
 libc = ctypes.CDLL(None, use_errno=True)
 class Dirent(ctypes.Structure):
@@ -276,9 +276,23 @@ dp = libc.opendir(d.encode())
 def next_name():
     e = libc.readdir(dp)
     return e.contents.name.decode() if e else None
-seen = [next_name() for _ in range(200)]
+seen = [next_name() for _ in range(${marked})]
 pos = libc.telldir(dp)
-ahead = [next_name() for _ in range(5)]
+ahead = [next_name() for _ in range(5)]`;
+}
+
+/** Runs `fn` on a path memory filesystem mounted once listing with READDIRPLUS and once with plain READDIR. */
+async function withEachListingKind(fn: (mnt: string, readdirPlus: boolean) => Promise<void>): Promise<void> {
+  for (const readdirPlus of [true, false]) {
+    const fs = new PathMemoryFilesystem();
+    Object.defineProperty(fs, 'readdirPlus', { value: readdirPlus });
+    await withPathMount(fs, {}, ({ mnt }) => fn(mnt, readdirPlus));
+  }
+}
+
+test('a listing stays consistent, and its offsets valid, while the directory changes', { timeout: 60_000 }, async () => {
+  await withEachListingKind(async (mnt, readdirPlus) => {
+      const r = await py(`${dirStream(600, 200)}
 # Change the directory: remove some names not yet read, add new ones.
 for i in range(500, 600):
     os.unlink('%s/f%03d' % (d, i))
@@ -298,37 +312,12 @@ print('same-after-seekdir' if again == ahead else 'differs %r %r' % (again, ahea
       assert.equal(r.stdout, 'same-after-seekdir dups 0 missing 0 dots True\n', `readdirPlus=${readdirPlus}: ${describeRun(r)}`);
       const after = await sh(`ls -f ${mnt}/dir | wc -l`);
       assert.equal(after.stdout.trim(), String(500 + 100 + 2), 'a new listing shows the changes');
-    });
-  }
+  });
 });
 
 test('an offset told before a rewind still resumes in its own listing after the directory changed', { timeout: 60_000 }, async () => {
-  for (const readdirPlus of [true, false]) {
-    const fs = new PathMemoryFilesystem();
-    Object.defineProperty(fs, 'readdirPlus', { value: readdirPlus });
-    await withPathMount(fs, {}, async ({ mnt }) => {
-      const r = await py(`
-import ctypes, os, sys
-d = sys.argv[1] + '/dir'
-os.mkdir(d)
-for i in range(300):
-    open('%s/f%03d' % (d, i), 'w').close()
-libc = ctypes.CDLL(None, use_errno=True)
-class Dirent(ctypes.Structure):
-    _fields_ = [('ino', ctypes.c_uint64), ('off', ctypes.c_int64), ('reclen', ctypes.c_ushort), ('type', ctypes.c_ubyte), ('name', ctypes.c_char * 256)]
-libc.opendir.restype = ctypes.c_void_p
-libc.readdir.argtypes = [ctypes.c_void_p]
-libc.readdir.restype = ctypes.POINTER(Dirent)
-libc.telldir.argtypes = [ctypes.c_void_p]
-libc.telldir.restype = ctypes.c_long
-libc.seekdir.argtypes = [ctypes.c_void_p, ctypes.c_long]
-dp = libc.opendir(d.encode())
-def next_name():
-    e = libc.readdir(dp)
-    return e.contents.name.decode() if e else None
-seen = [next_name() for _ in range(150)]
-pos = libc.telldir(dp)
-ahead = [next_name() for _ in range(5)]
+  await withEachListingKind(async (mnt, readdirPlus) => {
+      const r = await py(`${dirStream(300, 150)}
 # Names before the mark go away, and the reader starts over.
 for i in range(40):
     os.unlink('%s/f%03d' % (d, i))
@@ -339,8 +328,7 @@ again = [next_name() for _ in range(5)]
 print('same-after-rewind' if again == ahead else 'differs %r %r' % (again, ahead), 'new-listing' if 'f000' not in fresh else 'old-listing')
 `, [mnt]);
       assert.equal(r.stdout, 'same-after-rewind new-listing\n', `readdirPlus=${readdirPlus}: ${describeRun(r)}`);
-    });
-  }
+  });
 });
 
 test('lookup references return to zero and the node table empties once the kernel forgets', { timeout: 60_000 }, async () => {
