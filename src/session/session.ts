@@ -267,11 +267,17 @@ export class Session {
       case 'INIT':
         void this.handleInit(req, x).finally(() => rb.release());
         return;
+      // A forgotten inode may be a file unlinked while open, whose last RELEASE
+      // (answered just before) left its backing id to be closed when idle: the
+      // id keeps the file open, and its space must be back before the next
+      // request. (Backing ids waiting are few; usually none.)
       case 'FORGET':
+        this.passthrough?.closePendingNow();
         this.lookups.forget(header.nodeid, req.nlookup);
         rb.release();
         return;
       case 'BATCH_FORGET':
+        this.passthrough?.closePendingNow();
         for (const f of req.forgets) this.lookups.forget(f.nodeid, f.nlookup);
         rb.release();
         return;
