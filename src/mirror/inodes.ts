@@ -41,12 +41,12 @@ export function procPath(fd: number): string {
   return `/proc/self/fd/${fd}`;
 }
 
-/** An O_PATH descriptor of the file at `path` (not following a last symlink), or -errno. */
+/** An O_PATH descriptor of the file at `path`, or -1 when none can be opened (no descriptor left, say). */
 function tryOpenPath(path: string): number {
   try {
     return open(path, O_PATH | O_CLOEXEC, 0);
-  } catch (err) {
-    return -((err as { errno?: number }).errno ?? 5);
+  } catch {
+    return -1;
   }
 }
 

@@ -701,15 +701,17 @@ export class MirrorFilesystem implements Filesystem {
     return readlinkat(this.node(ctx.nodeid).fd, EMPTY);
   }
 
-  /** New files belong to the caller, as on a local filesystem, when the server may chown (as root); else they stay the server's. */
   /**
-   * Gives the object just created to the caller (owner, and the group a
-   * local create would give it), through `fd`, a descriptor of that object:
-   * never by name, which anyone who may write the directory in SRC directly
-   * could point elsewhere meanwhile (a symlink or hard link swapped in would
-   * have the server chown or chmod another file as root).
+   * New files belong to the caller, as on a local filesystem, when the server
+   * may chown (as root); else they stay the server's. Given through `fd`, a
+   * descriptor of the object just created (owner, and the group a local
+   * create would give it): never by name, which anyone who may write the
+   * directory in SRC directly could point elsewhere meanwhile (a symlink or
+   * hard link swapped in would have the server chown or chmod another file as
+   * root).
    */
   private giveToCaller(parent: MirrorInode, fd: number, ctx: RequestContext): void {
+    if (this.isServer(ctx) || !this.givesNewFilesAway) return;
     const gid = this.groupForNew(parent, ctx);
     const before = fstat(fd);
     fchownat(fd, EMPTY, ctx.uid, gid, STAT_SELF);
@@ -875,7 +877,7 @@ export class MirrorFilesystem implements Filesystem {
     }
     this.watcher?.expectEntry(parent, req.nameBytes);
     try {
-      if (made && !this.isServer(ctx) && this.givesNewFilesAway) this.giveToCaller(parent, fd, ctx);
+      if (made) this.giveToCaller(parent, fd, ctx);
       const entry = this.adopt(parent, req.nameBytes);
       const inode = this.inodes.get(entry.nodeid)!;
       let st = fstat(fd);
@@ -904,7 +906,7 @@ export class MirrorFilesystem implements Filesystem {
     const fd = this.withCallerUmask(req.umask, () => openat(parent.fd, '.', (sysFlags & ~O_DIRECTORY) | O_TMPFILE, req.mode));
     let pathFd = -1;
     try {
-      if (!this.isServer(ctx) && this.givesNewFilesAway) this.giveToCaller(parent, fd, ctx);
+      this.giveToCaller(parent, fd, ctx);
       const st = fstat(fd);
       pathFd = sysOpen(procPath(fd), O_PATH | O_CLOEXEC, 0);
       const inode = this.inodes.add(pathFd, st.dev, st.ino, S_IFREG);

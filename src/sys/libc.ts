@@ -380,7 +380,6 @@ export function fchmod(fd: number, mode: number): void {
   callOrThrow('fchmod', () => c_fchmod(fd, mode));
 }
 
-/** fchmodat(2). */
 /** faccessat(2) (with AT_EACCESS: checked with the effective ids, ACLs included): 0 or -errno. */
 export function tryFaccessat(dirfd: number, name: Name, mode: number, flags: number): number {
   const p = cname(name);
@@ -388,6 +387,7 @@ export function tryFaccessat(dirfd: number, name: Name, mode: number, flags: num
   return callOrErrno(() => c_faccessat(dirfd, p, mode, flags));
 }
 
+/** fchmodat(2). */
 export function fchmodat(dirfd: number, name: Name, mode: number, flags: number): void {
   const p = cname(name) ?? badName('fchmodat');
   callOrThrow('fchmodat', () => c_fchmodat(dirfd, p, mode, flags));
