@@ -524,9 +524,7 @@ export class SourceWatcher {
       void this.notify.invalInode(inode.nodeid, 0, 0);
     }
     this.pages.clear();
-    if (this.names.size > 0 && this.namesInFlight + this.names.size > NAME_BACKLOG && this.notify.incEpoch() >= 0) {
-      // Too many to send one by one in time: every name expires at once.
-      this.stats.epochs++;
+    if (this.names.size > 0 && this.expiredEveryName(this.names.size)) {
       this.settleEpoch = true;
       this.names.clear();
     }
@@ -561,11 +559,7 @@ export class SourceWatcher {
       this.settleEpoch = false;
       everyName = this.notify.incEpoch() >= 0;
     }
-    if (!everyName && this.namesInFlight + names.size > NAME_BACKLOG && this.notify.incEpoch() >= 0) {
-      this.stats.epochs++;
-      everyName = true;
-    }
-    if (!everyName) for (const [parent, name] of names.values()) this.expireEntry(parent, name);
+    if (!everyName && !this.expiredEveryName(names.size)) for (const [parent, name] of names.values()) this.expireEntry(parent, name);
     // A node id forgotten meanwhile may name another inode now: only those still watched are invalidated again.
     for (const id of listings) if (this.wdOf.has(id)) void this.notify.invalInode(id, 0, 0);
   }
@@ -575,6 +569,17 @@ export class SourceWatcher {
     this.countInFlight(
       this.notify.invalEntry(parent, name, { expireOnly: true }).then((r) => (r === -E.ENOSYS ? this.notify.invalEntry(parent, name) : r)),
     );
+  }
+
+  /**
+   * When `n` more name invalidations would put more than NAME_BACKLOG in
+   * flight, too many to send one by one in time: expires every name at once
+   * instead, and says so (false where the kernel cannot).
+   */
+  private expiredEveryName(n: number): boolean {
+    if (this.namesInFlight + n <= NAME_BACKLOG || this.notify.incEpoch() < 0) return false;
+    this.stats.epochs++;
+    return true;
   }
 
   /** Counts a name invalidation until it is written (see NAME_BACKLOG). */

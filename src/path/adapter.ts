@@ -974,12 +974,7 @@ export class PathAdapter implements Filesystem {
         handle.generation = (generation + 1) % COOKIE_GENERATIONS;
       }
       handle.changesAtListing = node.changes;
-      const entryCount = Array.isArray(list) ? list.length : undefined;
-      // A listing with more positions than a generation holds gets plain cookies (generation 0), and no earlier listing is reachable.
-      if (entryCount !== undefined && entryCount + 2 >= COOKIE_SPAN - 1) {
-        handle.generation = 0;
-        handle.earlier = undefined;
-      }
+      // (A listing kept encoded is far below COOKIE_SPAN positions: its generation is the handle's as counted.)
       const kept = this.encodedListings.get(node);
       if (kept && kept.generation === handle.generation && this.stillEncodes(kept, node, list)) {
         handle.entries = kept.entries;
@@ -995,6 +990,7 @@ export class PathAdapter implements Filesystem {
       handle.records = undefined;
       handle.starts = undefined;
       if (handle.entries.length + 2 >= COOKIE_SPAN - 1) {
+        // More positions than a generation holds: plain cookies (generation 0), and no earlier listing is reachable.
         handle.generation = 0;
         handle.earlier = undefined;
       }
