@@ -20,7 +20,7 @@
  */
 import { tryClose } from '../sys/index.js';
 
-/** Streams kept open at most; the least recently used is closed beyond. */
+/** Streams kept open at most by default; the least recently used is closed beyond. */
 const MAX_STREAMS = 32;
 /** A stream not continued for this long (ms) is closed. */
 const STREAM_IDLE_MS = 2000;
@@ -49,6 +49,8 @@ export class DirectoryStreams {
   private readonly streams = new Map<number, DirectoryStream>();
   private readonly spareBuffers: Buffer[] = [];
   private sweeper: NodeJS.Timeout | undefined;
+  /** Streams kept open at most (each holds a descriptor: fewer under a low descriptor limit). */
+  maxStreams = MAX_STREAMS;
 
   /** How many are open. */
   get size(): number {
@@ -86,7 +88,7 @@ export class DirectoryStreams {
     }
     s.lastUse = now;
     this.streams.set(s.nodeid, s);
-    if (this.streams.size > MAX_STREAMS) {
+    if (this.streams.size > this.maxStreams) {
       // Maps iterate in insertion order and keep() re-inserts: the first is the least recently used.
       const oldest = this.streams.values().next().value as DirectoryStream;
       this.streams.delete(oldest.nodeid);

@@ -260,6 +260,13 @@ export class InodeTable {
     this.shrinkCache();
   }
 
+  /**
+   * Held descriptors at and above which a forgotten inode's descriptor is
+   * closed at once rather than queued: near the descriptor limit, those
+   * waiting for the closing thread would crowd out the lookups that follow.
+   */
+  closeAtOnceFrom = Infinity;
+
   get(nodeid: number): MirrorInode | undefined {
     const slot = nodeid - 1;
     if (!(slot >= 0 && slot < this.nextSlot) || this.nlookups[slot] === 0) return undefined;
@@ -489,7 +496,7 @@ export class InodeTable {
     // thread or between requests, off the client's path, unless so many wait
     // that they would crowd the descriptor limit.
     const fd = this.heldFds[slot]!;
-    if (fd >= 0 && this.removed[slot]) tryClose(fd);
+    if (fd >= 0 && (this.removed[slot] || this.descriptors >= this.closeAtOnceFrom)) tryClose(fd);
     else if (fd >= 0 && !this.closer.push(fd)) this.closing.push(fd);
     this.heldFds[slot] = -1;
     this.freeSlots.push(slot);

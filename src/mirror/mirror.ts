@@ -66,6 +66,10 @@ const TRUSTED = Buffer.from('trusted.');
 const NEW_LOOKUPS_OPEN_FIRST = 12;
 /** Descriptors kept open, at most, for inodes held by file handle. */
 const MAX_CACHED_DESCRIPTORS = 16384;
+/** Descriptors left free beyond those the process holds at INIT, for ones that come and go. */
+const TRANSIENT_DESCRIPTORS = 16;
+/** The least room the mirror plans with, however low the limit (below it, EMFILE comes early). */
+const MIN_DESCRIPTOR_ROOM = 32;
 
 /**
  * How the mirror behaves. One thing it does to the whole process, whatever
@@ -257,6 +261,10 @@ export class MirrorFilesystem implements Filesystem {
   /** Descriptor counts at which to start pruning, and down to which (from the limit at INIT). */
   private fdHighWater = Infinity;
   private fdLowWater = 0;
+  /** Descriptors the mirror may hold: the limit less what the process held at INIT and a reserve. */
+  private fdRoom = Infinity;
+  /** New descriptors after which a prune is asked again at once, without waiting 10 ms for the last one's FORGETs. */
+  private pruneStep = 128;
   private lastPrune = 0;
   private lastPruneLevel = 0;
   private pruneRefused = false;
@@ -302,9 +310,10 @@ export class MirrorFilesystem implements Filesystem {
   /**
    * Every inode the kernel knows costs a descriptor, and the kernel keeps
    * inodes cached until memory runs short: a walk over a large tree would run
-   * the process out of descriptors (EMFILE). Past 85% of the limit, ask the
-   * kernel to drop the least recently used unused nodes (NOTIFY_PRUNE, 7.45);
-   * it answers with FORGETs, which close their descriptors.
+   * the process out of descriptors (EMFILE). Past 85% of the mirror's share
+   * of the limit (`fdRoom`), ask the kernel to drop the least recently used
+   * unused nodes (NOTIFY_PRUNE, 7.45); it answers with FORGETs, which close
+   * their descriptors.
    */
   private relieveDescriptorPressure(): void {
     const inUse = this.descriptorsHeld;
@@ -312,19 +321,19 @@ export class MirrorFilesystem implements Filesystem {
     // Ask again once the last request's FORGETs had time to arrive, or sooner if
     // lookups keep outrunning them (a fast walk adds thousands of inodes a second).
     const now = performance.now();
-    if (now - this.lastPrune < 10 && inUse < this.lastPruneLevel + 128) return;
+    if (now - this.lastPrune < 10 && inUse < this.lastPruneLevel + this.pruneStep) return;
     this.lastPrune = now;
     this.lastPruneLevel = inUse;
     const r = this.notify.prune(this.inodes.leastRecentlyUsed(Math.max(1024, inUse - this.fdLowWater)));
     if (r < 0 && !this.pruneRefused) {
       this.pruneRefused = true;
-      this.logger.warn(`fusekit: ${inUse} inodes held and the kernel cannot prune (errno ${-r}); lookups may fail with EMFILE near ${this.fdHighWater / 0.85} descriptors`);
+      this.logger.warn(`fusekit: ${inUse} inodes held and the kernel cannot prune (errno ${-r}); lookups may fail with EMFILE near ${this.fdRoom} inodes`);
     }
   }
 
-  /** Inodes (known or waiting to be closed) and open files. */
+  /** Inodes (known or waiting to be closed), open files and directory streams. */
   private get descriptorsHeld(): number {
-    return this.inodes.descriptors + this.files.size;
+    return this.inodes.descriptors + this.files.size + this.dirStreams.size;
   }
 
   /** Past the prune threshold: spend no descriptor that is not needed right now. */
@@ -334,14 +343,24 @@ export class MirrorFilesystem implements Filesystem {
 
   init(info: InitInfo, notify: Notifier): void {
     this.notify = notify;
+    // The mirror's share of the limit: what the process holds already (Node
+    // itself about 25, the device, the watcher, the user's own files) and a
+    // reserve for descriptors that come and go (worker threads' event loops,
+    // module loads, duplicates for calls on the pool) are not the mirror's.
     const limit = getNofileLimit().soft;
-    // Inodes held by handle reopen their descriptors on demand: half the limit
+    const room = Math.max(MIN_DESCRIPTOR_ROOM, limit - (openDescriptorCount() - this.descriptorsHeld) - TRANSIENT_DESCRIPTORS);
+    // Inodes held by handle reopen their descriptors on demand: half the room
     // keeps those in use open (a walk of a tree that size closes and reopens
     // none) and leaves the rest, below the prune threshold, for open files.
-    this.inodes.cachedDescriptors = Math.min(MAX_CACHED_DESCRIPTORS, Math.floor(limit / 2));
+    this.inodes.cachedDescriptors = Math.min(MAX_CACHED_DESCRIPTORS, Math.floor(room / 2));
     this.inodes.startBackgroundClosing((err) => this.logger.warn(`fusekit: the thread that closes descriptors of forgotten inodes is not running (${err.message}); the serving thread closes them between requests`));
-    this.fdHighWater = Math.floor(limit * 0.85);
-    this.fdLowWater = Math.floor(limit * 0.6);
+    this.fdHighWater = Math.floor(room * 0.85);
+    this.fdLowWater = Math.floor(room * 0.6);
+    this.fdRoom = room;
+    this.inodes.closeAtOnceFrom = this.fdHighWater;
+    this.dirStreams.maxStreams = Math.max(2, Math.min(this.dirStreams.maxStreams, Math.floor(room / 16)));
+    // Lookups between two prunes must not use up what is left above the threshold.
+    this.pruneStep = Math.max(1, Math.min(128, Math.floor((room - this.fdHighWater) / 4)));
     // The caller's umask is applied once: by the kernel, or (DONT_MASK) by the
     // source filesystem under the caller's umask, set before each create.
     this.umaskInServer = (info.enabled & InitFlag.DONT_MASK) !== 0n;
@@ -1256,4 +1275,13 @@ function refill(s: DirectoryStream, len: number): void {
   s.start = 0;
   s.end = len;
   if (len === 0) s.atEnd = true;
+}
+
+/** Descriptors the process holds now (/proc/self/fd, less the one reading it); 0 if it cannot be read. */
+function openDescriptorCount(): number {
+  try {
+    return nodefs.readdirSync('/proc/self/fd').length - 1;
+  } catch {
+    return 0;
+  }
 }

@@ -47,6 +47,21 @@ for (const mode of MODES) {
     });
   });
 
+  test(`${mode.name}: under a limit of 150 descriptors, a sixth of them Node's own, a walk gets no EMFILE`, { timeout: 90_000 }, async () => {
+    const limit = 150;
+    await withMirror(async ({ mnt, proc }) => {
+      for (let pass = 0; pass < 3; pass++) {
+        const r = await run('ls', ['-lR', mnt], { timeoutMs: 60_000, maxBuffer: 1 << 20 });
+        assert.equal(r.code, 0, describeRun(r));
+        assert.equal((r.stdout.match(/^-rw/gm) ?? []).length, 1200, 'every file listed');
+      }
+      assert.ok(fdCount(proc.pid) < limit);
+    }, {
+      spawn: { nofile: limit, dropCapabilities: mode.drop },
+      prepare: ({ src }) => makeTree(src, 12, 100),
+    });
+  });
+
   test(`${mode.name}: find over twenty times more entries than the server has descriptors: every name, with its type`, { timeout: 120_000 }, async (t) => {
     const limit = 1000;
     await withMirror(async ({ mnt, proc }) => {
