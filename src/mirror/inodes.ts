@@ -29,10 +29,12 @@
  * about 60 bytes each with the index, rather than as objects and maps (about
  * 220 bytes each, measured). `MirrorInode` is a short-lived view of one slot.
  */
+import { constants as osConstants } from 'node:os';
 import type { NodeId } from '../fs/filesystem.js';
 import { FuseError } from '../fs/errors.js';
-import { FILE_HANDLE_BYTES, open, tryClose, tryNameToHandleAt, tryOpenByHandleAt } from '../sys/index.js';
-import { AT_EMPTY_PATH, O_CLOEXEC, O_PATH } from '../sys/constants.js';
+import type { Stat } from '../sys/index.js';
+import { FILE_HANDLE_BYTES, emptyStat, open, tryClose, tryFstatat, tryNameToHandleAt, tryOpenByHandleAt } from '../sys/index.js';
+import { AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_PATH } from '../sys/constants.js';
 import { DeferredCloses } from '../sys/deferred-close.js';
 import { BackgroundCloser } from '../sys/background-close.js';
 
@@ -97,6 +99,11 @@ export class MirrorInode {
     return this.table.descriptorOf(this.slot);
   }
 
+  /** The attributes the file had when it was let go, once it is gone (unlinked through the mirror, nothing open; see `InodeTable.releaseIfUnlinked`). */
+  get goneStat(): Stat | undefined {
+    return this.table.goneStatOf(this.slot);
+  }
+
   /** Whether the file cannot have gone away under this inode: a descriptor (or an open file) pins it. */
   get pinned(): boolean {
     return this.table.isPinned(this.slot);
@@ -138,6 +145,8 @@ export class MirrorInode {
   }
 }
 
+const E = osConstants.errno;
+
 /** Descriptors the cache keeps when the table is not told otherwise. */
 const DEFAULT_CACHED_DESCRIPTORS = 4096;
 /** Descriptors the cache keeps however many files are open, a quarter of its capacity if less (see `cacheRoom`). */
@@ -151,6 +160,10 @@ const HANDLE_PENDING = 255;
 /** The index's empty and deleted markers (slots are >= 0). */
 const EMPTY = -1;
 const DELETED = -2;
+/** `removed` of a slot a name of whose file was removed through the mirror. */
+const NAME_REMOVED = 1;
+/** `removed` of a slot whose file lost its last link with nothing open: its descriptor is closed, requests get ESTALE. */
+const GONE = 2;
 
 /**
  * Every inode the kernel knows (see this module's comment). A slot whose
@@ -204,7 +217,7 @@ export class InodeTable {
   private readonly cached = new Set<number>();
   /** 1 when the slot's cached descriptor was used since `shrinkCache` last passed it. */
   private usedSince = new Uint8Array(0);
-  /** 1 when a name of the slot's file was removed through the mirror (see `nameRemoved`). */
+  /** NAME_REMOVED when a name of the slot's file was removed through the mirror (see `nameRemoved`), GONE once its descriptor was let go for good (see `releaseIfUnlinked`). */
   private removed = new Uint8Array(0);
   private cacheCapacity = DEFAULT_CACHED_DESCRIPTORS;
   /** Descriptors in `openFiles`, all inodes together. */
@@ -218,6 +231,10 @@ export class InodeTable {
   /** Handles are taken of inodes on this device only: open_by_handle_at decodes them on the root's filesystem. */
   private handleDev = -1;
   private readonly handleScratch = Buffer.allocUnsafeSlow(FILE_HANDLE_BYTES);
+  /** Where `releaseIfUnlinked` reads a file's link count. */
+  private readonly nlinkScratch = emptyStat();
+  /** The last attributes of gone inodes (see `releaseIfUnlinked`), which GETATTR still answers. */
+  private readonly goneStats = new Map<number, Stat>();
   /** Bytes of the handle `takeHandle` put in the scratch buffer. */
   private takenLength = 0;
 
@@ -320,6 +337,7 @@ export class InodeTable {
   /** @internal */
   descriptorOf(slot: number): number {
     let fd = this.heldFds[slot]!;
+    if (fd < 0 && this.removed[slot] === GONE) throw new FuseError(E.ESTALE);
     if (fd >= 0) {
       if (this.handleLengths[slot] !== 0) this.usedSince[slot] = 1;
       return fd;
@@ -387,6 +405,25 @@ export class InodeTable {
       this.heldFds[slot] = -1;
       this.byDescriptor.delete(slot);
     }
+  }
+
+  /**
+   * Near the descriptor limit: every inode held by descriptor that has a file
+   * open for the kernel lets its path descriptor go (closed between
+   * requests), as one opened near the limit does at once (`fileOpened`):
+   * files opened before the limit came near would otherwise keep two each,
+   * and pruning cannot drop inodes in use. Returns how many were let go.
+   */
+  spareOpenInodeDescriptors(): number {
+    let n = 0;
+    for (const slot of this.openFiles.keys()) {
+      if (slot === 0 || this.handleLengths[slot] !== 0 || this.heldFds[slot]! < 0) continue;
+      this.closing.push(this.heldFds[slot]!);
+      this.heldFds[slot] = -1;
+      this.byDescriptor.delete(slot);
+      n++;
+    }
+    return n;
   }
 
   /** @internal */
@@ -463,11 +500,45 @@ export class InodeTable {
    * close may be what frees the file in the source, and a writer's next
    * request must find the space back.
    */
-  nameRemoved(dev: number, ino: number): void {
+  nameRemoved(dev: number, ino: number): MirrorInode | undefined {
     const d = this.devIndex.get(dev);
-    if (d === undefined) return;
+    if (d === undefined) return undefined;
     const slot = this.lookupIndex(d, ino);
-    if (slot > 0) this.removed[slot] = 1;
+    if (slot <= 0) return undefined;
+    this.removed[slot] = NAME_REMOVED;
+    return new MirrorInode(this, slot);
+  }
+
+  /**
+   * After a name of `inode`'s file was removed through the mirror, or the
+   * last file of it open through the mount was closed: if the file has no
+   * link left and nothing of it is open through the mount, the inode's own
+   * descriptor is all that keeps it (and its space) in the source. The
+   * kernel forgets the inode only when it drops its last reference, which
+   * may be milliseconds after the UNLINK's reply, after the writer's next
+   * request (seen: a CREATE and its write got ENOSPC before the FORGET came).
+   * So the descriptor is closed now and the inode is gone: a request for it
+   * before the FORGET (an O_PATH descriptor's fstat) gets ESTALE, as an NFS
+   * client's would. Returns whether it was let go.
+   */
+  releaseIfUnlinked(inode: MirrorInode): boolean {
+    const slot = inode.slot;
+    if (this.removed[slot] !== NAME_REMOVED || this.nlookups[slot] === 0 || this.openFiles.has(slot)) return false;
+    const fd = this.heldFds[slot]!;
+    if (fd < 0 || tryFstatat(fd, '', AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, this.nlinkScratch) < 0 || this.nlinkScratch.nlink !== 0) return false;
+    tryClose(fd);
+    this.heldFds[slot] = -1;
+    this.cached.delete(slot);
+    this.byDescriptor.delete(slot);
+    this.removed[slot] = GONE;
+    this.goneStats.set(slot, { ...this.nlinkScratch });
+    this.unindex(slot);
+    return true;
+  }
+
+  /** @internal */
+  goneStatOf(slot: number): Stat | undefined {
+    return this.removed[slot] === GONE ? this.goneStats.get(slot) : undefined;
   }
 
   /** Drops `n` kernel references; closes the descriptor when none are left. The root is never dropped. */
@@ -480,6 +551,7 @@ export class InodeTable {
       return;
     }
     this.nlookups[slot] = 0;
+    this.goneStats.delete(slot);
     this.live--;
     this.unindex(slot);
     if (this.handleLengths[slot] === 0) this.byDescriptor.delete(slot);
@@ -496,7 +568,7 @@ export class InodeTable {
     // thread or between requests, off the client's path, unless so many wait
     // that they would crowd the descriptor limit.
     const fd = this.heldFds[slot]!;
-    if (fd >= 0 && (this.removed[slot] || this.descriptors >= this.closeAtOnceFrom)) tryClose(fd);
+    if (fd >= 0 && (this.removed[slot] !== 0 || this.descriptors >= this.closeAtOnceFrom)) tryClose(fd);
     else if (fd >= 0 && !this.closer.push(fd)) this.closing.push(fd);
     this.heldFds[slot] = -1;
     this.freeSlots.push(slot);
@@ -571,6 +643,7 @@ export class InodeTable {
     this.types[slot] = type >>> 12;
     this.heldFds[slot] = -1;
     this.removed[slot] = 0;
+    this.goneStats.delete(slot);
     this.live++;
     if (byHandle) {
       this.handleLengths[slot] = HANDLE_PENDING;

@@ -324,6 +324,8 @@ export class MirrorFilesystem implements Filesystem {
     if (now - this.lastPrune < 10 && inUse < this.lastPruneLevel + this.pruneStep) return;
     this.lastPrune = now;
     this.lastPruneLevel = inUse;
+    // Inodes in use cannot be pruned; those with open files can do without their own descriptor.
+    if (this.files.size > 0) this.inodes.spareOpenInodeDescriptors();
     const r = this.notify.prune(this.inodes.leastRecentlyUsed(Math.max(1024, inUse - this.fdLowWater)));
     if (r < 0 && !this.pruneRefused) {
       this.pruneRefused = true;
@@ -603,8 +605,11 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   getattr(_req: GetattrRequest, ctx: RequestContext): AttrOut | Promise<AttrOut> {
-    if (this.latency.offload(this.latency.getattr)) return this.getattrOnPool(ctx.nodeid);
     const inode = this.node(ctx.nodeid);
+    // Unlinked through the mount with nothing open: what it was when let go.
+    const gone = inode.goneStat;
+    if (gone) return { attrTimeout: 0, attr: gone };
+    if (this.latency.offload(this.latency.getattr)) return this.getattrOnPool(ctx.nodeid);
     const started = performance.now();
     const attr = this.replyStatOf(inode);
     this.latency.getattr.record(performance.now() - started, false);
@@ -822,8 +827,9 @@ export class MirrorFilesystem implements Filesystem {
 
   unlink(req: UnlinkRequest, ctx: RequestContext): void {
     const parent = this.node(ctx.nodeid);
-    this.removingName(parent, req.nameBytes);
+    const removed = this.removingName(parent, req.nameBytes);
     unlinkat(parent.fd, req.nameBytes, 0);
+    if (removed) this.inodes.releaseIfUnlinked(removed);
     this.watcher?.expectEntry(parent, req.nameBytes);
   }
 
@@ -836,18 +842,23 @@ export class MirrorFilesystem implements Filesystem {
   rename(req: RenameRequest, ctx: RequestContext): void {
     const from = this.node(ctx.nodeid);
     const to = this.node(req.newdir);
-    if (!(req.flags & (RENAME_EXCHANGE | RENAME_NOREPLACE))) this.removingName(to, req.newNameBytes);
+    const removed = req.flags & (RENAME_EXCHANGE | RENAME_NOREPLACE) ? undefined : this.removingName(to, req.newNameBytes);
     renameat2(from.fd, req.nameBytes, to.fd, req.newNameBytes, req.flags);
+    if (removed) this.inodes.releaseIfUnlinked(removed);
     if (this.watcher) {
       this.watcher.expectEntry(from, req.nameBytes);
       this.watcher.expectEntry(to, req.newNameBytes);
     }
   }
 
-  /** Tells the inode table that the file `name` names (if any, and not a directory) may lose its last link. */
-  private removingName(parent: MirrorInode, name: Buffer): void {
+  /**
+   * Tells the inode table that the file `name` names (if any, and not a
+   * directory) may lose its last link; returns its inode if the table holds it.
+   */
+  private removingName(parent: MirrorInode, name: Buffer): MirrorInode | undefined {
     const st = this.lookupStat;
-    if (tryFstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW, st) === 0 && (st.mode & S_IFMT) !== S_IFDIR) this.inodes.nameRemoved(st.dev, st.ino);
+    if (tryFstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW, st) !== 0 || (st.mode & S_IFMT) === S_IFDIR) return undefined;
+    return this.inodes.nameRemoved(st.dev, st.ino);
   }
 
   /** Source descriptors cannot take O_DIRECT (our buffers are not block aligned): the kernel does direct I/O instead. */
@@ -971,6 +982,8 @@ export class MirrorFilesystem implements Filesystem {
       }
     }
     if (!kept) close(fd);
+    // The last file of an unlinked inode: its descriptor goes now, not at the FORGET.
+    this.inodes.releaseIfUnlinked(inode);
   }
 
   fsync(req: FsyncRequest): Promise<void> {

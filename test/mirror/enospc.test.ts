@@ -52,7 +52,7 @@ echo "$failed of 12 rounds got ENOSPC after the filler went (by rename 0, by unl
 // kernel writing the full file's pages back through the server after the
 // writer is gone, overtaken by the next writer's own write-back (not
 // confirmed: the mirror's own descriptors of the file are closed by then).
-for (const policy of ['auto']) {
+for (const policy of ['auto', 'never']) {
   test(`a file removed through MNT frees its space before the next request, while other clients keep the server busy (--passthrough ${policy})`, T, async () => {
     await withMirror(async ({ mnt }) => {
       const busy = path.join(mnt, 'busy');
@@ -69,3 +69,40 @@ for (const policy of ['auto']) {
     }, { args: ['--passthrough', policy], prepare: ({ src }) => mountTmpfs(src, '8m') });
   });
 }
+
+// The kernel may forget an unlinked file's inode well after the UNLINK (a
+// FORGET came after the writer's next CREATE and its write); here a process
+// holding an O_PATH descriptor of it keeps the kernel's inode, and the FORGET,
+// away for as long as it likes. Nothing is open through the mount, so the
+// file is gone: its space must be back at once, and fstat through the O_PATH
+// descriptor still answers, with no link left.
+const HOLD_O_PATH = `import os, sys
+fd = os.open(sys.argv[1], os.O_PATH | os.O_NOFOLLOW)
+print('held', flush=True)
+sys.stdin.readline()
+st = os.fstat(fd)
+print(st.st_nlink, st.st_size, flush=True)`;
+
+for (const [how, drop] of [['by file handle', []], ['by descriptor', ['dac_read_search']]] as const) test(`${how}: a file unlinked through MNT frees its space at once, though the kernel still holds its inode`, T, async () => {
+  await withMirror(async ({ src, mnt }) => {
+    const big = path.join(mnt, 'big');
+    await fs.promises.writeFile(big, Buffer.alloc(5 << 20, 1));
+    const holder = spawn('python3', ['-c', HOLD_O_PATH, big], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    holder.stdout.on('data', (d) => (out += d));
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!out.includes('held') && Date.now() < deadline && holder.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(out.includes('held'), `the holder did not start: ${out}`);
+      await fs.promises.unlink(big);
+      const free = fs.statfsSync(src);
+      assert.ok(free.bavail * free.bsize >= 7 << 20, `${free.bavail * free.bsize} bytes free in an 8 MiB source after removing 5 MiB`);
+      await fs.promises.writeFile(path.join(mnt, 'next'), Buffer.alloc(5 << 20, 2));
+      holder.stdin.end('go\n');
+      await once(holder, 'exit');
+      assert.equal(out.split('\n')[1], `0 ${5 << 20}`, 'fstat through the O_PATH descriptor');
+    } finally {
+      if (holder.exitCode === null) holder.kill('SIGKILL');
+    }
+  }, { spawn: { dropCapabilities: [...drop] }, prepare: ({ src }) => mountTmpfs(src, '8m') });
+});
