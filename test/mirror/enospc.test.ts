@@ -47,11 +47,6 @@ for i in $(seq 12); do
 done
 echo "$failed of 12 rounds got ENOSPC after the filler went (by rename 0, by unlink 1:$how)"`;
 
-// With passthrough (the default). Without it, about one round in 25 still
-// finds the space taken for a moment with busy clients; most likely the
-// kernel writing the full file's pages back through the server after the
-// writer is gone, overtaken by the next writer's own write-back (not
-// confirmed: the mirror's own descriptors of the file are closed by then).
 for (const policy of ['auto', 'never']) {
   test(`a file removed through MNT frees its space before the next request, while other clients keep the server busy (--passthrough ${policy})`, T, async () => {
     await withMirror(async ({ mnt }) => {
