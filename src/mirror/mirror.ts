@@ -315,13 +315,14 @@ export class MirrorFilesystem implements Filesystem {
    * unused nodes (NOTIFY_PRUNE, 7.45); it answers with FORGETs, which close
    * their descriptors.
    */
-  private relieveDescriptorPressure(): void {
+  private relieveDescriptorPressure(outOfDescriptors = false): void {
     const inUse = this.descriptorsHeld;
     if (!this.notify || inUse < this.fdHighWater) return;
     // Ask again once the last request's FORGETs had time to arrive, or sooner if
-    // lookups keep outrunning them (a fast walk adds thousands of inodes a second).
+    // lookups keep outrunning them (a fast walk adds thousands of inodes a second),
+    // or at once when a lookup found none left (no new inode would ask again).
     const now = performance.now();
-    if (now - this.lastPrune < 10 && inUse < this.lastPruneLevel + this.pruneStep) return;
+    if (!outOfDescriptors && now - this.lastPrune < 10 && inUse < this.lastPruneLevel + this.pruneStep) return;
     this.lastPrune = now;
     this.lastPruneLevel = inUse;
     // Inodes in use cannot be pruned; those with open files can do without their own descriptor.
@@ -516,7 +517,13 @@ export class MirrorFilesystem implements Filesystem {
    * names just created, which are new to the table: no stat by name first.
    */
   private adopt(parent: MirrorInode, name: Buffer): EntryOut {
-    const fd = openat(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+    let fd: number;
+    try {
+      fd = openat(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'EMFILE') this.relieveDescriptorPressure(true);
+      throw err;
+    }
     let st: Stat;
     try {
       st = fstatat(fd, EMPTY, STAT_SELF);
