@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { run, withMirror, describeRun, fdCount } from '../helpers/mount.js';
+import { run, withMirror, describeRun, fdCount, havePython, python } from '../helpers/mount.js';
 import { argsWithStats, freshStats } from '../helpers/stats.js';
 
 const LIMIT = 2000;
@@ -83,3 +83,40 @@ for (const mode of MODES) {
     });
   });
 }
+
+// By descriptor, a process holding O_PATH descriptors of MNT's files pins
+// their inodes in the kernel, so the server runs out of descriptors and
+// pruning frees none. Once the process lets go, the inodes could be pruned,
+// but a lookup that finds no descriptor left adds no inode, and only new
+// inodes used to ask for a prune: every later lookup failed with EMFILE.
+const PIN_THEN_STAT = `import os, sys, time
+d = sys.argv[1]
+held = []
+for i in range(140):
+    try: held.append(os.open(f'{d}/d{i // 100}/f{i % 100}', os.O_PATH | os.O_NOFOLLOW))
+    except OSError: pass
+for fd in held: os.close(fd)
+time.sleep(0.2)
+res = ''
+for i in range(30):
+    try: os.stat(f'{d}/d2/f{i}'); res += '.'
+    except OSError: res += 'E'
+print(len(held), res)`;
+
+test('by descriptor: once pinned inodes are let go, lookups that found no descriptor left bring pruning back', { timeout: 60_000 }, async (t) => {
+  if (!(await havePython())) {
+    t.skip('python3 not available');
+    return;
+  }
+  await withMirror(async ({ mnt }) => {
+    const r = await python(PIN_THEN_STAT, [mnt], 30_000);
+    assert.equal(r.code, 0, describeRun(r));
+    const [held, stats] = r.stdout.trim().split(' ');
+    t.diagnostic(`O_PATH descriptors held at once: ${held}; stats after (. ok, E failed): ${stats}`);
+    assert.ok(Number(held) < 140, 'the server ran out of descriptors, as the test needs');
+    assert.match(stats!, /\.{25}$/, 'lookups work again');
+  }, {
+    spawn: { nofile: 150, dropCapabilities: ['dac_read_search'] },
+    prepare: ({ src }) => makeTree(src, 3, 100),
+  });
+});
