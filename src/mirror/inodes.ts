@@ -399,12 +399,7 @@ export class InodeTable {
     this.openFileCount++;
     // Every open file leaves the cache one descriptor less (see cacheRoom).
     if (this.cached.size > this.cacheRoom) this.shrinkCache();
-    if (spareDescriptors && slot !== 0 && this.handleLengths[slot] === 0 && this.heldFds[slot]! >= 0) {
-      // Closed between requests: the request that opened the file may still use it.
-      this.closing.push(this.heldFds[slot]!);
-      this.heldFds[slot] = -1;
-      this.byDescriptor.delete(slot);
-    }
+    if (spareDescriptors) this.spareDescriptor(slot);
   }
 
   /**
@@ -412,18 +407,18 @@ export class InodeTable {
    * open for the kernel lets its path descriptor go (closed between
    * requests), as one opened near the limit does at once (`fileOpened`):
    * files opened before the limit came near would otherwise keep two each,
-   * and pruning cannot drop inodes in use. Returns how many were let go.
+   * and pruning cannot drop inodes in use.
    */
-  spareOpenInodeDescriptors(): number {
-    let n = 0;
-    for (const slot of this.openFiles.keys()) {
-      if (slot === 0 || this.handleLengths[slot] !== 0 || this.heldFds[slot]! < 0) continue;
-      this.closing.push(this.heldFds[slot]!);
-      this.heldFds[slot] = -1;
-      this.byDescriptor.delete(slot);
-      n++;
-    }
-    return n;
+  spareOpenInodeDescriptors(): void {
+    for (const slot of this.openFiles.keys()) this.spareDescriptor(slot);
+  }
+
+  /** An inode held by descriptor (not the root) with files open lets its descriptor go, closed between requests: the request at hand may still use it. */
+  private spareDescriptor(slot: number): void {
+    if (slot === 0 || this.handleLengths[slot] !== 0 || this.heldFds[slot]! < 0) return;
+    this.closing.push(this.heldFds[slot]!);
+    this.heldFds[slot] = -1;
+    this.byDescriptor.delete(slot);
   }
 
   /** @internal */
@@ -538,7 +533,7 @@ export class InodeTable {
 
   /** @internal */
   goneStatOf(slot: number): Stat | undefined {
-    return this.removed[slot] === GONE ? this.goneStats.get(slot) : undefined;
+    return this.goneStats.get(slot);
   }
 
   /** Drops `n` kernel references; closes the descriptor when none are left. The root is never dropped. */

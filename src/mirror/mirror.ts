@@ -517,13 +517,21 @@ export class MirrorFilesystem implements Filesystem {
    * names just created, which are new to the table: no stat by name first.
    */
   private adopt(parent: MirrorInode, name: Buffer): EntryOut {
-    let fd: number;
+    return this.adoptOpened(this.openInode(parent, name));
+  }
+
+  /** An O_PATH descriptor of `name` in `parent`. Out of descriptors, it asks for a prune first: no new inode would ask again. */
+  private openInode(parent: MirrorInode, name: Buffer): number {
     try {
-      fd = openat(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+      return openat(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
     } catch (err) {
       if ((err as { code?: string }).code === 'EMFILE') this.relieveDescriptorPressure(true);
       throw err;
     }
+  }
+
+  /** `adopt` of `fd`, an O_PATH descriptor just opened, which becomes the table's or is closed. */
+  private adoptOpened(fd: number): EntryOut {
     let st: Stat;
     try {
       st = fstatat(fd, EMPTY, STAT_SELF);
@@ -762,26 +770,24 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   /**
-   * After mknod, mkdir or symlink by `ctx`: gives the new object to the
-   * caller, if `name` still names an object this server just made (of
-   * `type`, owned by the server, not hard-linked elsewhere). Otherwise
-   * something in SRC replaced it in between, and nothing is given away.
+   * After mknod, mkdir or symlink by `ctx`: adopts what `name` names now,
+   * first giving it to the caller if it is an object this server just made
+   * (of `type`, owned by the server, not hard-linked elsewhere). Otherwise
+   * something in SRC replaced it in between, and nothing is given away. One
+   * descriptor serves both, so the object given away is the one adopted.
    */
-  private giveMadeToCaller(parent: MirrorInode, name: Buffer, type: number, ctx: RequestContext): void {
-    if (this.isServer(ctx) || !this.givesNewFilesAway) return;
-    let fd: number;
-    try {
-      fd = openat(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
-    } catch {
-      return;
+  private adoptMade(parent: MirrorInode, name: Buffer, type: number, ctx: RequestContext): EntryOut {
+    const fd = this.openInode(parent, name);
+    if (!this.isServer(ctx) && this.givesNewFilesAway) {
+      try {
+        const st = fstat(fd);
+        if ((st.mode & S_IFMT) === type && st.uid === this.serverUid && (type === S_IFDIR || st.nlink === 1)) this.giveToCaller(parent, fd, ctx);
+      } catch (err) {
+        tryClose(fd);
+        throw err;
+      }
     }
-    try {
-      const st = fstat(fd);
-      if ((st.mode & S_IFMT) !== type || st.uid !== this.serverUid || (type !== S_IFDIR && st.nlink !== 1)) return;
-      this.giveToCaller(parent, fd, ctx);
-    } finally {
-      tryClose(fd);
-    }
+    return this.adoptOpened(fd);
   }
 
   private isServer(ctx: RequestContext): boolean {
@@ -804,24 +810,21 @@ export class MirrorFilesystem implements Filesystem {
     const parent = this.node(ctx.nodeid);
     this.withCallerUmask(req.umask, () => mknodat(parent.fd, req.nameBytes, req.mode, req.rdev));
     this.watcher?.expectEntry(parent, req.nameBytes);
-    this.giveMadeToCaller(parent, req.nameBytes, (req.mode & S_IFMT) || S_IFREG, ctx);
-    return this.adopt(parent, req.nameBytes);
+    return this.adoptMade(parent, req.nameBytes, (req.mode & S_IFMT) || S_IFREG, ctx);
   }
 
   mkdir(req: MkdirRequest, ctx: RequestContext): EntryOut {
     const parent = this.node(ctx.nodeid);
     this.withCallerUmask(req.umask, () => mkdirat(parent.fd, req.nameBytes, req.mode));
     this.watcher?.expectEntry(parent, req.nameBytes);
-    this.giveMadeToCaller(parent, req.nameBytes, S_IFDIR, ctx);
-    return this.adopt(parent, req.nameBytes);
+    return this.adoptMade(parent, req.nameBytes, S_IFDIR, ctx);
   }
 
   symlink(req: SymlinkRequest, ctx: RequestContext): EntryOut {
     const parent = this.node(ctx.nodeid);
     symlinkat(req.targetBytes, parent.fd, req.nameBytes);
     this.watcher?.expectEntry(parent, req.nameBytes);
-    this.giveMadeToCaller(parent, req.nameBytes, S_IFLNK, ctx);
-    return this.adopt(parent, req.nameBytes);
+    return this.adoptMade(parent, req.nameBytes, S_IFLNK, ctx);
   }
 
   link(req: LinkRequest, ctx: RequestContext): EntryOut | Errno {
