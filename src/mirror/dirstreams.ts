@@ -88,12 +88,8 @@ export class DirectoryStreams {
     }
     s.lastUse = now;
     this.streams.set(s.nodeid, s);
-    if (this.streams.size > this.maxStreams) {
-      // Maps iterate in insertion order and keep() re-inserts: the first is the least recently used.
-      const oldest = this.streams.values().next().value as DirectoryStream;
-      this.streams.delete(oldest.nodeid);
-      this.close(oldest);
-    }
+    // Maps iterate in insertion order and keep() re-inserts: the first is the least recently used.
+    if (this.streams.size > this.maxStreams) this.closeLeastRecent();
     this.sweeper ??= setTimeout(() => this.sweep(), STREAM_IDLE_MS).unref();
   }
 
@@ -101,6 +97,15 @@ export class DirectoryStreams {
   close(s: DirectoryStream): void {
     tryClose(s.fd);
     this.spareBuffers.push(s.buf);
+  }
+
+  /** Closes the least recently used stream kept; false when none is. */
+  closeLeastRecent(): boolean {
+    const oldest = this.streams.values().next().value as DirectoryStream | undefined;
+    if (!oldest) return false;
+    this.streams.delete(oldest.nodeid);
+    this.close(oldest);
+    return true;
   }
 
   /** Closes every stream (the mirror's destroy). */

@@ -70,6 +70,8 @@ const MAX_CACHED_DESCRIPTORS = 16384;
 const TRANSIENT_DESCRIPTORS = 16;
 /** The least room the mirror plans with, however low the limit (below it, EMFILE comes early). */
 const MIN_DESCRIPTOR_ROOM = 32;
+/** How long a lookup that found no descriptor left waits for FORGETs to free one before it fails with EMFILE. */
+const OUT_OF_DESCRIPTORS_WAIT_MS = 250;
 
 /**
  * How the mirror behaves. One thing it does to the whole process, whatever
@@ -525,7 +527,7 @@ export class MirrorFilesystem implements Filesystem {
     try {
       return openat(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
     } catch (err) {
-      if ((err as { code?: string }).code === 'EMFILE') this.relieveDescriptorPressure(true);
+      if (outOfDescriptors(err)) this.relieveDescriptorPressure(true);
       throw err;
     }
   }
@@ -569,12 +571,43 @@ export class MirrorFilesystem implements Filesystem {
     // While most lookups find inodes the table lacks (a cold walk, a stat of every
     // file after drop_caches), open the name at once: the stat by name that would
     // find a known inode without opening it then only costs a system call.
-    const found = this.newLookups.hits >= NEW_LOOKUPS_OPEN_FIRST ? this.adoptOrMissing(parent, req.nameBytes) : this.lookupIn(parent, req.nameBytes);
+    let found: EntryOut | Errno;
+    try {
+      found = this.newLookups.hits >= NEW_LOOKUPS_OPEN_FIRST ? this.adoptOrMissing(parent, req.nameBytes) : this.lookupIn(parent, req.nameBytes);
+    } catch (err) {
+      if (!outOfDescriptors(err)) throw err;
+      const nodeid = ctx.nodeid;
+      return this.onceDescriptorsFree(() => {
+        // The kernel holds the parent while it looks a name up in it: still known.
+        const again = this.node(nodeid);
+        return this.negativeEntryFor(this.lookupIn(again, req.nameBytes), again);
+      });
+    }
     const isNew = this.inodes.size > known;
     this.newLookups.record(isNew);
     if (!(found instanceof Errno)) this.listingAttrs.lookedUp(found.attr.mode, isNew, started);
     this.latency.lookup.record(performance.now() - started, false);
     return this.negativeEntryFor(found, parent);
+  }
+
+  /**
+   * `attempt`, which found no descriptor left (the prune asked for was
+   * answered with FORGETs not yet handled, or every inode the kernel held was
+   * in use), tried again as FORGETs close descriptors, for up to
+   * OUT_OF_DESCRIPTORS_WAIT_MS, before the caller sees EMFILE. Other
+   * requests, the FORGETs among them, are served meanwhile.
+   */
+  private async onceDescriptorsFree<T>(attempt: () => T | Promise<T>): Promise<T> {
+    this.relieveDescriptorPressure(true);
+    const deadline = performance.now() + OUT_OF_DESCRIPTORS_WAIT_MS;
+    for (let pause = 1; ; pause = Math.min(pause * 2, 16)) {
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      try {
+        return await attempt();
+      } catch (err) {
+        if (!outOfDescriptors(err) || performance.now() >= deadline) throw err;
+      }
+    }
   }
 
   /** `lookup` with its stat by name made on the pool (the rest hits what that call brought into the source's caches). */
@@ -880,7 +913,16 @@ export class MirrorFilesystem implements Filesystem {
     };
   }
 
-  open(req: OpenRequest, ctx: RequestContext): OpenReply {
+  open(req: OpenRequest, ctx: RequestContext): OpenReply | Promise<OpenReply> {
+    try {
+      return this.openNow(req, ctx);
+    } catch (err) {
+      if (!outOfDescriptors(err)) throw err;
+      return this.onceDescriptorsFree(() => this.openNow(req, ctx));
+    }
+  }
+
+  private openNow(req: OpenRequest, ctx: RequestContext): OpenReply {
     const inode = this.node(ctx.nodeid);
     const { sysFlags, openFlags } = this.openFlagsFor(req.flags);
     const fd = sysOpen(inode.procPath, sysFlags, 0);
@@ -1038,7 +1080,14 @@ export class MirrorFilesystem implements Filesystem {
       // (a cold walk): open it at once instead of stat'ing it by name first.
       // adopt() still decides by what it opened, so a mount point or a d_ino
       // that differs from st_ino is handled as in lookupIn.
-      const entry = !tight && !this.inodes.find(dir.dev, ino) ? this.adoptOrMissing(dir, name) : this.lookupIn(dir, name, tight);
+      let entry: EntryOut | Errno | undefined;
+      try {
+        entry = !tight && !this.inodes.find(dir.dev, ino) ? this.adoptOrMissing(dir, name) : this.lookupIn(dir, name, tight);
+      } catch (err) {
+        // Out of descriptors: this name without attributes; the kernel looks it up if it needs it.
+        if (!outOfDescriptors(err)) throw err;
+        entry = undefined;
+      }
       if (entry instanceof Errno) {
         // Deleted since getdents: leave it out rather than fail the listing.
         if (entry.errno === E.ENOENT) return true;
@@ -1063,7 +1112,14 @@ export class MirrorFilesystem implements Filesystem {
     let s = this.dirStreams.take(nodeid, offset);
     if (!s) {
       const started = performance.now();
-      s = this.openDirectoryStream(nodeid, openat(this.node(nodeid).fd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0), offset);
+      let fd: number;
+      try {
+        fd = this.openForListing(nodeid);
+      } catch (err) {
+        if (!outOfDescriptors(err)) throw err;
+        return this.onceDescriptorsFree(() => this.listDirectory(nodeid, offset, emit));
+      }
+      s = this.openDirectoryStream(nodeid, fd, offset);
       this.latency.listing.record(performance.now() - started, false);
     }
     try {
@@ -1098,6 +1154,18 @@ export class MirrorFilesystem implements Filesystem {
       throw err;
     }
     this.keepOrClose(s, offset);
+  }
+
+  /** A descriptor to list `nodeid` with; out of descriptors, other directories' kept streams are closed first (they reopen where they were). */
+  private openForListing(nodeid: NodeId): number {
+    const dirFd = this.node(nodeid).fd;
+    for (;;) {
+      try {
+        return openat(dirFd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+      } catch (err) {
+        if (!outOfDescriptors(err) || !this.dirStreams.closeLeastRecent()) throw err;
+      }
+    }
   }
 
   /** A stream on the directory descriptor `fd`, positioned at `offset`. */
@@ -1301,6 +1369,11 @@ function refill(s: DirectoryStream, len: number): void {
 }
 
 /** Descriptors the process holds now (/proc/self/fd, less the one reading it); 0 if it cannot be read. */
+/** Whether `err` is the process running out of descriptors. */
+function outOfDescriptors(err: unknown): boolean {
+  return (err as { code?: string }).code === 'EMFILE';
+}
+
 function openDescriptorCount(): number {
   try {
     return nodefs.readdirSync('/proc/self/fd').length - 1;
