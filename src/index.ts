@@ -50,7 +50,7 @@ export type { PassthroughConfig, PassthroughPolicy, PassthroughStats, Passthroug
 
 // The mirror.
 export { MirrorFilesystem } from './mirror/mirror.js';
-export type { MirrorOptions } from './mirror/mirror.js';
+export type { DescriptorStats, MirrorOptions } from './mirror/mirror.js';
 export type { WatchStats } from './mirror/watch.js';
 export type { OffloadPolicy, OffloadStats } from './mirror/offload.js';
 export type { ListingAttributesPolicy, ListingStats } from './mirror/listing-attrs.js';

@@ -219,6 +219,7 @@ async function runMirror(a: MirrorArgs): Promise<number> {
         watch: filesystem.watchStats,
         offload: filesystem.offloadStats,
         listings: filesystem.listingStats,
+        descriptors: filesystem.descriptorStats,
       }), (message) => process.stderr.write(`fusekit: ${message}\n`))
     : undefined;
 

@@ -73,6 +73,20 @@ const MIN_DESCRIPTOR_ROOM = 32;
 /** How long a lookup that found no descriptor left waits for FORGETs to free one before it fails with EMFILE. */
 const OUT_OF_DESCRIPTORS_WAIT_MS = 250;
 
+/** The stats file's `descriptors` section: how a mirror stays within the descriptor limit. */
+export interface DescriptorStats {
+  /** How new inodes on SRC's root filesystem are held: by file handle (no descriptor each) or by descriptor. */
+  heldBy: 'handle' | 'descriptor';
+  /** Descriptors held now: inodes (known, cached or waiting to be closed), open files and directory streams. */
+  held: number;
+  /** The mirror's share of the descriptor limit, from INIT on (null before): the limit less what the process held then and a reserve; the kernel is asked to prune past 85% of it. */
+  room: number | null;
+  /** Prunes asked of the kernel (NOTIFY_PRUNE), each answered with FORGETs. */
+  prunes: number;
+  /** Lookups, listings and opens that found no descriptor left: served once FORGETs freed one (`waited`), or answered EMFILE after 250 ms (`failed`). */
+  outOfDescriptors: { waited: number; failed: number };
+}
+
 /**
  * How the mirror behaves. One thing it does to the whole process, whatever
  * the options: **it owns the process umask.** The kernel hands it each
@@ -270,6 +284,9 @@ export class MirrorFilesystem implements Filesystem {
   private lastPrune = 0;
   private lastPruneLevel = 0;
   private pruneRefused = false;
+  /** For the stats file: prunes asked, and requests that found no descriptor left. */
+  private prunesAsked = 0;
+  private readonly outOfDescriptors = { waited: 0, failed: 0 };
   /** The kernel hands us the caller's umask (DONT_MASK) instead of applying it. */
   private umaskInServer = false;
   /** The process umask in force (set at INIT, then to each creating caller's). */
@@ -330,6 +347,7 @@ export class MirrorFilesystem implements Filesystem {
     // Inodes in use cannot be pruned; those with open files can do without their own descriptor.
     if (this.files.size > 0) this.inodes.spareOpenInodeDescriptors();
     const r = this.notify.prune(this.inodes.leastRecentlyUsed(Math.max(1024, inUse - this.fdLowWater)));
+    if (r >= 0) this.prunesAsked++;
     if (r < 0 && !this.pruneRefused) {
       this.pruneRefused = true;
       this.logger.warn(`fusekit: ${inUse} inodes held and the kernel cannot prune (errno ${-r}); lookups may fail with EMFILE near ${this.fdRoom} inodes`);
@@ -413,6 +431,17 @@ export class MirrorFilesystem implements Filesystem {
   /** How listings were answered: the policy, and READDIRPLUS replies with attributes and with names only. */
   get listingStats(): ListingStats {
     return this.listingAttrs.stats;
+  }
+
+  /** What the mirror holds descriptors for, against its share of the limit, and how it kept within it (see {@link DescriptorStats}). */
+  get descriptorStats(): DescriptorStats {
+    return {
+      heldBy: this.inodes.byHandle ? 'handle' : 'descriptor',
+      held: this.descriptorsHeld,
+      room: Number.isFinite(this.fdRoom) ? this.fdRoom : null,
+      prunes: this.prunesAsked,
+      outOfDescriptors: { ...this.outOfDescriptors },
+    };
   }
 
   /** The source watcher's counters; undefined without the `watch` option. */
@@ -603,9 +632,13 @@ export class MirrorFilesystem implements Filesystem {
     for (let pause = 1; ; pause = Math.min(pause * 2, 16)) {
       await new Promise((resolve) => setTimeout(resolve, pause));
       try {
-        return await attempt();
+        const done = await attempt();
+        this.outOfDescriptors.waited++;
+        return done;
       } catch (err) {
-        if (!outOfDescriptors(err) || performance.now() >= deadline) throw err;
+        if (outOfDescriptors(err) && performance.now() < deadline) continue;
+        if (outOfDescriptors(err)) this.outOfDescriptors.failed++;
+        throw err;
       }
     }
   }

@@ -33,6 +33,8 @@ export interface StatsJson {
   /** How the mirror answered listings (`-o readdirplus`): READDIRPLUS replies with attributes and with names only. */
   listings?: { policy: string; withAttributes: number; namesOnly: number };
   passthrough?: PassthroughStatsJson;
+  /** How the mirror stays within the descriptor limit. */
+  descriptors?: { heldBy: 'handle' | 'descriptor'; held: number; room: number | null; prunes: number; outOfDescriptors: { waited: number; failed: number } };
 }
 
 /** The stats file as written last; undefined if absent (or not JSON). */

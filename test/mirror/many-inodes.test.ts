@@ -34,12 +34,23 @@ for (const mode of MODES) {
         assert.equal((r.stdout.match(/^-rw/gm) ?? []).length, 6000, 'every file listed');
         peak = Math.max(peak, fdCount(proc.pid));
       }
-      const nodes = (await freshStats(stats, 'a snapshot after the walks')).nodes ?? 0;
-      t.diagnostic(`server descriptors after the walks: ${peak} (limit ${LIMIT}); inodes the kernel holds: ${nodes}`);
+      const snapshot = await freshStats(stats, 'a snapshot after the walks');
+      const nodes = snapshot.nodes ?? 0;
+      const d = snapshot.descriptors;
+      t.diagnostic(`server descriptors after the walks: ${peak} (limit ${LIMIT}); inodes the kernel holds: ${nodes}; descriptors section: ${JSON.stringify(d)}`);
       assert.ok(peak < LIMIT);
+      assert.ok(d && d.room !== null && d.room < LIMIT && d.held <= d.room, 'the stats file shows what is held against the share of the limit');
+      assert.equal(d.outOfDescriptors.failed, 0);
       // By handle nothing is pruned: the kernel keeps every inode it looked up.
-      if (mode.drop.length === 0) assert.ok(nodes >= 6000, `only ${nodes} inodes kept`);
-      else assert.ok(nodes < LIMIT, `${nodes} inodes held by descriptor`);
+      if (mode.drop.length === 0) {
+        assert.ok(nodes >= 6000, `only ${nodes} inodes kept`);
+        assert.equal(d.heldBy, 'handle');
+        assert.equal(d.prunes, 0);
+      } else {
+        assert.ok(nodes < LIMIT, `${nodes} inodes held by descriptor`);
+        assert.equal(d.heldBy, 'descriptor');
+        assert.ok(d.prunes > 0, 'the kernel was asked to prune');
+      }
     }, {
       spawn: { nofile: LIMIT, dropCapabilities: mode.drop },
       args: argsWithStats([], (f) => (stats = f)),
@@ -50,8 +61,9 @@ for (const mode of MODES) {
   // Node holds about 25 descriptors of its own: the mirror plans with the rest,
   // and a lookup or listing that finds none left waits for the FORGETs of the
   // prune it asked for instead of failing.
-  test(`${mode.name}: under a limit of 60 descriptors, nearly half of them Node's own, a walk gets no EMFILE`, { timeout: 90_000 }, async () => {
+  test(`${mode.name}: under a limit of 60 descriptors, nearly half of them Node's own, a walk gets no EMFILE`, { timeout: 90_000 }, async (t) => {
     const limit = 60;
+    let stats = '';
     await withMirror(async ({ mnt, proc }) => {
       for (let pass = 0; pass < 3; pass++) {
         const r = await run('ls', ['-lR', mnt], { timeoutMs: 60_000, maxBuffer: 1 << 20 });
@@ -59,7 +71,11 @@ for (const mode of MODES) {
         assert.equal((r.stdout.match(/^-rw/gm) ?? []).length, 1200, 'every file listed');
       }
       assert.ok(fdCount(proc.pid) < limit);
+      const d = (await freshStats(stats, 'a snapshot after the walks')).descriptors;
+      t.diagnostic(`descriptors section: ${JSON.stringify(d)}`);
+      assert.equal(d?.outOfDescriptors.failed, 0);
     }, {
+      args: argsWithStats([], (f) => (stats = f)),
       spawn: { nofile: limit, dropCapabilities: mode.drop },
       prepare: ({ src }) => makeTree(src, 12, 100),
     });
