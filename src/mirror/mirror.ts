@@ -604,6 +604,7 @@ export class MirrorFilesystem implements Filesystem {
     try {
       found = this.newLookups.hits >= NEW_LOOKUPS_OPEN_FIRST ? this.adoptOrMissing(parent, req.nameBytes) : this.lookupIn(parent, req.nameBytes);
     } catch (err) {
+      // openInode has asked for a prune already.
       if (!outOfDescriptors(err)) throw err;
       const nodeid = ctx.nodeid;
       return this.onceDescriptorsFree(() => {
@@ -620,14 +621,13 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   /**
-   * `attempt`, which found no descriptor left (the prune asked for was
-   * answered with FORGETs not yet handled, or every inode the kernel held was
-   * in use), tried again as FORGETs close descriptors, for up to
+   * `attempt`, which found no descriptor left and asked for a prune (its
+   * FORGETs not handled yet, or every inode the kernel held was in use),
+   * tried again as FORGETs close descriptors, for up to
    * OUT_OF_DESCRIPTORS_WAIT_MS, before the caller sees EMFILE. Other
    * requests, the FORGETs among them, are served meanwhile.
    */
   private async onceDescriptorsFree<T>(attempt: () => T | Promise<T>): Promise<T> {
-    this.relieveDescriptorPressure(true);
     const deadline = performance.now() + OUT_OF_DESCRIPTORS_WAIT_MS;
     for (let pause = 1; ; pause = Math.min(pause * 2, 16)) {
       await new Promise((resolve) => setTimeout(resolve, pause));
@@ -951,6 +951,7 @@ export class MirrorFilesystem implements Filesystem {
       return this.openNow(req, ctx);
     } catch (err) {
       if (!outOfDescriptors(err)) throw err;
+      this.relieveDescriptorPressure(true);
       return this.onceDescriptorsFree(() => this.openNow(req, ctx));
     }
   }
@@ -1150,6 +1151,7 @@ export class MirrorFilesystem implements Filesystem {
         fd = this.openForListing(nodeid);
       } catch (err) {
         if (!outOfDescriptors(err)) throw err;
+        this.relieveDescriptorPressure(true);
         return this.onceDescriptorsFree(() => this.listDirectory(nodeid, offset, emit));
       }
       s = this.openDirectoryStream(nodeid, fd, offset);
@@ -1401,12 +1403,12 @@ function refill(s: DirectoryStream, len: number): void {
   if (len === 0) s.atEnd = true;
 }
 
-/** Descriptors the process holds now (/proc/self/fd, less the one reading it); 0 if it cannot be read. */
 /** Whether `err` is the process running out of descriptors. */
 function outOfDescriptors(err: unknown): boolean {
   return (err as { code?: string }).code === 'EMFILE';
 }
 
+/** Descriptors the process holds now (/proc/self/fd, less the one reading it); 0 if it cannot be read. */
 function openDescriptorCount(): number {
   try {
     return nodefs.readdirSync('/proc/self/fd').length - 1;
