@@ -800,6 +800,36 @@ lgetxattr l user.onlink
 getxattr l user.onlink
 listxattr f
 `),
+  // A symlink's own attributes (trusted. and security. only: Linux refuses user. on links),
+  // apart from its target's, a dangling link's included.
+  c('xattr-symlink-own', `
+open f O_CREAT|O_WRONLY 0644
+setxattr f trusted.target tv
+symlink f l
+lsetxattr l trusted.link lv
+lgetxattr l trusted.link
+lgetxattr l trusted.target
+getxattr l trusted.target
+getxattr l trusted.link
+llistxattr l
+listxattr f
+lsetxattr l trusted.link lv2 XATTR_CREATE
+lsetxattr l trusted.link lv2 XATTR_REPLACE
+lgetxattr l trusted.link 0
+lgetxattr l trusted.link 2
+lgetxattr l trusted.link
+lsetxattr l user.x v
+lremovexattr l trusted.link
+lremovexattr l trusted.link
+llistxattr l
+symlink missing dl
+lsetxattr dl trusted.d dv
+lgetxattr dl trusted.d
+llistxattr dl
+getxattr dl trusted.d
+lremovexattr dl trusted.d
+lgetxattr dl trusted.d
+`),
   c('xattr-fifo-symlink', `
 mknod p fifo 0644
 setxattr p user.x v

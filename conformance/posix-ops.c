@@ -645,11 +645,11 @@ static void run_op(void) {
     unsigned char b[65536];
     ssize_t n = fgetxattr(getfd(arg(1)), arg(2), b, sizeof b);
     if (n < 0) fail_errno(); else { out("%zd", n); outdata(b, (size_t)n); }
-  } else if (!strcmp(op, "listxattr")) { /* sorted names; user./trusted./system. only */
+  } else if (!strcmp(op, "listxattr") || !strcmp(op, "llistxattr")) { /* sorted names; user./trusted./system. only */
     char *p = expand(arg(1));
     size_t sz = has(2) ? (size_t)num(arg(2)) : 65536;
     char *b = malloc(sz + 1);
-    ssize_t n = listxattr(p, sz ? b : NULL, sz);
+    ssize_t n = op[0] == 'l' && op[1] == 'l' ? llistxattr(p, sz ? b : NULL, sz) : listxattr(p, sz ? b : NULL, sz);
     free(p);
     if (n < 0) { fail_errno(); free(b); return; }
     if (!sz) { out("size>0:%s", n > 0 ? "yes" : "no"); free(b); return; }
@@ -661,9 +661,9 @@ static void run_op(void) {
     out("n=%d", k);
     for (int i = 0; i < k; i++) out(" %s", names[i]);
     free(b);
-  } else if (!strcmp(op, "removexattr")) {
+  } else if (!strcmp(op, "removexattr") || !strcmp(op, "lremovexattr")) {
     char *p = expand(arg(1));
-    if (removexattr(p, arg(2)) < 0) fail_errno(); else out("OK");
+    if ((op[0] == 'r' ? removexattr(p, arg(2)) : lremovexattr(p, arg(2))) < 0) fail_errno(); else out("OK");
     free(p);
   } else if (!strcmp(op, "setacl")) { /* setacl PATH access|default SPEC */
     unsigned char b[1024];

@@ -1244,8 +1244,9 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   // Extended attributes: the *xattr calls refuse O_PATH descriptors, so they take an open file of
-  // the inode when there is one, else /proc/self/fd/N. Symlinks carry no user attributes on Linux,
-  // so they answer "none" rather than reach the link's target.
+  // the inode when there is one, else /proc/self/fd/N. Followed, that magic link ends at the file the
+  // descriptor names, a symlink itself included (it is not followed further), so a symlink's own
+  // trusted. and security. attributes are reached as the source's lgetxattr(2) would reach them.
 
   /** getxattr(2) of an inode: the value's length, or -errno (a null buffer asks for the length). */
   private tryGetxattrOf(inode: MirrorInode, name: string, buf: Buffer | null): number {
@@ -1261,7 +1262,6 @@ export class MirrorFilesystem implements Filesystem {
   /** ENODATA is the usual answer: the kernel asks for security.capability before the first write of each open and before a chown. */
   getxattr(req: GetxattrRequest, ctx: RequestContext): Buffer | Errno {
     const inode = this.node(ctx.nodeid);
-    if (inode.type === S_IFLNK) return Errno.of(E.ENODATA);
     let buf = this.xattrScratch;
     let n = this.tryGetxattrOf(inode, req.name, buf);
     if (n === -E.ERANGE) {
@@ -1276,7 +1276,6 @@ export class MirrorFilesystem implements Filesystem {
 
   listxattr(_req: ListxattrRequest, ctx: RequestContext): Buffer[] {
     const inode = this.node(ctx.nodeid);
-    if (inode.type === S_IFLNK) return [];
     let buf = this.xattrScratch;
     let n: number;
     try {
@@ -1302,7 +1301,6 @@ export class MirrorFilesystem implements Filesystem {
 
   setxattr(req: SetxattrRequest, ctx: RequestContext): void {
     const inode = this.node(ctx.nodeid);
-    if (inode.type === S_IFLNK) throw new FuseError(E.EPERM);
     const open = inode.openFile;
     if (open >= 0) fsetxattr(open, req.name, req.value, req.flags);
     else setxattr(inode.procPath, req.name, req.value, req.flags);
@@ -1314,7 +1312,6 @@ export class MirrorFilesystem implements Filesystem {
 
   removexattr(req: RemovexattrRequest, ctx: RequestContext): void {
     const inode = this.node(ctx.nodeid);
-    if (inode.type === S_IFLNK) throw new FuseError(E.ENODATA);
     const open = inode.openFile;
     if (open >= 0) fremovexattr(open, req.name);
     else removexattr(inode.procPath, req.name);
