@@ -385,6 +385,15 @@ export interface Filesystem {
    * READDIR otherwise.
    */
   readonly readdirplusAlways?: boolean;
+  /**
+   * Asked by `mount()` before it mounts, with the mountpoint's real path: a
+   * sentence saying why this filesystem cannot be served there (`mount()`
+   * then throws it as a `MountError` and mounts nothing), or undefined. A
+   * filesystem that reads another directory uses it to refuse a mountpoint
+   * inside that directory, where serving a request could wait on its own
+   * mount for ever.
+   */
+  mountpointProblem?(mountpoint: string): string | undefined;
   /** After INIT is negotiated, before any other request. `notify` stays valid for the session's life. */
   init?(info: InitInfo, notify: Notifier): void | Promise<void>;
   /**

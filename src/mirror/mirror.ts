@@ -321,6 +321,25 @@ export class MirrorFilesystem implements Filesystem {
     }
   }
 
+  /**
+   * Refuses a mountpoint that is the source or lies inside it: a lookup of
+   * the mountpoint's name would open the mount itself, and the serving
+   * thread would wait on its own mount for ever.
+   */
+  mountpointProblem(mountpoint: string): string | undefined {
+    let src: string;
+    try {
+      src = nodefs.realpathSync(this.source);
+    } catch {
+      return undefined;
+    }
+    if (mountpoint === src) return `the mountpoint ${mountpoint} is the source itself; mount the mirror somewhere else`;
+    if (mountpoint.startsWith(src === '/' ? '/' : `${src}/`)) {
+      return `the mountpoint ${mountpoint} lies inside the source ${src}: the mirror would have to look itself up and wait on itself; mount it outside the source`;
+    }
+    return undefined;
+  }
+
   /** Descriptors the mirror holds for open files (for leak checks; directories hold none between requests). */
   get openHandles(): number {
     return this.files.size;

@@ -34,6 +34,7 @@ import { Session } from './session.js';
 import { hasCapSysAdmin, mayRegisterBackingFiles } from '../passthrough/probe.js';
 import { stderrLogger } from '../fs/logger.js';
 import type { SessionOptions } from './session.js';
+import type { PassthroughPolicy } from '../passthrough/manager.js';
 import type { Filesystem, InitInfo } from '../fs/filesystem.js';
 
 /** Why mount() or unmounting failed, as one sentence; `code` is an errno name where one fits. */
@@ -390,6 +391,49 @@ function unmountOnSignal(m: MountHandle): void {
 // ---------------------------------------------------------------------------
 // mount()
 
+const MOUNT_METHODS: readonly string[] = ['auto', 'syscall', 'fusermount'] satisfies MountMethod[];
+const PASSTHROUGH_POLICIES: readonly string[] = ['auto', 'always', 'readonly', 'never'] satisfies PassthroughPolicy[];
+
+/**
+ * Refuses, before anything is mounted, arguments that would otherwise mount
+ * and then fail at the first request (a missing filesystem) or be taken for
+ * a default without a word (an unknown mount method or policy): JavaScript
+ * callers get no type check.
+ */
+function checkArguments(mountpoint: unknown, filesystem: unknown, o: unknown): void {
+  if (typeof mountpoint !== 'string' || mountpoint === '') {
+    throw new MountError(`mount() needs the mountpoint as a path (a non-empty string), not ${describeValue(mountpoint)}`, 'EINVAL');
+  }
+  if (typeof filesystem !== 'object' || filesystem === null) {
+    throw new MountError(`mount() needs a filesystem: an object with the Filesystem methods it implements (an empty object answers ENOSYS to everything), not ${describeValue(filesystem)}`, 'EINVAL');
+  }
+  if (typeof o !== 'object' || o === null) throw new MountError(`mount() options must be an object (or left out), not ${describeValue(o)}`, 'EINVAL');
+  const opts = o as MountOptions;
+  if (opts.mountMethod !== undefined && !MOUNT_METHODS.includes(opts.mountMethod)) {
+    throw new MountError(`mountMethod must be one of ${MOUNT_METHODS.join(', ')}, not ${describeValue(opts.mountMethod)}`, 'EINVAL', 'mountMethod');
+  }
+  const pt = opts.passthrough as unknown;
+  if (pt !== undefined && (typeof pt !== 'object' || pt === null)) {
+    throw new MountError(`passthrough must be an object such as { policy: 'auto' }, not ${describeValue(pt)}`, 'EINVAL', 'passthrough');
+  }
+  const policy = (pt as { policy?: unknown } | undefined)?.policy;
+  if (policy !== undefined && !PASSTHROUGH_POLICIES.includes(policy as string)) {
+    throw new MountError(`passthrough.policy must be one of ${PASSTHROUGH_POLICIES.join(', ')}, not ${describeValue(policy)}`, 'EINVAL', 'passthrough');
+  }
+  for (const key of ['requestDeadlineMs', 'slowRequestMs', 'initTimeoutMs', 'kernelRequestTimeout', 'maxWrite', 'maxReadahead', 'maxBackground'] as const) {
+    const v = opts[key];
+    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
+      throw new MountError(`${key} must be a number of 0 or more, not ${describeValue(v)}`, 'EINVAL', key);
+    }
+  }
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  return typeof v;
+}
+
 function chooseMethod(o: MountOptions): 'syscall' | 'fusermount' {
   const method = o.mountMethod ?? 'auto';
   if (method === 'syscall') {
@@ -501,6 +545,7 @@ async function mountWithSyscall(
  * `MountOptions.autoUnmount`).
  */
 export async function mount(mountpoint: string, filesystem: Filesystem, options: MountOptions = {}): Promise<FuseMount> {
+  checkArguments(mountpoint, filesystem, options);
   const o = options;
   const method = chooseMethod(o);
   if (o.passthrough?.policy === 'always' && !mayRegisterBackingFiles()) {
@@ -511,6 +556,8 @@ export async function mount(mountpoint: string, filesystem: Filesystem, options:
     );
   }
   const target = await checkMountpoint(mountpoint, o.nonEmpty ?? false);
+  const refused = filesystem.mountpointProblem?.(target);
+  if (refused) throw new MountError(refused, 'EINVAL');
   const maxWrite = o.maxWrite ?? 1 << 20;
   const channelOptions = { maxWrite, maxLargeBuffers: o.maxLargeBuffers };
   const params: KernelMountParams = {

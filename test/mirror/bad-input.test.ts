@@ -60,6 +60,18 @@ const cases: Case[] = [
     says: () => [/not empty|nonempty|ENOTEMPTY/i],
   },
   {
+    // A lookup of the mountpoint's name would reach the mount itself, and the
+    // server would wait on its own request for ever (callers stuck in D state).
+    name: 'MNT inside SRC',
+    argv: (d) => {
+      const inner = path.join(d.src, 'inner-mnt');
+      fs.mkdirSync(inner);
+      return ['mirror', d.src, inner];
+    },
+    says: (d) => [/inner-mnt/, /inside the source/, new RegExp(fs.realpathSync(d.src))],
+    mountpoint: (d) => path.join(d.src, 'inner-mnt'),
+  },
+  {
     name: 'unknown -o option',
     argv: (d) => ['mirror', d.src, d.mnt, '-o', 'bogus_opt_xyz'],
     says: () => [/bogus_opt_xyz/],

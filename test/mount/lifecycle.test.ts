@@ -14,6 +14,7 @@ import { test } from 'node:test';
 import { mount, forceUnmount, MountError } from '../../src/session/mount.js';
 import type { FuseMount } from '../../src/session/mount.js';
 import { MemoryFilesystem } from '../../examples/memfs.js';
+import { MirrorFilesystem } from '../../src/mirror/mirror.js';
 import { forceUnmount as helperForceUnmount, isMounted, mountsUnder, withMirror, withTimeout } from '../helpers/mount.js';
 import { connectionIdOf } from '../../src/transport/mount.js';
 
@@ -97,6 +98,44 @@ test("a non-empty mountpoint is refused naming mount()'s option, nonEmpty", T, a
     const m = keep(await withTimeout(mount(mnt, new MemoryFilesystem(), { nonEmpty: true }), STEP, 'mount with nonEmpty'));
     assert.deepEqual(await withTimeout(m.unmount(), STEP, 'unmount'), { reason: 'unmounted' });
     assert.deepEqual(fs.readdirSync(mnt), ['occupied']);
+  });
+});
+
+test('mount() refuses arguments JavaScript callers get wrong, before it mounts anything', T, async () => {
+  await withRoot(async (_root, mnt) => {
+    const fsys = new MemoryFilesystem();
+    const refusals: [unknown[], RegExp, string | undefined][] = [
+      [[mnt, null], /needs a filesystem: .* not null/, undefined],
+      [[undefined, fsys], /needs the mountpoint as a path .* not undefined/, undefined],
+      [['', fsys], /needs the mountpoint as a path/, undefined],
+      [[mnt, fsys, null], /options must be an object/, undefined],
+      [[mnt, fsys, { mountMethod: 'bogus' }], /mountMethod must be one of auto, syscall, fusermount, not "bogus"/, 'mountMethod'],
+      [[mnt, fsys, { passthrough: 'auto' }], /passthrough must be an object/, 'passthrough'],
+      [[mnt, fsys, { passthrough: { policy: 'sometimes' } }], /passthrough\.policy must be one of auto, always, readonly, never/, 'passthrough'],
+      [[mnt, fsys, { requestDeadlineMs: -5 }], /requestDeadlineMs must be a number of 0 or more, not -5/, 'requestDeadlineMs'],
+    ];
+    for (const [args, message, option] of refusals) {
+      await assert.rejects((mount as (...a: unknown[]) => Promise<FuseMount>)(...args), (e: unknown) => {
+        assert.ok(e instanceof MountError, String(e));
+        assert.match(e.message, message);
+        assert.equal(e.option, option);
+        return true;
+      });
+      assert.equal(isMounted(mnt), false, `nothing mounted for ${message}`);
+    }
+  });
+});
+
+test('a mirror refuses a mountpoint inside its source', T, async () => {
+  await withRoot(async (root) => {
+    const inner = path.join(root, 'inner');
+    fs.mkdirSync(inner);
+    await assert.rejects(mount(inner, new MirrorFilesystem(root)), (e: unknown) => {
+      assert.ok(e instanceof MountError);
+      assert.match(e.message, new RegExp(`the mountpoint ${inner} lies inside the source ${root}`));
+      return true;
+    });
+    assert.equal(isMounted(inner), false);
   });
 });
 
