@@ -116,15 +116,18 @@ function cliSentence(err: MountError, mnt: string): string {
   switch (err.option) {
     case 'nonEmpty':
       return err.code === 'EBUSY'
-        ? `mountpoint ${mnt} is already a FUSE mount of another process; unmount it first (fusekit umount ${mnt}), or use -o nonempty to mount over it`
+        ? `mountpoint ${mnt} is already a FUSE mount of another process; unmount it first (fusekit umount ${mnt})${process.getuid?.() === 0 ? ', or use -o nonempty to mount over it' : ''}`
         : `mountpoint ${mnt} is not empty (use -o nonempty to mount over it)`;
     case 'autoUnmount':
       return err.code === 'ENOENT'
         ? '-o auto_unmount needs fusermount3, which is not installed (Debian and Ubuntu: apt install fuse3; Fedora: dnf install fuse3)'
         : '-o auto_unmount works through fusermount3, so it cannot be combined with --mount-method syscall';
     case 'mountMethod':
+      if (err.code === 'EPERM') return '--mount-method syscall needs CAP_SYS_ADMIN (root); an ordinary user mounts through fusermount3 (--mount-method auto or fusermount)';
+      if (err.code !== 'ENOENT') return err.message;
       return '--mount-method fusermount needs fusermount3, which is not installed (Debian and Ubuntu: apt install fuse3; Fedora: dnf install fuse3)';
     case 'passthrough':
+      if (err.code !== 'EPERM') return err.message;
       return "--passthrough always needs CAP_SYS_ADMIN in the initial user namespace (to register backing files), which this process lacks; with --passthrough auto file data goes through the server instead";
     default: return err.message;
   }

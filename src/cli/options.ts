@@ -205,7 +205,8 @@ export function parseMirrorArgs(args: string[]): MirrorArgs {
       positional.push(arg);
     }
   }
-  if (positional.length !== 2) throw new UsageError('mirror needs SRC and MNT');
+  if (positional.length < 2) throw new UsageError('mirror needs SRC and MNT');
+  if (positional.length > 2) throw new UsageError(`mirror takes SRC and MNT only; unexpected: ${positional.slice(2).join(' ')}`);
   // The server runs as root: without kernel permission checks any user let in by
   // allow_other could read and write what the source denies them. Without
   // allow_other only root gets in, and the checks would only cost round trips.

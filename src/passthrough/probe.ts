@@ -39,7 +39,7 @@ export function mayRegisterBackingFiles(): boolean {
 }
 
 /** Why `mayRegisterBackingFiles()` is false, as the log says it. */
-export const NO_BACKING_PERMISSION = 'this process may not register backing files (it needs CAP_SYS_ADMIN in the initial user namespace)';
+export const NO_BACKING_PERMISSION = 'this process may not register backing files: that needs CAP_SYS_ADMIN in the initial user namespace';
 
 /**
  * Registering a directory fails with EISDIR only after the kernel has checked

@@ -201,8 +201,11 @@ async function checkMountpoint(mountpoint: string, nonEmpty: boolean): Promise<s
   // new one would hide it.
   const top = nonEmpty ? undefined : topMountAt(real);
   if (top && isFuseFsType(top.fsType)) {
+    // fusermount3 checks the mountpoint as root, and another user's mount
+    // without allow_other refuses root: for an ordinary user, stacking is no way out.
+    const stack = process.getuid?.() === 0 ? ', or pass nonEmpty: true to mount() to mount over it' : '';
     throw new MountError(
-      `mountpoint ${real} is already a FUSE mount (${top.fsType}, another process's); unmount it first (fusekit umount ${real}), or pass nonEmpty: true to mount() to mount over it`,
+      `mountpoint ${real} is already a FUSE mount (${top.fsType}, another process's); unmount it first (fusekit umount ${real})${stack}`,
       'EBUSY',
       'nonEmpty',
     );
@@ -527,7 +530,7 @@ async function mountWithSyscall(
     channel.close();
     const code = (err as { code?: string }).code;
     if (code === 'EPERM' && !canMountDirectly()) {
-      throw new MountError(`mount on ${mountpoint} needs CAP_SYS_ADMIN (root); an ordinary user mounts through fusermount3 (mountMethod 'auto' or 'fusermount')`, code);
+      throw new MountError(`mount on ${mountpoint} needs CAP_SYS_ADMIN (root); an ordinary user mounts through fusermount3 (mountMethod 'auto' or 'fusermount')`, code, 'mountMethod');
     }
     throw new MountError(`mount on ${mountpoint} failed: ${(err as Error).message}`, code);
   }

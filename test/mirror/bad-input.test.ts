@@ -82,6 +82,11 @@ const cases: Case[] = [
     says: () => [/bogus_opt_abc/],
   },
   {
+    name: 'a third positional argument',
+    argv: (d) => ['mirror', d.src, d.mnt, 'stray-arg'],
+    says: () => [/SRC and MNT only; unexpected: stray-arg/],
+  },
+  {
     name: 'unknown flag',
     argv: (d) => ['mirror', d.src, d.mnt, '--bogus-flag'],
     says: () => [/--bogus-flag|bogus-flag/],

@@ -192,6 +192,15 @@ test('-o noauto_unmount: a SIGKILLed user mirror leaves a dead mount, which `fus
   });
 });
 
+test('a second user mirror on a mounted MNT is refused without advice the user cannot follow', T, async () => {
+  await withUserMirror(() => [], async (d) => {
+    const r = await cliAsUser(['mirror', d.src, d.mnt]);
+    assert.equal(r.code, 1, describeRun(r));
+    // fusermount3 checks the mountpoint as root, which a user's mount without allow_other refuses: -o nonempty cannot help.
+    assert.match(r.stderr, /is already a FUSE mount of another process; unmount it first \(fusekit umount \S+\)\n$/, describeRun(r));
+  });
+});
+
 test('`fusekit umount MNT` as the user unmounts a running user mirror, which exits 0', T, async () => {
   await withUserMirror(() => [], async (d, server) => {
     const r = await cliAsUser(['umount', d.mnt]);
@@ -252,7 +261,7 @@ test('refused as a user: no fusermount3, a mountpoint the user cannot write, mou
   await refused(() => [], /^fusekit: mountpoint \S+ is not writable by this user, and fusermount3 mounts only where the user may write$/, undefined, (d) => {
     fs.chownSync(d.mnt, 0, 0);
   });
-  await refused(() => ['--mount-method', 'syscall'], /^fusekit: mount on \S+ needs CAP_SYS_ADMIN \(root\); an ordinary user mounts through fusermount3/);
+  await refused(() => ['--mount-method', 'syscall'], /^fusekit: --mount-method syscall needs CAP_SYS_ADMIN \(root\); an ordinary user mounts through fusermount3 \(--mount-method auto or fusermount\)$/);
 });
 
 test('refused as a user: mount_max reached (a private mount namespace with its own fuse.conf)', T, async () => {
