@@ -498,7 +498,9 @@ export class MirrorFilesystem implements Filesystem {
     return inode;
   }
 
-  private entry(inode: MirrorInode, st: Stat): EntryOut {
+  /** The entry of `inode` (stat'ed as `st`), looked up in `parent`. */
+  private entry(inode: MirrorInode, st: Stat, parent: MirrorInode | undefined): EntryOut {
+    if (this.watcher && parent) this.watcher.lookedUpIn(parent.nodeid, inode.nodeid);
     if (this.watcher && inode.type === S_IFDIR) this.watcher.watchDir(inode);
     const seen = this.watcherSees(inode, st.dev);
     return { nodeid: inode.nodeid, generation: 0, entryTimeout: seen ? this.entryTimeout : this.unwatchedTimeouts[0], attrTimeout: this.attrTimeoutOf(inode, st, seen), attr: st };
@@ -512,7 +514,9 @@ export class MirrorFilesystem implements Filesystem {
    * LOCAL_FILESYSTEMS).
    */
   private watcherSees(inode: MirrorInode, dev: number): boolean {
-    if (this.watcher === undefined || dev === this.rootDev) return true;
+    if (this.watcher === undefined) return true;
+    if (this.watcher.isUnseen(inode.nodeid)) return false;
+    if (dev === this.rootDev) return true;
     let local = this.localDevs.get(dev);
     if (local === undefined) {
       local = onLocalFilesystem(inode.fd);
@@ -554,7 +558,7 @@ export class MirrorFilesystem implements Filesystem {
     if (inode && this.inodes.isStill(inode, parent.fd, name, 0)) {
       inode.nlookup++;
       this.inodes.touch(inode);
-      return this.entry(inode, st);
+      return this.entry(inode, st, parent);
     }
     if (onlyKnown && !inode) return undefined;
     // The name may have been replaced since the stat: the descriptor decides.
@@ -567,7 +571,7 @@ export class MirrorFilesystem implements Filesystem {
    * names just created, which are new to the table: no stat by name first.
    */
   private adopt(parent: MirrorInode, name: Buffer): EntryOut {
-    return this.adoptOpened(this.openInode(parent, name));
+    return this.adoptOpened(this.openInode(parent, name), parent);
   }
 
   /** An O_PATH descriptor of `name` in `parent`. Out of descriptors, it asks for a prune first: no new inode would ask again. */
@@ -580,8 +584,8 @@ export class MirrorFilesystem implements Filesystem {
     }
   }
 
-  /** `adopt` of `fd`, an O_PATH descriptor just opened, which becomes the table's or is closed. */
-  private adoptOpened(fd: number): EntryOut {
+  /** `adopt` of `fd`, an O_PATH descriptor of a name in `parent` just opened, which becomes the table's or is closed. */
+  private adoptOpened(fd: number, parent: MirrorInode): EntryOut {
     let st: Stat;
     try {
       st = fstatat(fd, EMPTY, STAT_SELF);
@@ -598,7 +602,7 @@ export class MirrorFilesystem implements Filesystem {
       inode = this.inodes.add(fd, st.dev, st.ino, st.mode & S_IFMT, true);
       this.relieveDescriptorPressure();
     }
-    return this.entry(inode, st);
+    return this.entry(inode, st, parent);
   }
 
   /** `adopt`, with a name that is gone (ENOENT: removed since it was listed or stat'ed) returned as an Errno. */
@@ -872,7 +876,7 @@ export class MirrorFilesystem implements Filesystem {
         throw err;
       }
     }
-    return this.adoptOpened(fd);
+    return this.adoptOpened(fd, parent);
   }
 
   private isServer(ctx: RequestContext): boolean {
@@ -1046,7 +1050,7 @@ export class MirrorFilesystem implements Filesystem {
       pathFd = sysOpen(procPath(fd), O_PATH | O_CLOEXEC, 0);
       const inode = this.inodes.add(pathFd, st.dev, st.ino, S_IFREG);
       this.fileOpened(fd, inode, sysFlags);
-      return { entry: this.entry(inode, st), open: { fh: fd, openFlags, backing: this.backingFor(inode, st.mode) } };
+      return { entry: this.entry(inode, st, parent), open: { fh: fd, openFlags, backing: this.backingFor(inode, st.mode) } };
     } catch (err) {
       if (pathFd >= 0) tryClose(pathFd);
       tryClose(fd);

@@ -57,6 +57,7 @@
  * one event each, and what a read leaves over is dropped with it, so a count
  * left over by merged events never hides a later change made in SRC.
  */
+import { readlinkSync } from 'node:fs';
 import type { Notifier } from '../fs/filesystem.js';
 import type { Logger } from '../fs/logger.js';
 import { AT_SYMLINK_NOFOLLOW, S_IFDIR, S_IFREG } from '../sys/constants.js';
@@ -167,6 +168,15 @@ export interface WatchStats {
   unwatched: number;
 }
 
+/** The source path a /proc/self/fd/N link names, for a log line; the link itself when it cannot be read. */
+function describeDirectory(procLink: string): string {
+  try {
+    return readlinkSync(procLink);
+  } catch {
+    return procLink;
+  }
+}
+
 /** Watches the source for the mirror. `close()` ends it. */
 export class SourceWatcher {
   readonly stats: WatchStats = { watches: 0, events: 0, ownChanges: 0, entries: 0, attrs: 0, pages: 0, overflows: 0, epochs: 0, unwatched: 0 };
@@ -192,6 +202,14 @@ export class SourceWatcher {
   /** Attribute and content changes made through the mount since the last read: node id → events expected. */
   private readonly expectedAttrs = new Map<number, number>();
   private warnedLimit = false;
+  private warnedDenied = false;
+  /**
+   * Nodes whose changes made in the source no watch reports: directories
+   * the server may not watch (inotify needs read permission on them; an
+   * ordinary user's mirror meets such directories, execute-only ones say),
+   * and what was looked up in them. Their cache timeouts stay short.
+   */
+  private readonly unseen = new Set<number>();
   private warnedEpoch = false;
   private closed = false;
   /** One drain's work: names by "parent/name" (with whether the last event took the name away), nodes whose attributes or pages to drop. */
@@ -215,7 +233,7 @@ export class SourceWatcher {
    * @param inodes the mirror's inode table (what the kernel knows)
    * @param notify the session's notifier
    * @param logger where the one-line warnings go
-   * @param unwatchable called (once) when a directory cannot be watched: the mirror then shortens its cache timeouts
+   * @param unwatchable called (once) when directories cannot be watched for a reason that is not one directory's permissions (the watch limit): the mirror then shortens its cache timeouts
    * @param writingThroughMount whether the mount has the file open for writing: its content changes are then the mount's own
    */
   constructor(
@@ -245,6 +263,15 @@ export class SourceWatcher {
     if (wd === -E.ENOENT) return;
     if (wd < 0) {
       this.stats.unwatched++;
+      if (wd === -E.EACCES || wd === -E.EPERM) {
+        // One directory the server may not read: only what lies in it goes unseen.
+        this.unseen.add(dir.nodeid);
+        if (!this.warnedDenied) {
+          this.warnedDenied = true;
+          this.logger.warn(`fusekit: may not watch ${describeDirectory(where)} (no read permission), nor others like it: what lies in such directories is cached for 1 s`);
+        }
+        return;
+      }
       if (!this.warnedLimit) {
         this.warnedLimit = true;
         const why = wd === -E.ENOSPC ? 'the inotify watch limit (fs.inotify.max_user_watches) is reached' : `inotify_add_watch failed (errno ${-wd})`;
@@ -260,8 +287,19 @@ export class SourceWatcher {
     this.wdOf.set(dir.nodeid, wd);
   }
 
+  /** Whether changes made in the source to node `nodeid` may go unreported (see `unseen`). */
+  isUnseen(nodeid: number): boolean {
+    return this.unseen.size > 0 && this.unseen.has(nodeid);
+  }
+
+  /** `child` was just looked up in `parent`: if no watch sees into `parent`, none sees `child`. */
+  lookedUpIn(parent: number, child: number): void {
+    if (this.unseen.size > 0 && this.unseen.has(parent)) this.unseen.add(child);
+  }
+
   /** The kernel forgot node `nodeid`: stop watching it if it is a watched directory. */
   forgotten(nodeid: number): void {
+    if (this.unseen.size > 0) this.unseen.delete(nodeid);
     const wd = this.wdOf.get(nodeid);
     if (wd === undefined) return;
     this.wdOf.delete(nodeid);

@@ -159,6 +159,39 @@ test('access(2) through a user mirror answers as the source does, POSIX ACLs inc
   );
 });
 
+test('a directory the user may not watch (execute-only) keeps short timeouts for itself alone; the rest stays watched', T, async () => {
+  await withUserMirror(() => [], async (d, server) => {
+    const other = path.join(d.src, 'other', 'g');
+    const hidden = path.join(d.src, 'xonly', 'f');
+    const modeOf = async (p: string) => {
+      const r = await shAsUser(`stat -c %a ${p}`);
+      assert.equal(r.code, 0, describeRun(r));
+      return r.stdout.trim();
+    };
+    // Known to the kernel, with attributes cached, in both directories.
+    assert.equal(await modeOf(path.join(d.mnt, 'xonly', 'f')), '644');
+    assert.equal(await modeOf(path.join(d.mnt, 'other', 'g')), '644');
+    // Watched: a change made in SRC shows at once, not after a timeout.
+    fs.chmodSync(other, 0o600);
+    await pollUntil(async () => (await modeOf(path.join(d.mnt, 'other', 'g'))) === '600', { timeoutMs: 500, what: 'a change in a watched directory within 0.5 s' });
+    // Not watchable: the change still shows, after the short timeout (1 s) instead of an hour.
+    fs.chmodSync(hidden, 0o640);
+    await pollUntil(async () => (await modeOf(path.join(d.mnt, 'xonly', 'f'))) === '640', { timeoutMs: 3000, what: 'a change in the execute-only directory within 3 s' });
+    const err = server.stderr();
+    assert.match(err, /may not watch \S*xonly \(no read permission\)/);
+    assert.doesNotMatch(err, /cannot watch the source/);
+  }, (d) => {
+    fs.mkdirSync(path.join(d.src, 'other'));
+    fs.writeFileSync(path.join(d.src, 'other', 'g'), 'g');
+    fs.chmodSync(path.join(d.src, 'other', 'g'), 0o644);
+    fs.chownSync(path.join(d.src, 'other'), USER.uid, USER.gid);
+    fs.mkdirSync(path.join(d.src, 'xonly'), 0o711);
+    fs.chmodSync(path.join(d.src, 'xonly'), 0o711);
+    fs.writeFileSync(path.join(d.src, 'xonly', 'f'), 'f');
+    fs.chmodSync(path.join(d.src, 'xonly', 'f'), 0o644);
+  });
+});
+
 test('SIGINT unmounts a user mirror, which exits 0', T, async () => {
   await withUserMirror(() => [], async (d, server) => {
     server.child.kill('SIGINT');
