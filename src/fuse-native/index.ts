@@ -388,8 +388,10 @@ export class Fuse {
 
   /**
    * Detaches the mount at once, as fuse-native's `fusermount -uz` does, and
-   * calls `cb(err)` then: files still open on it keep being served, and the
-   * session ends when the last of them is closed.
+   * calls `cb(err)` then: files still open on it keep being served while the
+   * program runs, and the session ends when the last of them is closed. As in
+   * fuse-native, the mount no longer keeps Node running: a program that
+   * still holds a file on it can exit (the connection is then aborted).
    */
   unmount(cb?: (err: Error | null) => void): void {
     const done = cb ?? (() => undefined);
@@ -403,7 +405,10 @@ export class Fuse {
       if (this.mounted === m) this.forgetMount();
     });
     unmountAt(m.mountpoint, { lazy: true }).then(
-      () => done(null),
+      () => {
+        m.unref();
+        done(null);
+      },
       (err: Error) => done(err),
     );
   }

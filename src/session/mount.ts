@@ -141,6 +141,13 @@ export interface FuseMount {
    * ENOTCONN), then detaches the mount. `ended` resolves with `aborted`.
    */
   abort(): Promise<ChannelEnd>;
+  /**
+   * Lets the process exit while the connection is still up (after a lazy
+   * unmount with files still open, say): waiting for requests no longer
+   * keeps the event loop alive. Requests are still served while the process
+   * runs; at its exit the connection is aborted, as for every live mount.
+   */
+  unref(): void;
 }
 
 // ---------------------------------------------------------------------------
@@ -159,6 +166,17 @@ export function canMountDirectly(): boolean {
 
 /** The live mounts of this process, by mountpoint. */
 const liveMounts = new Map<string, MountHandle>();
+
+function abortEveryLiveMount(): void {
+  for (const m of liveMounts.values()) m.abortNow();
+}
+
+/** Whether an 'exit' listener aborts the live mounts (see `MountHandle.abortNow`): on while any is live, and only then. */
+function abortLiveMountsAtExit(on: boolean): void {
+  const listening = process.listeners('exit').includes(abortEveryLiveMount);
+  if (on && !listening) process.on('exit', abortEveryLiveMount);
+  else if (!on && listening) process.removeListener('exit', abortEveryLiveMount);
+}
 
 function alreadyMounted(mountpoint: string): MountError {
   return new MountError(`mountpoint ${mountpoint} is already a mount of this process; unmount it first`, 'EBUSY');
@@ -332,6 +350,25 @@ class MountHandle implements FuseMount {
       }
     }
     return this.ended;
+  }
+
+  unref(): void {
+    this.channel.keepProcessAlive(false);
+  }
+
+  /**
+   * At process exit: aborts the connection at once. The kernel closes the
+   * exiting process's descriptors before it releases /dev/fuse, so a file
+   * the process still had open on its own mount would send a FLUSH that
+   * nobody is left to answer, and the exit would hang for good (SIGKILL
+   * cannot end it).
+   */
+  abortNow(): void {
+    this.aborting = true;
+    if (this.connectionId !== undefined) abortConnection(this.connectionId);
+    // Closing stops the event loop's watch too: a hang-up reported while
+    // Node tears down would call into JavaScript that is gone.
+    this.channel.close();
   }
 
   async abort(): Promise<ChannelEnd> {
@@ -614,8 +651,10 @@ export async function mount(mountpoint: string, filesystem: Filesystem, options:
   }
   const handle = new MountHandle(target, session, info, method, helper?.autoUnmount ?? false, channel, connectionId, sessionEnded);
   liveMounts.set(target, handle);
+  abortLiveMountsAtExit(true);
   void handle.ended.then(() => {
     if (liveMounts.get(target) === handle) liveMounts.delete(target);
+    abortLiveMountsAtExit(liveMounts.size > 0);
   });
   if (o.unmountOnSignal) unmountOnSignal(handle);
   return handle;

@@ -222,6 +222,8 @@ export interface ReadableWatch {
   resume(): void;
   /** Stops watching for good. */
   close(): void;
+  /** Whether the watch keeps the event loop (and so the process) alive; it does from the start. */
+  keepAlive(keep: boolean): void;
 }
 
 /**
@@ -236,6 +238,7 @@ export function watchReadable(fd: number, onReadable: () => void): ReadableWatch
     pause: () => handle.stop(),
     resume: () => handle.start(opts, cb),
     close: () => handle.close(),
+    keepAlive: (keep) => (keep ? handle.ref() : handle.unref()),
   };
 }
 

@@ -145,6 +145,7 @@ export class FuseChannel implements Channel {
   private readonly large: BufferPool;
   private readonly small: BufferPool;
   private watch: ReadableWatch | undefined;
+  private keepAlive = true;
   private handlers: ChannelHandlers | undefined;
   private draining = false;
   private stalled = false;
@@ -202,12 +203,22 @@ export class FuseChannel implements Channel {
     this.handlers = handlers;
     try {
       this.watch = watchReadable(this.fd, () => this.drain());
+      if (!this.keepAlive) this.watch.keepAlive(false);
     } catch (err) {
       this.finish({ reason: 'error', error: new Error(`cannot watch /dev/fuse: ${(err as Error).message}`) });
       return;
     }
     // Read whatever is already queued (INIT usually is).
     setImmediate(() => this.drain());
+  }
+
+  /**
+   * Whether waiting for requests keeps the process alive (it does from the
+   * start). Off, the event loop may end while the connection is still up.
+   */
+  keepProcessAlive(keep: boolean): void {
+    this.keepAlive = keep;
+    this.watch?.keepAlive(keep);
   }
 
   /** Writes one reply or notification. Returns 0 or a negative errno (ENOENT: the request is gone, e.g. interrupted). */

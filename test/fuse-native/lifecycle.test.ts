@@ -223,6 +223,59 @@ test('require() and import of fusekit/fuse-native both give the class, without w
   }
 });
 
+// Holds a file of its own mount open across unmount(cb), then lets Node run out of work.
+const SELF_HOLD = `
+import Fuse from 'fusekit/fuse-native';
+import fs from 'node:fs';
+const ops = {
+  getattr: (p, cb) => p === '/' ? cb(0, { mode: 0o40755, size: 4096 }) : p === '/f' ? cb(0, { mode: 0o100644, size: 5 }) : cb(Fuse.ENOENT),
+  open: (p, flags, cb) => cb(0, 1),
+  read: (p, fd, buf, len, pos, cb) => cb(buf.write('abcde'.slice(pos, pos + len))),
+};
+const fuse = new Fuse(process.argv[2], ops);
+fuse.mount(async (err) => {
+  if (err) { console.log('ERROR', err.message); return; }
+  console.log('MOUNTED');
+  process.stdin.once('data', async () => {
+    process.stdin.destroy();
+    globalThis.held = await fs.promises.open(process.argv[2] + '/f', 'r');
+    const b = Buffer.alloc(5);
+    await globalThis.held.read(b, 0, 5, 0);
+    fuse.unmount((e) => console.log('UNMOUNTED', e, b.toString()));
+  });
+});
+process.on('exit', () => console.log('EXIT'));
+`;
+
+test('a program that unmounts while it holds a file of its own mount still exits, as under fuse-native', { timeout: 60_000 }, async () => {
+  const d = scratch();
+  const dir = consumerDir(d.root);
+  fs.writeFileSync(path.join(dir, 'hold.mjs'), SELF_HOLD);
+  const p = startProgram(dir, 'hold.mjs', [d.mnt]);
+  let connection: number | undefined;
+  try {
+    await p.waitLine(/^MOUNTED/);
+    connection = readMountInfo().find((e) => e.mountPoint === d.mnt)?.minor;
+    assert.notEqual(connection, undefined, 'the mount is in the mount table');
+    p.child.stdin!.write('go\n');
+    assert.equal(await p.waitLine(/^UNMOUNTED/), 'UNMOUNTED null abcde');
+    // Before: the mount kept Node running, and a SIGTERM then hung the exit for
+    // good (the kernel's FLUSH of the held file waited on the exiting server).
+    assert.equal(await withTimeout(p.exited, 10_000, 'the program to exit on its own'), 0, p.stderr());
+    assert.ok(p.lines.includes('EXIT'));
+    assert.equal(mountAt(d.mnt), undefined);
+  } finally {
+    p.child.kill('SIGKILL');
+    // An exit stuck in the kernel ends only when its connection is aborted.
+    for (let i = 0; i < 20 && connection !== undefined && fs.existsSync(`/sys/fs/fuse/connections/${connection}`); i++) {
+      await sleep(100);
+      fs.writeFileSync(`/sys/fs/fuse/connections/${connection}/abort`, '1');
+    }
+    forceUnmount(d.mnt);
+    d.cleanup();
+  }
+});
+
 test('debug (or DEBUG=fuse-bindings) traces requests; autoUnmount unmounts at exit; force replaces a dead mount', { timeout: 60_000 }, async () => {
   const d = scratch();
   const dir = consumerDir(d.root);
