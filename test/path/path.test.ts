@@ -473,3 +473,11 @@ test('O_TRUNC reaches a path filesystem as a truncate to 0 after the open, unles
     });
   }
 });
+
+test('mountPaths() refuses a missing filesystem or options before it mounts anything', async () => {
+  const { mountPaths } = await import('../../src/path/mount.js');
+  const { MountError } = await import('../../src/session/mount.js');
+  const call = mountPaths as (...a: unknown[]) => Promise<unknown>;
+  await assert.rejects(call('/nonexistent-mnt', null), (e: unknown) => e instanceof MountError && /needs a filesystem: .* not null/.test(e.message));
+  await assert.rejects(call('/nonexistent-mnt', new PathMemoryFilesystem(), null), (e: unknown) => e instanceof MountError && /options must be an object/.test(e.message));
+});
