@@ -413,7 +413,7 @@ export class MirrorFilesystem implements Filesystem {
         this.watchUnavailable(`the kernel's FUSE protocol 7.${info.minor} has no NOTIFY_INC_EPOCH (7.44, Linux 6.16)`, this.watchQuietly);
       } else {
         try {
-          this.watcher = new SourceWatcher(this.inodes, notify, this.logger, (why) => this.watchUnavailable(why), (inode) => this.writers.has(inode.nodeid));
+          this.watcher = new SourceWatcher(this.inodes, notify, this.logger, (why, directory) => (directory === undefined ? this.watchUnavailable(why) : this.directoryUnwatchable(directory, why)), (inode) => this.writers.has(inode.nodeid));
           this.watcher.watchDir(this.inodes.root);
           if (!this.watchQuietly && !this.rootOnLocalFilesystem) {
             this.logger.warn('fusekit: --watch: SRC is not on a local filesystem; changes made to it elsewhere (another machine, server or layer) raise no event and show only after the cache timeouts');
@@ -435,6 +435,11 @@ export class MirrorFilesystem implements Filesystem {
     if (this.entryTimeout === this.unwatchedTimeouts[0] && this.attrTimeout === this.unwatchedTimeouts[1]) return;
     [this.entryTimeout, this.attrTimeout, this.negativeTimeout] = this.unwatchedTimeouts;
     if (!quietly) this.logger.warn(`fusekit: cannot watch the source (${why}): caching for ${this.entryTimeout} s as without --watch`);
+  }
+
+  /** One directory cannot be watched (the watcher keeps what lies in it on the unwatched timeouts): said once. */
+  private directoryUnwatchable(directory: string, why: string): void {
+    this.logger.warn(`fusekit: may not watch ${directory} (${why}), nor others like it: what lies in such directories is cached for ${this.unwatchedTimeouts[0]} s`);
   }
 
   /** Where source calls are made (see {@link MirrorOptions.offload}), and how many went to the pool. */
@@ -499,8 +504,8 @@ export class MirrorFilesystem implements Filesystem {
   }
 
   /** The entry of `inode` (stat'ed as `st`), looked up in `parent`. */
-  private entry(inode: MirrorInode, st: Stat, parent: MirrorInode | undefined): EntryOut {
-    if (this.watcher && parent) this.watcher.lookedUpIn(parent.nodeid, inode.nodeid);
+  private entry(inode: MirrorInode, st: Stat, parent: MirrorInode): EntryOut {
+    if (this.watcher) this.watcher.lookedUpIn(parent.nodeid, inode.nodeid);
     if (this.watcher && inode.type === S_IFDIR) this.watcher.watchDir(inode);
     const seen = this.watcherSees(inode, st.dev);
     return { nodeid: inode.nodeid, generation: 0, entryTimeout: seen ? this.entryTimeout : this.unwatchedTimeouts[0], attrTimeout: this.attrTimeoutOf(inode, st, seen), attr: st };

@@ -233,14 +233,14 @@ export class SourceWatcher {
    * @param inodes the mirror's inode table (what the kernel knows)
    * @param notify the session's notifier
    * @param logger where the one-line warnings go
-   * @param unwatchable called (once) when directories cannot be watched for a reason that is not one directory's permissions (the watch limit): the mirror then shortens its cache timeouts
+   * @param unwatchable called (once of each kind) when a directory cannot be watched: with the directory when only its own permissions stand in the way (what lies in it is then cached briefly, see `unseen`), without when the next ones would fail too (the watch limit: the mirror then shortens all its cache timeouts)
    * @param writingThroughMount whether the mount has the file open for writing: its content changes are then the mount's own
    */
   constructor(
     private readonly inodes: InodeTable,
     private readonly notify: Notifier,
     private readonly logger: Logger,
-    private readonly unwatchable: (why: string) => void = () => undefined,
+    private readonly unwatchable: (why: string, directory?: string) => void = () => undefined,
     private readonly writingThroughMount: (inode: MirrorInode) => boolean = () => false,
   ) {
     this.fd = inotifyInit(IN_NONBLOCK | IN_CLOEXEC);
@@ -268,7 +268,7 @@ export class SourceWatcher {
         this.unseen.add(dir.nodeid);
         if (!this.warnedDenied) {
           this.warnedDenied = true;
-          this.logger.warn(`fusekit: may not watch ${describeDirectory(where)} (no read permission), nor others like it: what lies in such directories is cached for 1 s`);
+          this.unwatchable('no read permission', describeDirectory(where));
         }
         return;
       }

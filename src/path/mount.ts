@@ -2,7 +2,7 @@
  * `mountPaths()`: mounts a `PathFilesystem`, the path-level counterpart of
  * `mount()`.
  */
-import { mount, MountError } from '../session/mount.js';
+import { checkArgumentShapes, mount } from '../session/mount.js';
 import type { FuseMount } from '../session/mount.js';
 import { PathAdapter } from './adapter.js';
 import type { PathOptions } from './adapter.js';
@@ -25,10 +25,8 @@ export interface PathMount extends FuseMount {
  * INIT; fails with a `MountError` (and nothing mounted) otherwise.
  */
 export async function mountPaths(mountpoint: string, filesystem: PathFilesystem, options: PathMountOptions = {}): Promise<PathMount> {
-  if (typeof filesystem !== 'object' || filesystem === null) {
-    throw new MountError(`mountPaths() needs a filesystem: an object with the PathFilesystem methods it implements, not ${filesystem === null ? 'null' : typeof filesystem}`, 'EINVAL');
-  }
-  if (typeof options !== 'object' || options === null) throw new MountError(`mountPaths() options must be an object (or left out), not ${options === null ? 'null' : typeof options}`, 'EINVAL');
+  // Before the adapter is built from them.
+  checkArgumentShapes('mountPaths()', 'PathFilesystem', mountpoint, filesystem, options);
   const { entryTimeout, attrTimeout, negativeTimeout, unlinkedOpen, ...rest } = options;
   const adapter = new PathAdapter(filesystem, { entryTimeout, attrTimeout, negativeTimeout, unlinkedOpen });
   const m = await mount(mountpoint, adapter, rest as BaseMountOptions);

@@ -441,13 +441,7 @@ const PASSTHROUGH_POLICIES: readonly string[] = ['auto', 'always', 'readonly', '
  * callers get no type check.
  */
 function checkArguments(mountpoint: unknown, filesystem: unknown, o: unknown): void {
-  if (typeof mountpoint !== 'string' || mountpoint === '') {
-    throw new MountError(`mount() needs the mountpoint as a path (a non-empty string), not ${describeValue(mountpoint)}`, 'EINVAL');
-  }
-  if (typeof filesystem !== 'object' || filesystem === null) {
-    throw new MountError(`mount() needs a filesystem: an object with the Filesystem methods it implements (an empty object answers ENOSYS to everything), not ${describeValue(filesystem)}`, 'EINVAL');
-  }
-  if (typeof o !== 'object' || o === null) throw new MountError(`mount() options must be an object (or left out), not ${describeValue(o)}`, 'EINVAL');
+  checkArgumentShapes('mount()', 'Filesystem', mountpoint, filesystem, o);
   const opts = o as MountOptions;
   if (opts.mountMethod !== undefined && !MOUNT_METHODS.includes(opts.mountMethod)) {
     throw new MountError(`mountMethod must be one of ${MOUNT_METHODS.join(', ')}, not ${describeValue(opts.mountMethod)}`, 'EINVAL', 'mountMethod');
@@ -466,6 +460,21 @@ function checkArguments(mountpoint: unknown, filesystem: unknown, o: unknown): v
       throw new MountError(`${key} must be a number of 0 or more, not ${describeValue(v)}`, 'EINVAL', key);
     }
   }
+}
+
+/**
+ * The checks every mounting call makes first: a mountpoint path, a
+ * filesystem object (with the methods of `fsInterface`) and an options
+ * object, named after `call` in the error. @internal
+ */
+export function checkArgumentShapes(call: string, fsInterface: string, mountpoint: unknown, filesystem: unknown, options: unknown): void {
+  if (typeof mountpoint !== 'string' || mountpoint === '') {
+    throw new MountError(`${call} needs the mountpoint as a path (a non-empty string), not ${describeValue(mountpoint)}`, 'EINVAL');
+  }
+  if (typeof filesystem !== 'object' || filesystem === null) {
+    throw new MountError(`${call} needs a filesystem: an object with the ${fsInterface} methods it implements (an empty object answers ENOSYS to everything), not ${describeValue(filesystem)}`, 'EINVAL');
+  }
+  if (typeof options !== 'object' || options === null) throw new MountError(`${call} options must be an object (or left out), not ${describeValue(options)}`, 'EINVAL');
 }
 
 function describeValue(v: unknown): string {
