@@ -58,10 +58,12 @@ export interface SessionOptions {
    * none). A request still unanswered after it is answered ETIMEDOUT, its
    * `ctx.signal` aborts, and the handler's late answer is dropped (an entry
    * or open it carried is given back), so the caller is freed and the mount
-   * keeps serving. A blocking lock wait (SETLKW) has no deadline: waiting is
-   * its job, and the caller's signals still interrupt it. A handler that
-   * blocks the event loop itself cannot be reached by this deadline: that is
-   * what `kernelRequestTimeout` is for.
+   * keeps serving. A `read(2)` whose READ never settles fails after twice
+   * the deadline: the kernel's readahead READ fails first, then it asks again
+   * for the page its caller wants. A blocking lock wait (SETLKW) has no
+   * deadline: waiting is its job, and the caller's signals still interrupt
+   * it. A handler that blocks the event loop itself cannot be reached by this
+   * deadline: that is what `kernelRequestTimeout` is for.
    */
   requestDeadlineMs?: number;
   /**
