@@ -458,6 +458,18 @@ export class InodeTable {
     this.byDescriptor.add(slot);
   }
 
+  /** The node id of every inode the kernel knows, the root first, however each is held. */
+  knownNodeIds(): number[] {
+    const out: number[] = [];
+    for (let slot = 0; slot < this.nextSlot; slot++) if (this.nlookups[slot]! > 0) out.push(slot + 1);
+    return out;
+  }
+
+  /** Node ids of the inodes that have files open for the kernel now. */
+  nodeIdsWithOpenFiles(): number[] {
+    return Array.from(this.openFiles.keys(), (slot) => slot + 1);
+  }
+
   /** Up to `n` node ids held by descriptor, least recently used first (never the root). */
   leastRecentlyUsed(n: number): number[] {
     const out: number[] = [];

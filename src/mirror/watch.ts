@@ -220,6 +220,14 @@ export class SourceWatcher {
   /** Directories whose entries changed: attributes and cached listing. */
   private readonly listings = new Map<number, MirrorInode>();
   private overflowed = false;
+  /**
+   * A name was created, removed or renamed in the source since the last
+   * flush. It may have been a link of a file open through the mount, whose
+   * link count and ctime (what fstat of the open file shows) then changed,
+   * and once a name is gone no stat of it can tell which file it was: the
+   * attributes of every inode with files open are dropped at the flush.
+   */
+  private namesChangedInSource = false;
   /** Names and listings invalidated once, to invalidate again after SETTLE_MS. */
   private settleNames = new Map<string, [number, Buffer]>();
   private settleListings = new Set<number>();
@@ -482,6 +490,7 @@ export class SourceWatcher {
         // A name changed: what the last child event's name named may have, too.
         this.lastChildName.length = 0;
         if (!this.isOwnName(dir.nodeid, b, start, end)) {
+          this.namesChangedInSource = true;
           const name = Buffer.from(b.subarray(start, end));
           this.names.set(`${dir.nodeid}/${name.toString('latin1')}`, [dir.nodeid, name, (mask & (In.DELETE | In.MOVED_FROM)) !== 0]);
           this.listings.set(dir.nodeid, dir);
@@ -545,12 +554,20 @@ export class SourceWatcher {
   private flush(): void {
     if (this.overflowed) {
       this.overflowed = false;
+      this.namesChangedInSource = false;
       this.names.clear();
       this.attrs.clear();
       this.pages.clear();
       this.listings.clear();
       this.invalidateEverything();
       return;
+    }
+    if (this.namesChangedInSource) {
+      this.namesChangedInSource = false;
+      for (const id of this.inodes.nodeIdsWithOpenFiles()) {
+        const inode = this.attrs.has(id) ? undefined : this.inodes.get(id);
+        if (inode) this.attrs.set(id, inode);
+      }
     }
     for (const inode of this.attrs.values()) {
       this.stats.attrs++;
@@ -637,7 +654,8 @@ export class SourceWatcher {
   private invalidateEverything(): void {
     this.stats.overflows++;
     this.logger.warn('fusekit: --watch: the inotify queue overflowed; invalidating everything the kernel caches');
-    const ids = [this.inodes.root.nodeid, ...this.inodes.leastRecentlyUsed(Number.MAX_SAFE_INTEGER)];
+    // Every inode, whether held by descriptor or by handle.
+    const ids = this.inodes.knownNodeIds();
     if (this.notify.incEpoch() < 0 && !this.warnedEpoch) {
       this.warnedEpoch = true;
       this.logger.warn('fusekit: --watch: this kernel has no NOTIFY_INC_EPOCH (Linux 6.16+): names cached before the overflow stay until their timeout');

@@ -287,20 +287,40 @@ test('--watch: a queue overflow invalidates everything the kernel holds', { time
       // In the root, which the kernel never forgets (a drop_caches elsewhere on the machine may forget the rest).
       fs.writeFileSync(path.join(src, 'f'), 'before');
       assert.equal(fs.lstatSync(path.join(mnt, 'f')).size, 6);
-      assert.deepEqual(fs.readdirSync(mnt), ['f']);
+      // And below it, held open so that the kernel keeps them: as root the
+      // mirror holds these inodes by handle, not by descriptor, and an
+      // overflow must reach them too. An open file's fstat and a listing
+      // through an open directory take no path, so no name's epoch helps.
+      fs.mkdirSync(path.join(src, 'd'));
+      fs.writeFileSync(path.join(src, 'd', 'g'), 'before');
+      const fileFd = fs.openSync(path.join(mnt, 'd', 'g'), 'r');
+      const dirFd = fs.openSync(path.join(mnt, 'd'), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      assert.equal(fs.fstatSync(fileFd).size, 6);
+      assert.deepEqual(fs.readdirSync(`/proc/self/fd/${dirFd}`), ['g']);
+      assert.deepEqual(fs.readdirSync(mnt).sort(), ['d', 'f']);
       // More distinct events than the queue holds, while the server cannot read them.
       const limit = Number(fs.readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8'));
       process.kill(proc.pid, 'SIGSTOP');
       try {
         for (let i = 0; i <= limit; i++) fs.writeFileSync(path.join(src, `n${i}`), '');
         fs.writeFileSync(path.join(src, 'f'), 'after, and longer');
+        fs.writeFileSync(path.join(src, 'd', 'g'), 'after, and longer');
+        fs.writeFileSync(path.join(src, 'd', 'h'), '');
       } finally {
         process.kill(proc.pid, 'SIGCONT');
       }
-      const s = await freshStats(statsFile, 'the overflow handled', (x) => watchOf(x).overflows > 0, 20_000);
-      assert.equal(watchOf(s).overflows, 1);
-      assert.equal(fs.lstatSync(path.join(mnt, 'f')).size, 'after, and longer'.length, 'attributes invalidated');
-      assert.equal(fs.readdirSync(mnt).length, limit + 2, 'listing invalidated');
+      try {
+        const s = await freshStats(statsFile, 'the overflow handled', (x) => watchOf(x).overflows > 0, 20_000);
+        assert.equal(watchOf(s).overflows, 1);
+        assert.equal(fs.lstatSync(path.join(mnt, 'f')).size, 'after, and longer'.length, 'attributes invalidated');
+        assert.equal(fs.readdirSync(mnt).length, limit + 3, 'listing invalidated');
+        // The pages go one inode at a time in the background, and attributes of inodes held by handle were once skipped.
+        await pollUntil(() => fs.fstatSync(fileFd).size === 'after, and longer'.length, { timeoutMs: 5000, what: "the open file's new size" });
+        await pollUntil(() => fs.readdirSync(`/proc/self/fd/${dirFd}`).sort().join() === 'g,h', { timeoutMs: 5000, what: 'the new name in the open directory' });
+      } finally {
+        fs.closeSync(fileFd);
+        fs.closeSync(dirFd);
+      }
     },
     { args: argsWithStats(['--watch'], (f) => (statsFile = f)) },
   );
@@ -423,6 +443,34 @@ test('watching: a file with two links, changed through the link in a directory t
       // inotify reports this write to watches on `unknown` (none) and on the file itself (none), not to `known`.
       fs.appendFileSync(path.join(src, 'unknown', 'g'), 'bcd');
       await pollUntil(() => fs.statSync(path.join(mnt, 'known', 'f')).size === 4, { timeoutMs: 10_000, what: 'the new size of the hard-linked file at MNT' });
+    },
+    { args: ['--watch'] },
+  );
+});
+
+test('watching: a file open through MNT whose name is removed or replaced in SRC shows its new link count on the open file', { timeout: 60_000 }, async () => {
+  await withMirror(
+    async ({ src, mnt }) => {
+      fs.writeFileSync(path.join(src, 'gone'), 'a');
+      fs.writeFileSync(path.join(src, 'replaced'), 'b');
+      fs.writeFileSync(path.join(src, 'new'), 'c');
+      await sleep(300);
+      const gone = fs.openSync(path.join(mnt, 'gone'), 'r');
+      const replaced = fs.openSync(path.join(mnt, 'replaced'), 'r');
+      try {
+        assert.equal(fs.fstatSync(gone).nlink, 1);
+        assert.equal(fs.fstatSync(replaced).nlink, 1);
+        // Once the name is gone, no stat of it tells the watcher which file it was.
+        fs.unlinkSync(path.join(src, 'gone'));
+        fs.renameSync(path.join(src, 'new'), path.join(src, 'replaced'));
+        await pollUntil(() => fs.fstatSync(gone).nlink === 0, { timeoutMs: VISIBLE_WITHIN_MS, what: 'link count 0 on the file unlinked in SRC' });
+        await pollUntil(() => fs.fstatSync(replaced).nlink === 0, { timeoutMs: VISIBLE_WITHIN_MS, what: 'link count 0 on the file renamed over in SRC' });
+        // The name's own invalidation is written from another thread, maybe just after the attributes'.
+        await pollUntil(() => fs.readFileSync(path.join(mnt, 'replaced'), 'utf8') === 'c', { timeoutMs: VISIBLE_WITHIN_MS, what: 'the new file under the replaced name' });
+      } finally {
+        fs.closeSync(gone);
+        fs.closeSync(replaced);
+      }
     },
     { args: ['--watch'] },
   );
