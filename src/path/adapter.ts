@@ -275,6 +275,8 @@ export class PathAdapter implements Filesystem {
   readonly initFlags?: bigint;
   /** READDIRPLUS, only when the filesystem says its listings carry attributes. */
   readonly readdirplus?: (req: ReaddirplusRequest, ctx: RequestContext, out: DirentPlusSink) => PathResult<void>;
+  /** Only when the filesystem has `open`: without it the kernel sends no OPEN at all (see `PathFilesystem.open`). */
+  readonly open?: (req: OpenRequest, ctx: RequestContext) => PathResult<OpenReply>;
   private readonly lock = new TreeLock();
   /** Non-directory nodes by the filesystem's inode number, to find a hard link reached by another name. */
   private readonly byIno = new Map<number, PathNode>();
@@ -303,6 +305,8 @@ export class PathAdapter implements Filesystem {
     this.root = new PathNode(ROOT_ID, 0, S_IFDIR);
     this.nodes.set(ROOT_ID, this.root);
     if (fs.readdirPlus) this.readdirplus = (req, ctx, out) => this.listPlus(req, ctx, out);
+    const open = fs.open;
+    if (open) this.open = (req, ctx) => this.openFile(open, req, ctx);
     if (fs.initFlags !== undefined) this.initFlags = fs.initFlags;
     this.openTruncates = ((fs.initFlags ?? 0n) & InitFlag.ATOMIC_O_TRUNC) !== 0n;
     this.dontMask = false;
@@ -721,9 +725,7 @@ export class PathAdapter implements Filesystem {
 
   // ---- open files ----
 
-  open(req: OpenRequest, ctx: RequestContext): PathResult<OpenReply> {
-    const op = this.fs.open;
-    if (!op) return ENOSYS;
+  private openFile(op: NonNullable<PathFilesystem['open']>, req: OpenRequest, ctx: RequestContext): PathResult<OpenReply> {
     const node = this.node(ctx.nodeid);
     let path: string | null = null;
     return this.shared([node], () => {
@@ -732,9 +734,14 @@ export class PathAdapter implements Filesystem {
     }, (r) => {
       const reply = openReplyOf(r);
       const fh = reply.fh as number;
-      if (!(req.flags & O_TRUNC) || this.openTruncates || !this.fs.truncate) {
+      if (!(req.flags & O_TRUNC) || this.openTruncates) {
         node.handles.push(fh);
         return reply;
+      }
+      if (!this.fs.truncate) {
+        // Nothing can empty the file: opening it would keep its old content under a writer that expects none.
+        void Promise.resolve(this.fs.release?.(path, fh, req.flags, ctx)).catch(() => undefined);
+        throw new TypeError('an open with O_TRUNC needs `truncate` (or an `open` that truncates itself, with InitFlag.ATOMIC_O_TRUNC in `initFlags`): without either the file would keep its old content');
       }
       return this.truncateOpened(node, path, fh, req.flags, reply, ctx);
     });

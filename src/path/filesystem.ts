@@ -228,11 +228,12 @@ export interface PathFilesystem {
 
   /**
    * open(2) of a non-directory, with its O_* flags. Missing: every open
-   * succeeds with handle 0 (and no `release` is called). O_TRUNC is done as
+   * succeeds with handle 0 (and no `release` is called), and an O_TRUNC
+   * open arrives as `truncate(path, 0, undefined)`. O_TRUNC is done as
    * libfuse 2 did it: `truncate(path, 0, fh)` right after a successful open
-   * (a failed truncate releases the handle and fails the open), unless
-   * `initFlags` has `InitFlag.ATOMIC_O_TRUNC`: then open must truncate
-   * itself.
+   * (a failed truncate releases the handle and fails the open; without
+   * `truncate` such an open fails with EIO, logged), unless `initFlags` has
+   * `InitFlag.ATOMIC_O_TRUNC`: then open must truncate itself.
    */
   open?(path: string, flags: number, ctx: RequestContext): PathResult<PathOpenResult>;
   /** open(O_CREAT) of a new regular file. Missing: the kernel uses `mknod` and then `open`. */

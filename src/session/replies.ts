@@ -278,7 +278,9 @@ export class ReplyWriter {
     let n: number;
     if (typeof v === 'number') {
       if (!Number.isInteger(v) || v < 0) throw new TypeError(`read must give a byte count (an integer, 0 or more) or bytes, not ${String(v)}`);
-      n = Math.min(v, dest.length);
+      // More than the buffer holds would send whatever the pooled buffer held before (another request's data).
+      if (v > dest.length) throw new TypeError(`read gave a byte count of ${v}, more than the ${dest.length} bytes asked for and written into its buffer`);
+      n = v;
     } else {
       n = Math.min(v.length, dest.length);
       if (!(v.buffer === dest.buffer && v.byteOffset === dest.byteOffset)) dest.set(v.subarray(0, n));

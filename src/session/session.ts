@@ -342,7 +342,10 @@ export class Session {
     if (pt?.wanted && pt.active) want |= InitFlag.PASSTHROUGH;
     const n = negotiateInit(req.init, {
       want,
-      refuse: this.options.refuseFlags ?? 0n,
+      // Without `open` (answered ENOSYS, after which the kernel sends no OPEN)
+      // ATOMIC_O_TRUNC would leave an O_TRUNC open to nobody: the kernel
+      // then sends the truncate as a SETATTR instead.
+      refuse: (this.options.refuseFlags ?? 0n) | (this.fs.open ? 0n : InitFlag.ATOMIC_O_TRUNC),
       maxWrite: this.maxWrite,
       maxReadahead: this.options.maxReadahead,
       maxBackground: this.options.maxBackground ?? 64,

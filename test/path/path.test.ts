@@ -440,11 +440,14 @@ test('attributes of the wrong shape from getattr answer EIO, each shape logged o
 });
 
 test('O_TRUNC reaches a path filesystem as a truncate to 0 after the open, unless its initFlags ask for ATOMIC_O_TRUNC', { timeout: 60_000 }, async () => {
-  for (const atomic of [false, true]) {
+  // 'no open': the kernel sends no OPEN at all, so the truncate must come as a SETATTR.
+  // 'no truncate': nothing can empty the file, so the open must fail rather than keep the old tail.
+  for (const variant of ['plain', 'atomic', 'no open', 'no truncate'] as const) {
     const calls: string[] = [];
     let data = Buffer.from('long content\n');
     const S_IFDIR = 0o040000;
     const S_IFREG = 0o100000;
+    const atomic = variant === 'atomic';
     const fs: PathFilesystem = {
       initFlags: atomic ? InitFlag.ATOMIC_O_TRUNC : undefined,
       getattr: (p: string) => (p === '/' ? { mode: S_IFDIR | 0o755 } : p === '/x' ? { mode: S_IFREG | 0o644, size: data.length } : Errno.of(2)),
@@ -466,10 +469,20 @@ test('O_TRUNC reaches a path filesystem as a truncate to 0 after the open, unles
       },
       read: (_p: string | null, _fh: number, buf: Buffer, offset: number) => (offset >= data.length ? 0 : data.copy(buf, 0, offset)),
     };
-    await withPathMount(fs, { attrTimeout: 0, entryTimeout: 0 }, async ({ mnt }) => {
+    if (variant === 'no open') delete fs.open;
+    if (variant === 'no truncate') delete fs.truncate;
+    await withPathMount(fs, { attrTimeout: 0, entryTimeout: 0 }, async ({ mnt, logs }) => {
       const r = await sh(`echo hi > ${mnt}/x && cat ${mnt}/x`);
-      assert.equal(r.stdout, 'hi\n', describeRun(r));
-      assert.deepEqual(calls.filter((c) => c === 'open O_TRUNC' || c.startsWith('truncate')), atomic ? ['open O_TRUNC'] : ['open O_TRUNC', 'truncate 0 fh=1'], `atomic=${atomic}`);
+      const truncating = calls.filter((c) => c === 'open O_TRUNC' || c.startsWith('truncate'));
+      if (variant === 'no truncate') {
+        assert.match(r.stderr, /Input\/output error/, describeRun(r));
+        assert.equal(data.toString(), 'long content\n', 'nothing written over the old content');
+        assert.equal(logs.filter((l) => l.includes('an open with O_TRUNC needs `truncate`')).length, 1, logs.join('\n'));
+        return;
+      }
+      assert.equal(r.stdout, 'hi\n', `${variant}: ${describeRun(r)}`);
+      const want = { plain: ['open O_TRUNC', 'truncate 0 fh=1'], atomic: ['open O_TRUNC'], 'no open': ['truncate 0 fh=undefined'] }[variant];
+      assert.deepEqual(truncating, want, variant);
     });
   }
 });

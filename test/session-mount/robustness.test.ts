@@ -97,7 +97,7 @@ test('a thrown value with no text, or with a code that cannot be read, still ans
   });
 });
 
-test('a read that gives no byte count (NaN, negative, fractional) answers EIO at once and says what read must give', { timeout: 60_000 }, async () => {
+test('a read that gives no byte count (NaN, negative, fractional, more than asked for) answers EIO at once and says what read must give', { timeout: 60_000 }, async () => {
   // NaN once made a reply the kernel refused: the caller then waited for
   // ever, beyond the reach of SIGKILL and of the request deadline.
   const filesystem = flatFs({
@@ -107,9 +107,11 @@ test('a read that gives no byte count (NaN, negative, fractional) answers EIO at
     negative: () => -5,
     fractional: () => 1.5,
     infinite: () => Number.POSITIVE_INFINITY,
+    // One more byte than asked for: the reply would carry whatever the pooled buffer held before.
+    tooMany: (req) => req.size + 1,
   });
   await withInProcessMount(filesystem, async ({ mnt, logs }) => {
-    for (const name of ['nan', 'nanAsync', 'negative', 'fractional', 'infinite']) {
+    for (const name of ['nan', 'nanAsync', 'negative', 'fractional', 'infinite', 'tooMany']) {
       const r = await cat(`${mnt}/${name}`, 5000);
       assert.equal(r.timedOut, false, `${name} hung: ${describeRun(r)}`);
       assert.match(r.stderr, /Input\/output error/, `${name}: ${describeRun(r)}`);
@@ -118,6 +120,7 @@ test('a read that gives no byte count (NaN, negative, fractional) answers EIO at
     assert.equal(ok.stdout, 'fine', describeRun(ok));
     assert.ok(logs.some((l) => /read must give a byte count .* not NaN/.test(l)), logs.join('\n'));
     assert.ok(logs.some((l) => /not -5/.test(l)), logs.join('\n'));
+    assert.ok(logs.some((l) => /more than the \d+ bytes asked for/.test(l)), logs.join('\n'));
   }, { requestDeadlineMs: 3000 });
 });
 
