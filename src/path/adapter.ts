@@ -7,6 +7,7 @@
  */
 import { constants as osConstants } from 'node:os';
 import { constants as fsConstants } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import { Fattr, FSYNC_FDATASYNC, GETATTR_FH, InitFlag, RenameFlag, ROOT_ID } from '../abi/constants.js';
 import { direntSize, encodeDirent, nameLength } from '../abi/encode.js';
 import type {
@@ -42,6 +43,11 @@ const ENOENT = Errno.of(E.ENOENT);
  */
 const LISTING_CACHE_BYTES = 8 << 20;
 const ENOSYS = Errno.of(E.ENOSYS);
+/**
+ * A new name that is not valid UTF-8: the filesystem gets names as strings,
+ * where such bytes would turn into U+FFFD and two different names into one.
+ */
+const EILSEQ = Errno.of(E.EILSEQ);
 
 /** How the path layer answers the kernel. */
 export interface PathOptions {
@@ -479,6 +485,7 @@ export class PathAdapter implements Filesystem {
   // ---- names ----
 
   lookup(req: LookupRequest, ctx: RequestContext): PathResult<EntryOut> {
+    if (!isUtf8(req.nameBytes)) return ENOENT;
     const parent = this.node(ctx.nodeid);
     const name = req.name;
     const getattr = this.fs.getattr;
@@ -532,6 +539,7 @@ export class PathAdapter implements Filesystem {
   }
 
   mknod(req: MknodRequest, ctx: RequestContext): PathResult<EntryOut> {
+    if (!isUtf8(req.nameBytes)) return EILSEQ;
     const parent = this.node(ctx.nodeid);
     const op = this.fs.mknod;
     const cctx = createContext(ctx, this.dontMask ? req.umask : 0);
@@ -539,6 +547,7 @@ export class PathAdapter implements Filesystem {
   }
 
   mkdir(req: MkdirRequest, ctx: RequestContext): PathResult<EntryOut> {
+    if (!isUtf8(req.nameBytes)) return EILSEQ;
     const parent = this.node(ctx.nodeid);
     const op = this.fs.mkdir;
     const cctx = createContext(ctx, this.dontMask ? req.umask : 0);
@@ -546,6 +555,7 @@ export class PathAdapter implements Filesystem {
   }
 
   symlink(req: SymlinkRequest, ctx: RequestContext): PathResult<EntryOut> {
+    if (!isUtf8(req.nameBytes) || !isUtf8(req.targetBytes)) return EILSEQ;
     const parent = this.node(ctx.nodeid);
     const op = this.fs.symlink;
     return this.create1(ctx, req.name, op && ((p) => op.call(this.fs, req.target, p, ctx)), (p, r) => this.entryAfter(parent, req.name, p, r, ctx));
@@ -554,6 +564,7 @@ export class PathAdapter implements Filesystem {
   link(req: LinkRequest, ctx: RequestContext): PathResult<EntryOut> {
     const op = this.fs.link;
     if (!op) return ENOSYS;
+    if (!isUtf8(req.nameBytes)) return EILSEQ;
     const target = this.node(req.oldnodeid);
     const parent = this.node(ctx.nodeid);
     let path = '';
@@ -583,10 +594,12 @@ export class PathAdapter implements Filesystem {
   }
 
   unlink(req: UnlinkRequest, ctx: RequestContext): Promise<void | Errno> {
+    if (!isUtf8(req.nameBytes)) return Promise.resolve(ENOENT);
     return this.remove(ctx, req.name, false);
   }
 
   rmdir(req: RmdirRequest, ctx: RequestContext): Promise<void | Errno> {
+    if (!isUtf8(req.nameBytes)) return Promise.resolve(ENOENT);
     return this.remove(ctx, req.name, true);
   }
 
@@ -633,6 +646,8 @@ export class PathAdapter implements Filesystem {
   async rename(req: RenameRequest, ctx: RequestContext): Promise<void | Errno> {
     const op = this.fs.rename;
     if (!op) return ENOSYS;
+    if (!isUtf8(req.nameBytes)) return ENOENT;
+    if (!isUtf8(req.newNameBytes)) return EILSEQ;
     const parent = this.node(ctx.nodeid);
     const newParent = this.node(req.newdir);
     const exclusive: PathNode[] = [];
@@ -782,6 +797,7 @@ export class PathAdapter implements Filesystem {
   create(req: CreateRequest, ctx: RequestContext): PathResult<CreateReply> {
     const op = this.fs.create;
     if (!op) return ENOSYS;
+    if (!isUtf8(req.nameBytes)) return EILSEQ;
     const parent = this.node(ctx.nodeid);
     const name = req.name;
     const cctx = createContext(ctx, this.dontMask ? req.umask : 0);

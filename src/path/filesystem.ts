@@ -30,7 +30,11 @@
  *   error with an errno `code` (Node's fs errors work as they are). Anything
  *   else answers EIO and is logged once per cause.
  * - Paths are absolute within the mount, start with `/`, and never end in `/`
- *   (except the root itself). Names are UTF-8 strings.
+ *   (except the root itself). Names are UTF-8 strings. A name whose bytes
+ *   are not valid UTF-8 never reaches the filesystem (as a string it would
+ *   read as U+FFFD, and two different names as one): looked up, removed or
+ *   renamed it is ENOENT, as a new name (create, mkdir, link, a rename's
+ *   target, a symlink or its target) EILSEQ.
  *
  * ## What fusekit keeps for you
  *

@@ -439,6 +439,37 @@ test('attributes of the wrong shape from getattr answer EIO, each shape logged o
   });
 });
 
+const NON_UTF8_NAMES = `
+import errno, os, sys
+d = sys.argv[1].encode()
+def code(f):
+    try:
+        f()
+        return 'ok'
+    except OSError as e:
+        return errno.errorcode[e.errno]
+print('create', code(lambda: os.close(os.open(d + b'/r\\xe9sum\\xe9', os.O_CREAT | os.O_WRONLY, 0o644))))
+print('mkdir', code(lambda: os.mkdir(d + b'/d\\xff')))
+print('symlink', code(lambda: os.symlink(b'target', d + b'/l\\xff')))
+print('symlink target', code(lambda: os.symlink(b't\\xff', d + b'/l')))
+print('utf8', code(lambda: os.close(os.open(d + b'/r\\xc3\\xa9sum\\xc3\\xa9', os.O_CREAT | os.O_WRONLY, 0o644))))
+print('rename to', code(lambda: os.rename(d + b'/r\\xc3\\xa9sum\\xc3\\xa9', d + b'/r\\xe8sum\\xe8')))
+print('lookup', code(lambda: os.stat(d + b'/r\\xe9sum\\xe9')))
+print('unlink', code(lambda: os.unlink(d + b'/r\\xe8sum\\xe8')))
+print('names', sorted(os.listdir(d)))
+`;
+
+test('a name that is not valid UTF-8 never reaches a path filesystem: not found, and not created', { timeout: 60_000 }, async () => {
+  await withPathMount(new PathMemoryFilesystem(), {}, async ({ mnt }) => {
+    const r = await py(NON_UTF8_NAMES, [mnt]);
+    assert.equal(r.code, 0, describeRun(r));
+    assert.deepEqual(r.stdout.trim().split('\n'), [
+      'create EILSEQ', 'mkdir EILSEQ', 'symlink EILSEQ', 'symlink target EILSEQ', 'utf8 ok', 'rename to EILSEQ', 'lookup ENOENT', 'unlink ENOENT',
+      "names [b'r\\xc3\\xa9sum\\xc3\\xa9']",
+    ]);
+  });
+});
+
 test('O_TRUNC reaches a path filesystem as a truncate to 0 after the open, unless its initFlags ask for ATOMIC_O_TRUNC', { timeout: 60_000 }, async () => {
   // 'no open': the kernel sends no OPEN at all, so the truncate must come as a SETATTR.
   // 'no truncate': nothing can empty the file, so the open must fail rather than keep the old tail.
