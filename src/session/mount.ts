@@ -196,10 +196,28 @@ function mountpointError(mountpoint: string, err: unknown): MountError {
   return new MountError(`mountpoint ${mountpoint} cannot be used: ${(err as Error).message}`, code);
 }
 
-/** The absolute, canonical mountpoint (as /proc/self/mountinfo will show it), checked. */
-async function checkMountpoint(mountpoint: string, nonEmpty: boolean): Promise<string> {
+/**
+ * Mountpoints a `mount()` of this process is busy with, in every spelling it
+ * was given or resolved to: two calls racing for one mountpoint would both
+ * mount, one on top of the other, and each take the top one for its own.
+ */
+const mountsStarting = new Set<string>();
+
+function alreadyMounting(mountpoint: string): MountError {
+  return new MountError(`mountpoint ${mountpoint} is being mounted by another mount() call of this process that has not finished; wait for it, or use another mountpoint`, 'EBUSY');
+}
+
+/**
+ * The absolute, canonical mountpoint (as /proc/self/mountinfo will show it),
+ * checked, and reserved in `mountsStarting` under each spelling (added to
+ * `reserved` for the caller to give back).
+ */
+async function checkMountpoint(mountpoint: string, nonEmpty: boolean, reserved: string[]): Promise<string> {
   const absolute = path.resolve(mountpoint);
   if (liveMounts.has(absolute)) throw alreadyMounted(absolute);
+  if (mountsStarting.has(absolute)) throw alreadyMounting(absolute);
+  mountsStarting.add(absolute);
+  reserved.push(absolute);
   let real: string;
   try {
     real = await fs.promises.realpath(absolute);
@@ -207,6 +225,11 @@ async function checkMountpoint(mountpoint: string, nonEmpty: boolean): Promise<s
     throw mountpointError(absolute, err);
   }
   if (liveMounts.has(real)) throw alreadyMounted(real);
+  if (real !== absolute) {
+    if (mountsStarting.has(real)) throw alreadyMounting(real);
+    mountsStarting.add(real);
+    reserved.push(real);
+  }
   let st: fs.Stats;
   try {
     st = await fs.promises.stat(real);
@@ -431,6 +454,29 @@ function unmountOnSignal(m: MountHandle): void {
 // ---------------------------------------------------------------------------
 // mount()
 
+/**
+ * The smallest maxWrite: the kernel reads into buffers of at least 8 KiB
+ * (40 + 40 + max_write bytes, or 8192), and the channel sizes its buffers
+ * maxWrite + 4 KiB.
+ */
+const MIN_MAX_WRITE = 4096;
+
+/**
+ * The largest WRITE this kernel sends: max_pages_limit pages
+ * (/proc/sys/fs/fuse/max_pages_limit, Linux 6.13+; 256 before, and the
+ * protocol's max_pages field holds at most 65,535).
+ */
+function kernelMaxWrite(): number {
+  let pages = 256;
+  try {
+    const n = Number(fs.readFileSync('/proc/sys/fs/fuse/max_pages_limit', 'utf8'));
+    if (Number.isInteger(n) && n > 0) pages = Math.min(n, 0xffff);
+  } catch {
+    // Older kernels: their fixed limit.
+  }
+  return pages * 4096;
+}
+
 const MOUNT_METHODS: readonly string[] = ['auto', 'syscall', 'fusermount'] satisfies MountMethod[];
 const PASSTHROUGH_POLICIES: readonly string[] = ['auto', 'always', 'readonly', 'never'] satisfies PassthroughPolicy[];
 
@@ -454,10 +500,17 @@ function checkArguments(mountpoint: unknown, filesystem: unknown, o: unknown): v
   if (policy !== undefined && !PASSTHROUGH_POLICIES.includes(policy as string)) {
     throw new MountError(`passthrough.policy must be one of ${PASSTHROUGH_POLICIES.join(', ')}, not ${describeValue(policy)}`, 'EINVAL', 'passthrough');
   }
-  for (const key of ['requestDeadlineMs', 'slowRequestMs', 'initTimeoutMs', 'kernelRequestTimeout', 'maxWrite', 'maxReadahead', 'maxBackground'] as const) {
+  for (const key of ['requestDeadlineMs', 'slowRequestMs', 'initTimeoutMs', 'kernelRequestTimeout'] as const) {
     const v = opts[key];
     if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
       throw new MountError(`${key} must be a number of 0 or more, not ${describeValue(v)}`, 'EINVAL', key);
+    }
+  }
+  // Byte and request counts the kernel takes as whole numbers.
+  for (const [key, least] of [['maxWrite', MIN_MAX_WRITE], ['maxRead', 0], ['maxReadahead', 0], ['maxBackground', 0], ['maxLargeBuffers', 1]] as const) {
+    const v = opts[key];
+    if (v !== undefined && !(typeof v === 'number' && Number.isSafeInteger(v) && v >= least)) {
+      throw new MountError(`${key} must be a whole number of ${least} or more, not ${describeValue(v)}`, 'EINVAL', key);
     }
   }
 }
@@ -595,6 +648,16 @@ async function mountWithSyscall(
  */
 export async function mount(mountpoint: string, filesystem: Filesystem, options: MountOptions = {}): Promise<FuseMount> {
   checkArguments(mountpoint, filesystem, options);
+  const reserved: string[] = [];
+  try {
+    return await mountReserving(mountpoint, filesystem, options, reserved);
+  } finally {
+    for (const p of reserved) mountsStarting.delete(p);
+  }
+}
+
+/** `mount()` once its arguments are checked; the mountpoint's spellings go in `reserved` (see `mountsStarting`). */
+async function mountReserving(mountpoint: string, filesystem: Filesystem, options: MountOptions, reserved: string[]): Promise<FuseMount> {
   const o = options;
   const method = chooseMethod(o);
   if (o.passthrough?.policy === 'always' && !mayRegisterBackingFiles()) {
@@ -604,10 +667,11 @@ export async function mount(mountpoint: string, filesystem: Filesystem, options:
       'passthrough',
     );
   }
-  const target = await checkMountpoint(mountpoint, o.nonEmpty ?? false);
+  const target = await checkMountpoint(mountpoint, o.nonEmpty ?? false, reserved);
   const refused = filesystem.mountpointProblem?.(target);
   if (refused) throw new MountError(refused, 'EINVAL');
-  const maxWrite = o.maxWrite ?? 1 << 20;
+  // Past the kernel's limit the read buffers would only waste memory, and InitInfo.maxWrite would promise WRITEs that never come.
+  const maxWrite = Math.min(o.maxWrite ?? 1 << 20, kernelMaxWrite());
   const channelOptions = { maxWrite, maxLargeBuffers: o.maxLargeBuffers };
   const params: KernelMountParams = {
     source: o.source ?? 'fusekit',

@@ -68,7 +68,8 @@ export function negotiateInit(k: InitIn, w: NegotiationWishes): Negotiation {
     congestionThreshold: Math.floor((maxBackground * 3) / 4),
     maxWrite: w.maxWrite,
     timeGran: 1,
-    maxPages: (enabled & InitFlag.MAX_PAGES) !== 0n ? Math.ceil(w.maxWrite / PAGE) : 0,
+    // The field is 16 bits wide; the kernel clamps it to its own max_pages_limit.
+    maxPages: (enabled & InitFlag.MAX_PAGES) !== 0n ? Math.min(Math.ceil(w.maxWrite / PAGE), 0xffff) : 0,
     mapAlignment: 0,
     maxStackDepth: (enabled & InitFlag.PASSTHROUGH) !== 0n ? w.maxStackDepth : 0,
     requestTimeout: (enabled & InitFlag.REQUEST_TIMEOUT) !== 0n ? requestTimeout : 0,

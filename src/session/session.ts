@@ -39,7 +39,12 @@ export const DEFAULT_SLOW_REQUEST_MS = 10_000;
 
 /** A session's options: what it asks for at INIT, passthrough, logging, and request deadlines. */
 export interface SessionOptions {
-  /** Largest WRITE the kernel may send (default 1 MiB; the channel's read buffers must match). */
+  /**
+   * Largest WRITE the kernel may send (default 1 MiB; the channel's read
+   * buffers must match). `mount()` takes at least 4096 and lowers it to what
+   * the kernel can send (max_pages_limit pages: 1 MiB unless raised), which
+   * `InitInfo.maxWrite` then reports.
+   */
   maxWrite?: number;
   /** Upper bound for the kernel's readahead; default: what the kernel offers. */
   maxReadahead?: number;

@@ -83,6 +83,26 @@ test('a relative mountpoint (through a symlink) is made absolute and canonical, 
   });
 });
 
+test('two mount() calls racing for one mountpoint: one mounts, the other is refused as busy, and unmount() ends the one', T, async () => {
+  await withRoot(async (root, mnt, keep) => {
+    // Also under another spelling of the same directory, resolved only after the first call has started.
+    fs.symlinkSync('mnt', path.join(root, 'link'));
+    for (const second of [mnt, path.join(root, 'link')]) {
+      const results = await withTimeout(Promise.allSettled([mount(mnt, new MemoryFilesystem()), mount(second, new MemoryFilesystem())]), STEP, 'both mounts');
+      const mounted = results.filter((r): r is PromiseFulfilledResult<FuseMount> => r.status === 'fulfilled').map((r) => keep(r.value));
+      const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+      assert.equal(mounted.length, 1, `one mount, not ${mounted.length} (${second})`);
+      assert.equal(refused.length, 1);
+      assert.ok(refused[0] instanceof MountError);
+      assert.equal(refused[0].code, 'EBUSY');
+      assert.match(refused[0].message, /being mounted by another mount\(\) call of this process/);
+      assert.equal(mountsUnder(root).filter((p) => p === mnt).length, 1, 'one mount in the table');
+      assert.deepEqual(await withTimeout(mounted[0]!.unmount(), STEP, 'unmount'), { reason: 'unmounted' });
+      assert.equal(isMounted(mnt), false);
+    }
+  });
+});
+
 test("a non-empty mountpoint is refused naming mount()'s option, nonEmpty", T, async () => {
   await withRoot(async (_root, mnt, keep) => {
     fs.writeFileSync(path.join(mnt, 'occupied'), '');
@@ -113,6 +133,10 @@ test('mount() refuses arguments JavaScript callers get wrong, before it mounts a
       [[mnt, fsys, { passthrough: 'auto' }], /passthrough must be an object/, 'passthrough'],
       [[mnt, fsys, { passthrough: { policy: 'sometimes' } }], /passthrough\.policy must be one of auto, always, readonly, never/, 'passthrough'],
       [[mnt, fsys, { requestDeadlineMs: -5 }], /requestDeadlineMs must be a number of 0 or more, not -5/, 'requestDeadlineMs'],
+      // Too small for the kernel's read buffers (it mounted, then ended during INIT with no word why).
+      [[mnt, fsys, { maxWrite: 100 }], /maxWrite must be a whole number of 4096 or more, not 100/, 'maxWrite'],
+      [[mnt, fsys, { maxRead: -5 }], /maxRead must be a whole number of 0 or more, not -5/, 'maxRead'],
+      [[mnt, fsys, { maxRead: 1.5 }], /maxRead must be a whole number/, 'maxRead'],
     ];
     for (const [args, message, option] of refusals) {
       await assert.rejects((mount as (...a: unknown[]) => Promise<FuseMount>)(...args), (e: unknown) => {
@@ -123,6 +147,18 @@ test('mount() refuses arguments JavaScript callers get wrong, before it mounts a
       });
       assert.equal(isMounted(mnt), false, `nothing mounted for ${message}`);
     }
+  });
+});
+
+test('a maxWrite past what the kernel can send mounts with the kernel\'s limit, which InitInfo.maxWrite reports', T, async () => {
+  // 512 MiB once made a max_pages the INIT reply cannot hold: an uncaught RangeError ended the process, leaving a dead mount.
+  const limit = Number(fs.readFileSync('/proc/sys/fs/fuse/max_pages_limit', 'utf8')) * 4096;
+  await withRoot(async (_root, mnt, keep) => {
+    const m = keep(await withTimeout(mount(mnt, new MemoryFilesystem(), { maxWrite: 512 * 1024 * 1024 }), STEP, 'mount'));
+    assert.equal(m.info.maxWrite, Math.min(limit, 512 * 1024 * 1024));
+    await fs.promises.writeFile(path.join(mnt, 'f'), Buffer.alloc(3 << 20, 1));
+    assert.equal((await fs.promises.readFile(path.join(mnt, 'f'))).length, 3 << 20);
+    assert.deepEqual(await withTimeout(m.unmount(), STEP, 'unmount'), { reason: 'unmounted' });
   });
 });
 
