@@ -84,7 +84,12 @@ export interface DescriptorStats {
   /** Prunes asked of the kernel (NOTIFY_PRUNE), each answered with FORGETs. */
   prunes: number;
   /** Lookups, listings and opens that found no descriptor left: served once FORGETs freed one (`waited`), or answered EMFILE after 250 ms (`failed`). */
-  outOfDescriptors: { waited: number; failed: number };
+  outOfDescriptors: {
+    /** Served once FORGETs freed a descriptor. */
+    waited: number;
+    /** Answered EMFILE: none came free in time. */
+    failed: number;
+  };
 }
 
 /**

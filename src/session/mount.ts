@@ -40,6 +40,8 @@ import type { Filesystem, InitInfo } from '../fs/filesystem.js';
 /** Why mount() or unmounting failed, as one sentence; `code` is an errno name where one fits. */
 export class MountError extends Error {
   /**
+   * @param code the errno name of the cause (ENOENT, EBUSY, EPERM…), where
+   *   there is one, as in Node's own system errors
    * @param option the mount() option the sentence is about, where there is
    *   one, so a caller with its own names for options (the CLI) can say it
    *   in those.

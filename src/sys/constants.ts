@@ -101,27 +101,43 @@ export const POLLNVAL = 0x20;
 export const POLLRDHUP = 0x2000;
 
 // st_mode
+/** The file-type bits of a mode (`mode & S_IFMT` is one of the S_IF* below). */
 export const S_IFMT = 0o170000;
+/** File type: socket. */
 export const S_IFSOCK = 0o140000;
+/** File type: symbolic link. */
 export const S_IFLNK = 0o120000;
+/** File type: regular file. */
 export const S_IFREG = 0o100000;
+/** File type: block device. */
 export const S_IFBLK = 0o060000;
+/** File type: directory. */
 export const S_IFDIR = 0o040000;
+/** File type: character device. */
 export const S_IFCHR = 0o020000;
+/** File type: FIFO (named pipe). */
 export const S_IFIFO = 0o010000;
 export const S_ISUID = 0o4000;
 export const S_ISGID = 0o2000;
 export const S_ISVTX = 0o1000;
 export const S_IXGRP = 0o010;
 
-// d_type (linux_dirent64)
+// d_type (linux_dirent64): the S_IF* type shifted right by 12.
+/** Directory entry type: not known (the kernel then looks the name up to learn it). */
 export const DT_UNKNOWN = 0;
+/** Directory entry type: FIFO. */
 export const DT_FIFO = 1;
+/** Directory entry type: character device. */
 export const DT_CHR = 2;
+/** Directory entry type: directory. */
 export const DT_DIR = 4;
+/** Directory entry type: block device. */
 export const DT_BLK = 6;
+/** Directory entry type: regular file. */
 export const DT_REG = 8;
+/** Directory entry type: symbolic link. */
 export const DT_LNK = 10;
+/** Directory entry type: socket. */
 export const DT_SOCK = 12;
 export const DT_WHT = 14;
 
