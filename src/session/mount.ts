@@ -128,8 +128,9 @@ export interface FuseMount {
   readonly autoUnmount: boolean;
   /**
    * Resolves when the connection ends: `unmounted` (from here or from
-   * anywhere), `aborted` (abort(), fusectl, or the kernel), `closed`, or
-   * `error`.
+   * anywhere), `aborted` (abort(), fusectl, or the kernel's request timeout;
+   * aborted from outside, the dead mount stays until it is detached:
+   * `forceUnmount()` or `fusekit umount -l`), `closed`, or `error`.
    */
   readonly ended: Promise<ChannelEnd>;
   /**
@@ -351,7 +352,23 @@ class MountHandle implements FuseMount {
     private readonly connectionId: number | undefined,
     sessionEnded: Promise<ChannelEnd>,
   ) {
-    this.ended = sessionEnded.then((end) => (this.aborting ? { reason: 'aborted' } : end));
+    this.ended = sessionEnded.then((end) => (this.aborting || (end.reason === 'unmounted' && this.stillInMountTable()) ? { reason: 'aborted' } : end));
+  }
+
+  /**
+   * Whether our connection is still in the mount table. An unmount takes it
+   * out before the server's read sees ENODEV; the kernel's request timeout
+   * aborts it in place, and the read sees the same ENODEV (that abort does
+   * not give ECONNABORTED, even with ABORT_ERROR).
+   */
+  private stillInMountTable(): boolean {
+    const id = this.connectionId;
+    if (id === undefined) return false;
+    try {
+      return readMountInfo().some((e) => e.mountPoint === this.mountpoint && isFuseFsType(e.fsType) && e.minor === id);
+    } catch {
+      return false;
+    }
   }
 
   /** Whether our connection is the top mount at the mountpoint; undefined when nothing FUSE is mounted there. */

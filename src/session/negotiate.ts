@@ -8,11 +8,16 @@ import type { InitIn, InitOut } from '../abi/types.js';
 
 const PAGE = 4096;
 
-/** Capabilities asked for unless refused; each is granted only if the kernel offers it. */
+/**
+ * Capabilities asked for unless refused; each is granted only if the kernel
+ * offers it. ABORT_ERROR: a connection aborted from outside (fusectl, the
+ * kernel's request timeout) then ends as aborted, not as unmounted, so the
+ * owner knows a dead mount is left to detach.
+ */
 export const DEFAULT_WANT =
   InitFlag.ASYNC_READ | InitFlag.ATOMIC_O_TRUNC | InitFlag.BIG_WRITES | InitFlag.AUTO_INVAL_DATA |
   InitFlag.ASYNC_DIO | InitFlag.PARALLEL_DIROPS | InitFlag.MAX_PAGES | InitFlag.SETXATTR_EXT |
-  InitFlag.INIT_EXT | InitFlag.DIRECT_IO_ALLOW_MMAP;
+  InitFlag.INIT_EXT | InitFlag.DIRECT_IO_ALLOW_MMAP | InitFlag.ABORT_ERROR;
 
 export interface NegotiationWishes {
   /** Capabilities wanted beyond DEFAULT_WANT (e.g. READDIRPLUS when the filesystem lists with attributes). */

@@ -75,8 +75,11 @@ export interface SessionOptions {
    * The kernel's own limit, in whole seconds (protocol 7.43+, REQUEST_TIMEOUT;
    * default 0 = none; at most 65535): if any request stays unanswered that
    * long, the kernel aborts the whole connection (every caller gets ENOTCONN
-   * from then on until the mount is unmounted). The last resort for a server
-   * that can hang as a whole; ignored by kernels that do not offer it.
+   * from then on until the mount is unmounted, and `ended` resolves with
+   * `aborted`). The kernel looks only every 15 s or so, so the abort can come
+   * well after the limit (15-30 s after a request with a limit of 1 s,
+   * measured on Linux 6.18). The last resort for a server that can hang as a whole;
+   * ignored by kernels that do not offer it.
    */
   kernelRequestTimeout?: number;
   /** A request in flight longer than this (ms) is logged once, with its opcode and node (default 10,000; 0 = never). */

@@ -17,6 +17,7 @@ import { MemoryFilesystem } from '../../examples/memfs.js';
 import { MirrorFilesystem } from '../../src/mirror/mirror.js';
 import { forceUnmount as helperForceUnmount, isMounted, mountsUnder, withMirror, withTimeout } from '../helpers/mount.js';
 import { connectionIdOf } from '../../src/transport/mount.js';
+import { run } from '../helpers/proc.js';
 
 const T = { timeout: 60_000 };
 const STEP = 5000;
@@ -53,6 +54,32 @@ test('abort() ends the session as aborted and leaves no mount', T, async () => {
     assert.deepEqual(await withTimeout(m.abort(), STEP, 'abort'), { reason: 'aborted' });
     assert.deepEqual(await m.ended, { reason: 'aborted' });
     assert.equal(isMounted(mnt), false);
+  });
+});
+
+test('a connection aborted from outside (fusectl) ends as aborted, not unmounted', T, async () => {
+  await withRoot(async (_root, mnt, keep) => {
+    const m = keep(await withTimeout(mount(mnt, new MemoryFilesystem()), STEP, 'mount'));
+    const id = connectionIdOf(mnt);
+    assert.ok(id !== undefined);
+    fs.writeFileSync(`/sys/fs/fuse/connections/${id}/abort`, '1');
+    // It used to say unmounted while the dead mount stayed in the table.
+    assert.deepEqual(await withTimeout(m.ended, STEP, 'ended'), { reason: 'aborted' });
+  });
+});
+
+test("the kernel's request timeout ends the connection as aborted, and the dead mount stays until detached", { timeout: 90_000 }, async () => {
+  await withRoot(async (_root, mnt, keep) => {
+    const memory = new MemoryFilesystem();
+    const lookup = memory.lookup.bind(memory);
+    type Args = Parameters<typeof lookup>;
+    const fsys = Object.assign(memory, { lookup: (req: Args[0], ctx: Args[1]) => (req.name === 'hang' ? new Promise<never>(() => undefined) : lookup(req, ctx)) });
+    const m = keep(await withTimeout(mount(mnt, fsys, { kernelRequestTimeout: 1, requestDeadlineMs: 0, slowRequestMs: 0 }), STEP, 'mount'));
+    // In a child: this thread must keep serving. The kernel looks for expired requests every 15 s or so.
+    const stat = run('stat', [path.join(mnt, 'hang')], { timeoutMs: 60_000 });
+    assert.deepEqual(await withTimeout(m.ended, 60_000, 'ended'), { reason: 'aborted' });
+    assert.match((await stat).stderr, /Transport endpoint is not connected|Software caused connection abort/);
+    assert.equal(isMounted(mnt), true, 'still in the mount table');
   });
 });
 
