@@ -727,10 +727,15 @@ async function mountReserving(mountpoint: string, filesystem: Filesystem, option
   let info: InitInfo;
   try {
     info = await Promise.race([
-      session.ready.catch((err: Error) => { throw new MountError(`INIT failed: ${err.message}`); }),
+      session.ready.catch((err: Error & { code?: string }) => { throw new MountError(`INIT failed: ${err.message}`, err.code); }),
       sessionEnded.then((end) => { throw new MountError(`the connection ended during INIT (${end.reason})`); }),
       new Promise<never>((_, reject) => {
-        const t = setTimeout(() => reject(new MountError('the kernel did not complete INIT in time')), o.initTimeoutMs ?? 10_000);
+        const ms = o.initTimeoutMs ?? 10_000;
+        const late = () =>
+          session.initInFilesystem
+            ? new MountError(`the filesystem's init() did not settle within ${ms} ms (initTimeoutMs): INIT waits for it`, 'ETIMEDOUT', 'initTimeoutMs')
+            : new MountError(`the kernel did not complete INIT within ${ms} ms (initTimeoutMs)`, 'ETIMEDOUT', 'initTimeoutMs');
+        const t = setTimeout(() => reject(late()), ms);
         session.ready.finally(() => clearTimeout(t)).catch(() => undefined);
         sessionEnded.finally(() => clearTimeout(t)).catch(() => undefined);
       }),

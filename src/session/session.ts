@@ -13,6 +13,7 @@ import type { DecodeOptions, InHeader, InitOut, InitRequest, NodeId } from '../a
 import { Errno, errnoFromError } from '../fs/errors.js';
 import type { Filesystem, InitInfo, Notifier } from '../fs/filesystem.js';
 import { stderrLogger } from '../fs/logger.js';
+import { errnoName } from '../sys/errors.js';
 import type { Logger } from '../fs/logger.js';
 import { PassthroughManager } from '../passthrough/manager.js';
 import type { PassthroughConfig, PassthroughStats } from '../passthrough/manager.js';
@@ -133,6 +134,11 @@ export class Session {
   private endResolve!: (end: ChannelEnd) => void;
   private readyResolve!: (info: InitInfo) => void;
   private readyReject!: (err: Error) => void;
+  /**
+   * The filesystem's `init()` has been called and has not settled: INIT
+   * waits on the filesystem, not on the kernel. @internal
+   */
+  initInFilesystem = false;
 
   /**
    * @param fs the filesystem that answers the requests
@@ -383,13 +389,19 @@ export class Session {
     const info: InitInfo = { minor: n.minor, offered: req.init.flags, enabled: n.enabled, maxWrite: this.maxWrite, maxReadahead: n.reply.maxReadahead };
     this.decodeOptions = { minor: n.minor, setxattrExt: (n.enabled & InitFlag.SETXATTR_EXT) !== 0n };
     this.negotiated = info;
+    this.initInFilesystem = true;
     try {
       await this.fs.init?.(info, this.notifier);
     } catch (err) {
-      this.logOnce('init', err);
-      this.out.error(x, carriedErrno(err) ?? E.EIO);
-      this.readyReject(new Error(`the filesystem's init failed: ${describeThrown(err).message}`));
+      const errno = carriedErrno(err) ?? E.EIO;
+      this.logOnce('init', err, errnoName(errno));
+      this.out.error(x, errno);
+      const failed = new Error(`the filesystem's init failed: ${describeThrown(err).message}`) as Error & { code?: string };
+      failed.code = errnoName(errno);
+      this.readyReject(failed);
       return;
+    } finally {
+      this.initInFilesystem = false;
     }
     this.info = info;
     this.initialized = true;
@@ -556,9 +568,9 @@ export class Session {
   // ---- logging ----
 
   /** One line per distinct cause, so a failing handler cannot flood the log. */
-  private logOnce(where: string, err: unknown): void {
+  private logOnce(where: string, err: unknown, answered = 'EIO'): void {
     const { message, at } = describeThrown(err);
-    this.warnOnce(`${where}|${message}`, `fusekit: ${where} failed, answering EIO: ${message}${at ? ` (${at})` : ''}`);
+    this.warnOnce(`${where}|${message}`, `fusekit: ${where} failed, answering ${answered}: ${message}${at ? ` (${at})` : ''}`);
   }
 
   /**

@@ -83,6 +83,33 @@ test("the kernel's request timeout ends the connection as aborted, and the dead 
   });
 });
 
+test("an init() that throws or never settles is the filesystem's failure, said so with a code, and leaves nothing mounted", T, async () => {
+  await withRoot(async (_root, mnt) => {
+    const hanging = Object.assign(new MemoryFilesystem(), { init: () => new Promise<never>(() => undefined) });
+    await assert.rejects(mount(mnt, hanging, { initTimeoutMs: 1500 }), (e: unknown) => {
+      assert.ok(e instanceof MountError, String(e));
+      // It used to blame the kernel.
+      assert.match(e.message, /the filesystem's init\(\) did not settle within 1500 ms \(initTimeoutMs\)/);
+      assert.equal(e.code, 'ETIMEDOUT');
+      assert.equal(e.option, 'initTimeoutMs');
+      return true;
+    });
+    assert.equal(isMounted(mnt), false);
+    const denied = Object.assign(new MemoryFilesystem(), {
+      init: () => {
+        throw Object.assign(new Error('no key for the store'), { code: 'EACCES' });
+      },
+    });
+    await assert.rejects(mount(mnt, denied), (e: unknown) => {
+      assert.ok(e instanceof MountError, String(e));
+      assert.match(e.message, /init failed: Error: no key for the store/);
+      assert.equal(e.code, 'EACCES');
+      return true;
+    });
+    assert.equal(isMounted(mnt), false);
+  });
+});
+
 test('forceUnmount() of a mount of this process aborts it', T, async () => {
   await withRoot(async (_root, mnt, keep) => {
     const m = keep(await withTimeout(mount(mnt, new MemoryFilesystem()), STEP, 'mount'));
