@@ -293,6 +293,11 @@ export class PathMemoryFilesystem implements PathFilesystem {
   }
 
   setxattr(path: string | null, name: string, value: Buffer, flags: number): void | Errno {
+    // system.posix_acl_* hold permissions this filesystem does not enforce.
+    // Stored as plain bytes, `cp -a` and `mv` would take the copied ACL (and
+    // with it the mode) as set, and leave files at the mode they were created
+    // with (0600); refused, they fall back to chmod.
+    if (name.startsWith('system.')) return Errno.of('EOPNOTSUPP');
     const n = this.target(path, undefined);
     if (!n) return ENOENT;
     if (flags & 1 && n.xattrs.has(name)) return Errno.of('EEXIST');

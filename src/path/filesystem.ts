@@ -282,7 +282,12 @@ export interface PathFilesystem {
   statfs?(path: string, ctx: RequestContext): PathResult<StatfsOut>;
   /** access(2): R_OK 4, W_OK 2, X_OK 1 in `mask`. Missing: always allowed. Not called with `defaultPermissions`. */
   access?(path: string, mask: number, ctx: RequestContext): PathResult<void>;
-  /** `flags`: XATTR_CREATE (1), XATTR_REPLACE (2). */
+  /**
+   * `flags`: XATTR_CREATE (1), XATTR_REPLACE (2). `system.posix_acl_access`
+   * and `system.posix_acl_default` arrive here too: answer EOPNOTSUPP unless
+   * the filesystem enforces ACLs, or `cp -a` and `mv`, which copy
+   * permissions as an ACL when they can, leave files at their creation mode.
+   */
   setxattr?(path: string | null, name: string, value: Buffer, flags: number, ctx: RequestContext): PathResult<void>;
   /** The value; ENODATA when the attribute is not set. fusekit answers size probes and ERANGE. */
   getxattr?(path: string | null, name: string, ctx: RequestContext): PathResult<Buffer>;

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { helloFilesystem } from '../../examples/path-hello.js';
+import { PathMemoryFilesystem } from '../../examples/path-memfs.js';
 import { REPO_ROOT, describeRun, withMirror } from '../helpers/mount.js';
 import { sh, withPathMount } from './helpers.js';
 
@@ -15,6 +16,22 @@ test('the hello example serves one read-only file', { timeout: 60_000 }, async (
     const r = await sh(`cat ${mnt}/hello && ls -a ${mnt} && stat -c '%s %a %F' ${mnt}/hello; echo x > ${mnt}/hello 2>/dev/null || echo refused`);
     assert.equal(r.stdout, 'hello, world\n.\n..\nhello\n13 444 regular file\nrefused\n', describeRun(r));
   });
+});
+
+test('the in-memory example keeps the modes cp -a copies (it refuses ACL attributes it would not enforce)', { timeout: 60_000 }, async () => {
+  const src = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'fusekit-memfs-cp-'));
+  try {
+    fs.mkdirSync(path.join(src, 'd'), { mode: 0o755 });
+    fs.writeFileSync(path.join(src, 'd', 'f'), 'x', { mode: 0o644 });
+    fs.chmodSync(path.join(src, 'd'), 0o755);
+    fs.chmodSync(path.join(src, 'd', 'f'), 0o644);
+    await withPathMount(new PathMemoryFilesystem(), {}, async ({ mnt }) => {
+      const r = await sh(`cp -a ${src}/d ${mnt}/ && stat -c '%a %n' ${mnt}/d ${mnt}/d/f`);
+      assert.equal(r.stdout, `755 ${mnt}/d\n644 ${mnt}/d/f\n`, describeRun(r));
+    });
+  } finally {
+    fs.rmSync(src, { recursive: true, force: true });
+  }
 });
 
 test('the path-level mirror mirrors a directory, with its data in passthrough', { timeout: 60_000 }, async () => {
