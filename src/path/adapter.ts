@@ -337,7 +337,10 @@ export class PathAdapter implements Filesystem {
       this.removeName(node, parent, name);
       node = undefined;
     }
-    if (node) return node;
+    if (node) {
+      this.preferName(node, parent, name);
+      return node;
+    }
     const dev = num(pa.dev);
     if (ino !== 0 && type !== S_IFDIR && num(pa.nlink, 1) > 1) {
       const known = this.byIno.get(ino);
@@ -348,7 +351,27 @@ export class PathAdapter implements Filesystem {
       node.dev = dev;
     }
     this.addName(node, parent, name);
+    this.preferName(node, parent, name);
     return node;
+  }
+
+  /**
+   * Puts the name just found first among a hard-linked node's names, the
+   * one its requests' paths are built from: an older name may have been
+   * removed behind the mount's back, and the file would then be unreachable
+   * through every name it has left.
+   */
+  private preferName(node: PathNode, parent: PathNode, name: string): void {
+    const names = node.names;
+    if (names.length < 2 || (names[0]!.parent === parent && names[0]!.name === name)) return;
+    const i = names.findIndex((n) => n.parent === parent && n.name === name);
+    if (i > 0) names.unshift(names.splice(i, 1)[0]!);
+  }
+
+  /** A lookup found no `name` in `parent`: a node still known under it lost that name behind the mount's back. */
+  private nameGone(parent: PathNode, name: string): void {
+    const node = parent.children?.get(name);
+    if (node) this.removeName(node, parent, name);
   }
 
   private newNode(ino: number, type: number): PathNode {
@@ -498,10 +521,13 @@ export class PathAdapter implements Filesystem {
       },
       (pa) => this.entry(this.attach(parent, name, pa), pa),
     );
-    if (this.negativeTimeout <= 0) return r;
     // A missing name is routine; with a negative timeout the kernel caches it.
-    if (isPromise<EntryOut | Errno>(r)) return r.then((v) => (v === ENOENT ? this.negative() : v));
-    return r === ENOENT ? this.negative() : r;
+    const missing = (v: EntryOut | Errno): EntryOut | Errno => {
+      if (!(v instanceof Errno) || v.errno !== E.ENOENT) return v;
+      this.nameGone(parent, name);
+      return this.negativeTimeout > 0 ? this.negative() : v;
+    };
+    return isPromise<EntryOut | Errno>(r) ? r.then(missing) : missing(r);
   }
 
   /** Attributes for a new name: those the operation returned, or a getattr. */

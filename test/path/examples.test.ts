@@ -56,3 +56,19 @@ test('the path-level mirror mirrors a directory, with its data in passthrough', 
     },
   );
 });
+
+test('a hard-linked file stays reachable through its other names when the name first known is removed behind the mount', { timeout: 60_000 }, async () => {
+  const program = path.join(REPO_ROOT, 'dist', 'examples', 'path-mirror.js');
+  await withMirror(
+    async ({ src, mnt }) => {
+      assert.equal((await sh(`cat ${mnt}/a ${mnt}/b`)).stdout, 'old\nold\n');
+      fs.unlinkSync(path.join(src, 'a'));
+      fs.linkSync(path.join(src, 'b'), path.join(src, 'c'));
+      // Past the 1 s timeouts: the kernel asks again, and the requests' paths must not use the removed name.
+      await new Promise((r) => setTimeout(r, 1500));
+      const r = await sh(`cat ${mnt}/b; cat ${mnt}/c; stat ${mnt}/a 2>&1 | grep -c 'No such file'; cat ${mnt}/b`);
+      assert.equal(r.stdout, 'old\nold\n1\nold\n', describeRun(r));
+    },
+    { prepare: ({ src }) => { fs.writeFileSync(path.join(src, 'a'), 'old\n'); fs.linkSync(path.join(src, 'a'), path.join(src, 'b')); }, spawn: { program } },
+  );
+});
