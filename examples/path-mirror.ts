@@ -9,7 +9,10 @@
  * Node's `fs` does most of the work; the few calls it lacks (renameat2 flags,
  * mknod, utimensat with UTIME_OMIT, fallocate, SEEK_DATA/SEEK_HOLE,
  * copy_file_range, xattrs of the link itself) come from fusekit's system-call
- * bindings. Files created through the mount belong to the caller.
+ * bindings in `src/sys/`, which are internal, not part of the package's API:
+ * a copy of this example outside the repository needs its own bindings for
+ * them (koffi, as `src/sys/` does, or an npm package), or must leave those
+ * operations out. Files created through the mount belong to the caller.
  *
  * Compared with `fusekit mirror` (the inode-level mirror): it reaches the
  * source by path, so a directory swapped for a symlink inside SRC by someone

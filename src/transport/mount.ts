@@ -21,7 +21,7 @@ export interface KernelMountParams {
   subtype: string;
   /** File type and permission bits of the root inode (S_IFDIR | perms). */
   rootMode: number;
-  /** Owner of the mount; without allowOther only this user (and root) may access it. */
+  /** Owner of the mount; without allowOther only this user may access it (a mount made by an ordinary user refuses even root). */
   uid: number;
   /** Group of the mount's owner. */
   gid: number;
