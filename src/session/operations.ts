@@ -15,6 +15,7 @@ import {
 import type { AttrOut, EntryOut, FileLock, FuseRequest, StatfsOut, StatxOut } from '../abi/index.js';
 import type { CreateReply, Filesystem, HandlerResult, IoctlReply, OpenReply } from '../fs/filesystem.js';
 import type { Exchange, ReplyWriter } from './replies.js';
+import { checkAttrType } from './replies.js';
 
 /** What each operation's method returns on success, which is what its reply encodes. */
 export interface OperationResults {
@@ -103,6 +104,7 @@ function discardEntry(out: ReplyWriter, _x: Exchange, _req: unknown, e: EntryOut
 }
 
 function replyAttr(out: ReplyWriter, x: Exchange, _req: unknown, a: AttrOut): void {
+  checkAttrType(a.attr.mode, x.op);
   out.struct(x, encodeAttrOut, a);
 }
 

@@ -97,6 +97,23 @@ export interface ReplyDeps {
 }
 
 /** Encodes and writes replies. Each returns after one write(2); the kernel copies the reply at once. */
+/**
+ * The file types the kernel takes in attributes (`fuse_valid_type`), one bit
+ * per S_IFMT >> 12: FIFO, CHR, DIR, BLK, REG, LNK, SOCK.
+ */
+const VALID_TYPES = (1 << 1) | (1 << 2) | (1 << 4) | (1 << 6) | (1 << 8) | (1 << 10) | (1 << 12);
+
+/**
+ * Throws unless `mode` has a file type the kernel accepts. It answers EIO to
+ * an entry without one, after the reply was taken (nothing would be logged),
+ * and marks a known inode bad for good when GETATTR gives it another type.
+ */
+export function checkAttrType(mode: unknown, what: string): void {
+  if (typeof mode === 'number' && (VALID_TYPES >>> ((mode >>> 12) & 0xf)) & 1) return;
+  const shown = typeof mode === 'number' ? `0o${mode.toString(8)}` : String(mode);
+  throw new TypeError(`${what} gave attributes whose mode (${shown}) has no file type: it must include one of S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK`);
+}
+
 export class ReplyWriter {
   constructor(private readonly d: ReplyDeps) {}
 
@@ -152,6 +169,7 @@ export class ReplyWriter {
   entry(x: Exchange, e: EntryOut): void {
     let r: number;
     try {
+      if (e.nodeid !== 0) checkAttrType(e.attr.mode, x.op);
       r = this.struct(x, encodeEntryOut, e);
     } catch (err) {
       this.d.lookups.giveBack(e.nodeid);
@@ -181,6 +199,7 @@ export class ReplyWriter {
     const buf = this.d.channel.replyScratch;
     let w: number;
     try {
+      checkAttrType(c.entry.attr.mode, x.op);
       const n = encodeEntryOut(buf, OUT_HEADER_SIZE, c.entry);
       const m = encodeOpenOut(buf, OUT_HEADER_SIZE + n, { fh: c.open.fh as FileHandle, openFlags: r.openFlags, backingId: r.backingId });
       w = this.send(x, buf, OUT_HEADER_SIZE + n + m);
@@ -384,6 +403,7 @@ export class DirentPlusWriter implements DirentPlusSink {
 
   add(name: string | Buffer, entry: EntryOut, nextOffset: bigint): boolean {
     if (this.end + direntplusSize(nameLength(name)) > this.limit) return false;
+    if (entry.nodeid !== 0) checkAttrType(entry.attr.mode, 'READDIRPLUS');
     this.end += encodeDirentplus(this.buf, this.end, entry, nextOffset, (entry.attr.mode >>> 12) & 0xf, name);
     if (entry.nodeid !== 0 && !isDotName(name)) this.referenced.push(entry.nodeid);
     return true;

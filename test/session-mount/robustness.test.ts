@@ -124,6 +124,26 @@ test('a read that gives no byte count (NaN, negative, fractional, more than aske
   }, { requestDeadlineMs: 3000 });
 });
 
+test('attributes whose mode has no file type answer EIO and are logged once, naming the mode', { timeout: 60_000 }, async () => {
+  // The kernel used to take such a LOOKUP reply and answer the caller EIO itself: nothing was logged.
+  const filesystem: Filesystem = {
+    lookup: ({ name }, ctx) => {
+      if (ctx.nodeid !== ROOT_ID || (name !== 'notype' && name !== 'ok')) return Errno.of('ENOENT');
+      const id = name === 'ok' ? 2 : 3;
+      return { nodeid: id as NodeId, generation: 0, entryTimeout: 0, attrTimeout: 0, attr: attr(id, name === 'ok' ? S_IFREG | 0o644 : 0o644, 1) };
+    },
+    getattr: (_req, ctx) => ({ attrTimeout: 0, attr: ctx.nodeid === ROOT_ID ? attr(1, S_IFDIR | 0o755, 0) : attr(ctx.nodeid, S_IFREG | 0o644, 1) }),
+  };
+  await withInProcessMount(filesystem, async ({ mnt, logs }) => {
+    const bad = await run('stat', [`${mnt}/notype`], { timeoutMs: 5000 });
+    assert.match(bad.stderr, /Input\/output error/, describeRun(bad));
+    const again = await run('stat', [`${mnt}/notype`], { timeoutMs: 5000 });
+    assert.match(again.stderr, /Input\/output error/, describeRun(again));
+    assert.equal((await run('stat', ['-c', '%F', `${mnt}/ok`], { timeoutMs: 5000 })).stdout, 'regular file\n');
+    assert.equal(logs.filter((l) => /LOOKUP gave attributes whose mode \(0o644\) has no file type/.test(l)).length, 1, logs.join('\n'));
+  });
+});
+
 test('past 1000 distinct causes of failure, one line says so and later new causes are not logged', { timeout: 60_000 }, async () => {
   const filesystem: Filesystem = {
     lookup: ({ name }) => {
