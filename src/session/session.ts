@@ -445,10 +445,11 @@ export class Session {
       this.complete(x);
       return;
     }
+    // This request and those still running (a synchronous one is in flight while its handler runs).
+    this.stats.observeInFlight(this.pending.size + 1);
     if (isPromise(result)) {
       // Only a request still running can be interrupted or time out: synchronous ones never enter the table.
       this.pending.set(x.header.unique, x);
-      this.stats.observeInFlight(this.pending.size);
       if (this.pending.size === 1) this.startSweeper();
       result.then(
         (v) => this.settle(row, req, x, v),

@@ -6,7 +6,7 @@ export class SessionStats {
   readonly errors: Record<string, number> = Object.create(null);
   /** When the session started, as `process.hrtime.bigint()`. */
   readonly startedAt = process.hrtime.bigint();
-  /** Most requests in flight at once. */
+  /** Most requests in flight at once: the one being handled and those whose asynchronous handlers had not settled (1 when every handler answers synchronously). */
   inFlightMax = 0;
   /** Requests answered ETIMEDOUT because their handler missed the deadline. */
   expired = 0;
@@ -56,7 +56,7 @@ export class SessionStats {
     errors: Record<string, number>;
     /** Seconds since the session started, to the millisecond. */
     uptimeSeconds: number;
-    /** Most requests in flight at once. */
+    /** Most requests in flight at once: the one being handled and those whose asynchronous handlers had not settled (1 when every handler answers synchronously). */
     inFlightMax: number;
     /** Requests answered ETIMEDOUT because their handler missed the deadline. */
     expired: number;

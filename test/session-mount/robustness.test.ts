@@ -134,13 +134,15 @@ test('attributes whose mode has no file type answer EIO and are logged once, nam
     },
     getattr: (_req, ctx) => ({ attrTimeout: 0, attr: ctx.nodeid === ROOT_ID ? attr(1, S_IFDIR | 0o755, 0) : attr(ctx.nodeid, S_IFREG | 0o644, 1) }),
   };
-  await withInProcessMount(filesystem, async ({ mnt, logs }) => {
+  await withInProcessMount(filesystem, async ({ mnt, logs, m }) => {
     const bad = await run('stat', [`${mnt}/notype`], { timeoutMs: 5000 });
     assert.match(bad.stderr, /Input\/output error/, describeRun(bad));
     const again = await run('stat', [`${mnt}/notype`], { timeoutMs: 5000 });
     assert.match(again.stderr, /Input\/output error/, describeRun(again));
     assert.equal((await run('stat', ['-c', '%F', `${mnt}/ok`], { timeoutMs: 5000 })).stdout, 'regular file\n');
     assert.equal(logs.filter((l) => /LOOKUP gave attributes whose mode \(0o644\) has no file type/.test(l)).length, 1, logs.join('\n'));
+    // Every handler here answers synchronously: one request at a time was in flight (the count once stayed 0).
+    assert.equal(m.session.stats.inFlightMax, 1);
   });
 });
 
