@@ -239,10 +239,20 @@ export function toAttr(pa: PathAttr, nodeid: number): Attr {
   return attr;
 }
 
+/** A name readdir gave: the kernel refuses a whole listing (EIO) for one that is empty or holds '/' or NUL. */
+function checkListedName(name: unknown): void {
+  if (typeof name === 'string' && name !== '' && !name.includes('/') && !name.includes('\0')) return;
+  throw new TypeError(`readdir gave ${typeof name === 'string' ? JSON.stringify(name) : `a ${typeof name}`} as a name: names are non-empty strings without '/' or NUL`);
+}
+
 function openReplyOf(r: PathOpenResult): OpenReply {
   if (r === undefined || r === null) return { fh: 0 };
-  if (typeof r === 'number') return { fh: r };
-  return r;
+  const fh = typeof r === 'number' ? r : (r as { fh?: unknown }).fh;
+  // The handle comes back in every later request as a 64-bit number, which a JavaScript number holds exactly only up to 2^53.
+  if (fh !== undefined && !(typeof fh === 'number' && Number.isSafeInteger(fh) && fh >= 0)) {
+    throw new TypeError(`open and create must give a handle that is a whole number from 0 to 2^53-1, not ${String(fh)}`);
+  }
+  return typeof r === 'number' ? { fh: r } : r;
 }
 
 /** The request's context with the caller's umask (0 unless DONT_MASK is in force: the kernel applied it). */
@@ -1035,6 +1045,9 @@ export class PathAdapter implements Filesystem {
         return handle;
       }
       // Names stay as given (no object per entry): listings are large and taken often.
+      if (!Array.isArray(list) && !(typeof list === 'object' && list !== null && Symbol.iterator in list)) {
+        throw new TypeError(`readdir must give an array of names (strings) or PathDirent objects, not ${list === null ? 'null' : typeof list}`);
+      }
       handle.entries = Array.isArray(list) ? list.slice() : Array.from(list);
       handle.records = undefined;
       handle.starts = undefined;
@@ -1080,6 +1093,7 @@ export class PathAdapter implements Filesystem {
       starts[i] = size;
       if (i >= 2 && typeof entries[i - 2] !== 'string') names = false;
       const name = PathAdapter.nameAt(entries, i);
+      if (i >= 2) checkListedName(name);
       // We list the dot entries ourselves.
       if (i >= 2 && (name === '.' || name === '..')) continue;
       size += direntSize(nameLength(name));
@@ -1193,6 +1207,7 @@ export class PathAdapter implements Filesystem {
       const end = entries.length + 2;
       for (let i = positionOf(req.offset, end); i < end; i++) {
         const name = PathAdapter.nameAt(entries, i);
+        if (i >= 2) checkListedName(name);
         if (i >= 2 && (name === '.' || name === '..')) continue;
         if (!out.fits(Buffer.byteLength(name))) return;
         const e = i < 2 ? undefined : entries[i - 2]!;

@@ -2,7 +2,7 @@
  * `mountPaths()`: mounts a `PathFilesystem`, the path-level counterpart of
  * `mount()`.
  */
-import { checkArgumentShapes, mount } from '../session/mount.js';
+import { MountError, checkArgumentShapes, mount } from '../session/mount.js';
 import type { FuseMount } from '../session/mount.js';
 import { PathAdapter } from './adapter.js';
 import type { PathOptions } from './adapter.js';
@@ -28,6 +28,14 @@ export async function mountPaths(mountpoint: string, filesystem: PathFilesystem,
   // Before the adapter is built from them.
   checkArgumentShapes('mountPaths()', 'PathFilesystem', mountpoint, filesystem, options);
   const { entryTimeout, attrTimeout, negativeTimeout, unlinkedOpen, ...rest } = options;
+  for (const [key, v] of [['entryTimeout', entryTimeout], ['attrTimeout', attrTimeout], ['negativeTimeout', negativeTimeout]] as const) {
+    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
+      throw new MountError(`${key} must be a number of seconds, 0 or more, not ${String(v)}`, 'EINVAL');
+    }
+  }
+  if (unlinkedOpen !== undefined && unlinkedOpen !== 'keep' && unlinkedOpen !== 'hide') {
+    throw new MountError(`unlinkedOpen must be 'keep' or 'hide', not ${JSON.stringify(unlinkedOpen)}`, 'EINVAL');
+  }
   const adapter = new PathAdapter(filesystem, { entryTimeout, attrTimeout, negativeTimeout, unlinkedOpen });
   const m = await mount(mountpoint, adapter, rest as BaseMountOptions);
   return Object.assign(m, { adapter });

@@ -496,6 +496,15 @@ function kernelMaxWrite(): number {
   return pages * 4096;
 }
 
+/** The options of `mount()` and `mountPaths()`, to catch one written with other capitals. */
+const OPTION_NAMES = new Set([
+  'allowOther', 'autoUnmount', 'defaultPermissions', 'dev', 'devicePath', 'flags', 'gid', 'initTimeoutMs', 'kernelRequestTimeout', 'logger',
+  'maxBackground', 'maxLargeBuffers', 'maxRead', 'maxReadahead', 'maxWrite', 'mountMethod', 'nonEmpty', 'passthrough', 'readOnly', 'refuseFlags',
+  'requestDeadlineMs', 'rootMode', 'rootPermissions', 'slowRequestMs', 'source', 'subtype', 'suid', 'uid', 'unmountOnSignal', 'wantFlags',
+  'entryTimeout', 'attrTimeout', 'negativeTimeout', 'unlinkedOpen',
+]);
+const OPTION_NAMES_BY_LOWER_CASE = new Map([...OPTION_NAMES].map((k) => [k.toLowerCase(), k]));
+
 const MOUNT_METHODS: readonly string[] = ['auto', 'syscall', 'fusermount'] satisfies MountMethod[];
 const PASSTHROUGH_POLICIES: readonly string[] = ['auto', 'always', 'readonly', 'never'] satisfies PassthroughPolicy[];
 
@@ -524,6 +533,12 @@ function checkArguments(mountpoint: unknown, filesystem: unknown, o: unknown): v
     if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
       throw new MountError(`${key} must be a number of 0 or more, not ${describeValue(v)}`, 'EINVAL', key);
     }
+  }
+  // An option spelled with other capitals (readonly for readOnly) would be ignored without a word.
+  for (const key of Object.keys(opts)) {
+    if (OPTION_NAMES.has(key)) continue;
+    const meant = OPTION_NAMES_BY_LOWER_CASE.get(key.toLowerCase());
+    if (meant) throw new MountError(`unknown option ${key}: did you mean ${meant}?`, 'EINVAL', meant as keyof MountOptions);
   }
   // Byte and request counts the kernel takes as whole numbers.
   for (const [key, least] of [['maxWrite', MIN_MAX_WRITE], ['maxRead', 0], ['maxReadahead', 0], ['maxBackground', 0], ['maxLargeBuffers', 1]] as const) {

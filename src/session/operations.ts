@@ -155,7 +155,7 @@ export const OPERATIONS: OperationTable = {
   SETXATTR: { call: (fs, q, x) => (fs.setxattr ? fs.setxattr(q, x) : NOSYS), reply: replyEmpty },
   GETXATTR: {
     call: (fs, q, x) => (fs.getxattr ? fs.getxattr(q, x) : NOSYS),
-    reply: (out, x, q, v) => out.sized(x, v, q.size),
+    reply: (out, x, q, v) => out.sized(x, xattrValue(v), q.size),
   },
   LISTXATTR: {
     call: (fs, q, x) => (fs.listxattr ? fs.listxattr(q, x) : NOSYS),
@@ -231,6 +231,14 @@ export const OPERATIONS: OperationTable = {
     reply: (out, x, _q, v) => out.struct(x, encodeStatxOut, v),
   },
 };
+
+/** GETXATTR's value as bytes: a string (an easy slip where a Buffer is asked for) as its UTF-8; anything else is the handler's error. */
+function xattrValue(v: unknown): Buffer {
+  if (Buffer.isBuffer(v)) return v;
+  if (typeof v === 'string') return Buffer.from(v);
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  throw new TypeError(`getxattr must give the value as a Buffer (or a string), not ${v === null ? 'null' : typeof v}`);
+}
 
 /** LISTXATTR's reply: each name followed by a NUL. */
 function joinNames(names: (string | Buffer)[]): Buffer {

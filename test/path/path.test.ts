@@ -524,4 +524,32 @@ test('mountPaths() refuses a missing filesystem or options before it mounts anyt
   const call = mountPaths as (...a: unknown[]) => Promise<unknown>;
   await assert.rejects(call('/nonexistent-mnt', null), (e: unknown) => e instanceof MountError && /needs a filesystem: .* not null/.test(e.message));
   await assert.rejects(call('/nonexistent-mnt', new PathMemoryFilesystem(), null), (e: unknown) => e instanceof MountError && /options must be an object/.test(e.message));
+  // These were taken without a word: a read-write mount for readonly, unlinked files kept for 'hidden', a negative timeout.
+  const fsys = new PathMemoryFilesystem();
+  await assert.rejects(call('/nonexistent-mnt', fsys, { readonly: true }), (e: unknown) => e instanceof MountError && /unknown option readonly: did you mean readOnly\?/.test(e.message));
+  await assert.rejects(call('/nonexistent-mnt', fsys, { unlinkedOpen: 'hidden' }), (e: unknown) => e instanceof MountError && /unlinkedOpen must be 'keep' or 'hide', not "hidden"/.test(e.message));
+  await assert.rejects(call('/nonexistent-mnt', fsys, { entryTimeout: -1 }), (e: unknown) => e instanceof MountError && /entryTimeout must be a number of seconds, 0 or more, not -1/.test(e.message));
+});
+
+test('replies a path filesystem gets wrong are its error, logged once: names with a slash, a listing that is no list, a handle past 2^53; a string xattr value is taken as UTF-8', { timeout: 60_000 }, async () => {
+  const S_IFDIR = 0o040000;
+  const S_IFREG = 0o100000;
+  const fs: PathFilesystem = {
+    getattr: (p: string) => (p === '/' || p === '/slash' || p === '/number' ? { mode: S_IFDIR | 0o755 } : p === '/f' ? { mode: S_IFREG | 0o644, size: 1 } : Errno.of(2)),
+    readdir: (p: string) => (p === '/slash' ? ['a/b'] : p === '/number' ? (42 as unknown as string[]) : ['f', 'slash', 'number']),
+    open: () => 2 ** 60,
+    getxattr: () => 'text value' as unknown as Buffer,
+  };
+  await withPathMount(fs, {}, async ({ mnt, logs }) => {
+    for (const dir of ['slash', 'number']) {
+      const r = await sh(`ls ${mnt}/${dir}`);
+      assert.match(r.stderr, /Input\/output error/, `${dir}: ${describeRun(r)}`);
+    }
+    assert.match((await sh(`cat ${mnt}/f`)).stderr, /Input\/output error/);
+    assert.equal((await py('import os, sys; print(os.getxattr(sys.argv[1], "user.x").decode())', [`${mnt}/f`])).stdout, 'text value\n');
+    const once = (re: RegExp) => assert.equal(logs.filter((l) => re.test(l)).length, 1, `${re}: ${logs.join('\n')}`);
+    once(/readdir gave "a\/b" as a name/);
+    once(/readdir must give an array of names .* not number/);
+    once(/must give a handle that is a whole number from 0 to 2\^53-1, not 1152921504606847000/);
+  });
 });
