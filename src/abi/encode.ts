@@ -63,6 +63,21 @@ function putU64(buf: Buffer, off: number, n: number): void {
   put32(buf, off + 4, Math.floor(n / TWO_32));
 }
 
+/** The 64-bit fields of `fuse_attr` and `fuse_statfs_out`, which a missing or NaN value cannot be written into, with whether they may be negative. */
+const ATTR_WIDE_FIELDS: readonly (readonly [string, boolean])[] = [['ino', false], ['size', false], ['blocks', false], ['atimeSec', true], ['mtimeSec', true], ['ctimeSec', true]];
+const STATFS_WIDE_FIELDS: readonly (readonly [string, boolean])[] = [['blocks', false], ['bfree', false], ['bavail', false], ['files', false], ['ffree', false]];
+
+/** The RangeError of a 64-bit field, as a TypeError that names the field (found again: this path is only taken on failure). */
+function namingField(what: string, value: object, fields: readonly (readonly [string, boolean])[], err: unknown): Error {
+  for (const [name, signed] of fields) {
+    const v = (value as Record<string, unknown>)[name];
+    if (typeof v !== 'number' || !Number.isFinite(v) || (!signed && (v < 0 || v >= TWO_64))) {
+      return new TypeError(`${what}: ${name} must be a ${signed ? '' : 'non-negative '}finite number, not ${String(v)}`);
+    }
+  }
+  return err as Error;
+}
+
 /** Two's complement i64; used for times, which may be before 1970. */
 function putI64(buf: Buffer, off: number, n: number): void {
   if (!Number.isFinite(n)) throw new RangeError(`i64 field out of range: ${n}`);
@@ -148,12 +163,16 @@ export function timeoutParts(seconds: number): Timespec {
 /** `struct fuse_attr` (88 bytes). */
 export function encodeAttr(buf: Buffer, off: number, attr: Attr): number {
   ensureRoom(buf, off, ATTR_SIZE, 'fuse_attr');
-  putU64(buf, off, attr.ino);
-  putU64(buf, off + 8, attr.size);
-  putU64(buf, off + 16, attr.blocks);
-  putI64(buf, off + 24, attr.atimeSec);
-  putI64(buf, off + 32, attr.mtimeSec);
-  putI64(buf, off + 40, attr.ctimeSec);
+  try {
+    putU64(buf, off, attr.ino);
+    putU64(buf, off + 8, attr.size);
+    putU64(buf, off + 16, attr.blocks);
+    putI64(buf, off + 24, attr.atimeSec);
+    putI64(buf, off + 32, attr.mtimeSec);
+    putI64(buf, off + 40, attr.ctimeSec);
+  } catch (err) {
+    throw namingField('attributes', attr, ATTR_WIDE_FIELDS, err);
+  }
   put32(buf, off + 48, attr.atimeNsec);
   put32(buf, off + 52, attr.mtimeNsec);
   put32(buf, off + 56, attr.ctimeNsec);
@@ -252,11 +271,15 @@ function putU64Reply(buf: Buffer, off: number, v: number, what: string): number 
 /** `struct fuse_statfs_out` (80 bytes). */
 export function encodeStatfsOut(buf: Buffer, off: number, s: StatfsOut): number {
   ensureRoom(buf, off, STATFS_OUT_SIZE, 'fuse_statfs_out');
-  putU64(buf, off, s.blocks);
-  putU64(buf, off + 8, s.bfree);
-  putU64(buf, off + 16, s.bavail);
-  putU64(buf, off + 24, s.files);
-  putU64(buf, off + 32, s.ffree);
+  try {
+    putU64(buf, off, s.blocks);
+    putU64(buf, off + 8, s.bfree);
+    putU64(buf, off + 16, s.bavail);
+    putU64(buf, off + 24, s.files);
+    putU64(buf, off + 32, s.ffree);
+  } catch (err) {
+    throw namingField('statfs', s, STATFS_WIDE_FIELDS, err);
+  }
   put32(buf, off + 40, s.bsize);
   put32(buf, off + 44, s.namelen);
   put32(buf, off + 48, s.frsize);

@@ -234,6 +234,14 @@ test('fuse_statfs_out', () => {
   assert.equal(buf[b + 80], 0xa5);
 });
 
+test('a missing or NaN 64-bit field is named in the error', () => {
+  // It was "u64 field out of range: undefined", which names neither the field nor the structure.
+  assert.throws(() => encodeEntryOut(dirty(), 16, { ...ENTRY, attr: { ...ATTR, size: undefined as unknown as number } }), /attributes: size must be a non-negative finite number, not undefined/);
+  assert.throws(() => encodeAttrOut(dirty(), 16, { attrTimeout: 1, attr: { ...ATTR, mtimeSec: Number.NaN } }), /attributes: mtimeSec must be a finite number, not NaN/);
+  const partial = { blocks: 10, bsize: 4096, namelen: 255, frsize: 4096 } as unknown as Parameters<typeof encodeStatfsOut>[2];
+  assert.throws(() => encodeStatfsOut(dirty(), 16, partial), /statfs: bfree must be a non-negative finite number, not undefined/);
+});
+
 test('fuse_lk_out', () => {
   const buf = dirty();
   assert.equal(encodeLkOut(buf, 0, { start: 4096, end: OFFSET_MAX, type: 1, pid: 321 }), 24);
