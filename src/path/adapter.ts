@@ -811,7 +811,8 @@ export class PathAdapter implements Filesystem {
     const finish = (v: void | Errno): OpenReply | Errno => {
       if (v instanceof Errno) {
         giveBack();
-        return v;
+        // ENOSYS in answer to OPEN would tell the kernel to stop sending OPEN at all.
+        return v.errno === E.ENOSYS ? Errno.of(E.EOPNOTSUPP) : v;
       }
       node.handles.push(fh);
       return reply;

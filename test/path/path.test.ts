@@ -473,7 +473,8 @@ test('a name that is not valid UTF-8 never reaches a path filesystem: not found,
 test('O_TRUNC reaches a path filesystem as a truncate to 0 after the open, unless its initFlags ask for ATOMIC_O_TRUNC', { timeout: 60_000 }, async () => {
   // 'no open': the kernel sends no OPEN at all, so the truncate must come as a SETATTR.
   // 'no truncate': nothing can empty the file, so the open must fail rather than keep the old tail.
-  for (const variant of ['plain', 'atomic', 'no open', 'no truncate'] as const) {
+  // 'truncate ENOSYS': passed on as OPEN's answer it would stop the kernel sending OPEN at all.
+  for (const variant of ['plain', 'atomic', 'no open', 'no truncate', 'truncate ENOSYS'] as const) {
     const calls: string[] = [];
     let data = Buffer.from('long content\n');
     const S_IFDIR = 0o040000;
@@ -502,9 +503,17 @@ test('O_TRUNC reaches a path filesystem as a truncate to 0 after the open, unles
     };
     if (variant === 'no open') delete fs.open;
     if (variant === 'no truncate') delete fs.truncate;
+    if (variant === 'truncate ENOSYS') fs.truncate = () => Errno.of('ENOSYS');
     await withPathMount(fs, { attrTimeout: 0, entryTimeout: 0 }, async ({ mnt, logs }) => {
       const r = await sh(`echo hi > ${mnt}/x && cat ${mnt}/x`);
       const truncating = calls.filter((c) => c === 'open O_TRUNC' || c.startsWith('truncate'));
+      if (variant === 'truncate ENOSYS') {
+        assert.match(r.stderr, /Operation not supported/, describeRun(r));
+        const opensBefore = calls.filter((c) => c.startsWith('open')).length;
+        assert.equal((await sh(`cat ${mnt}/x`)).stdout, 'long content\n');
+        assert.equal(calls.filter((c) => c.startsWith('open')).length, opensBefore + 1, 'the next open still reached the filesystem');
+        return;
+      }
       if (variant === 'no truncate') {
         assert.match(r.stderr, /Input\/output error/, describeRun(r));
         assert.equal(data.toString(), 'long content\n', 'nothing written over the old content');
