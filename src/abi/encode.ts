@@ -160,19 +160,23 @@ export function timeoutParts(seconds: number): Timespec {
 
 // ---- Attributes and entries ----
 
-/** `struct fuse_attr` (88 bytes). */
+/** `struct fuse_attr` (88 bytes). A field that cannot be written is named in the error. */
 export function encodeAttr(buf: Buffer, off: number, attr: Attr): number {
-  ensureRoom(buf, off, ATTR_SIZE, 'fuse_attr');
   try {
-    putU64(buf, off, attr.ino);
-    putU64(buf, off + 8, attr.size);
-    putU64(buf, off + 16, attr.blocks);
-    putI64(buf, off + 24, attr.atimeSec);
-    putI64(buf, off + 32, attr.mtimeSec);
-    putI64(buf, off + 40, attr.ctimeSec);
+    return writeAttr(buf, off, attr);
   } catch (err) {
     throw namingField('attributes', attr, ATTR_WIDE_FIELDS, err);
   }
+}
+
+function writeAttr(buf: Buffer, off: number, attr: Attr): number {
+  ensureRoom(buf, off, ATTR_SIZE, 'fuse_attr');
+  putU64(buf, off, attr.ino);
+  putU64(buf, off + 8, attr.size);
+  putU64(buf, off + 16, attr.blocks);
+  putI64(buf, off + 24, attr.atimeSec);
+  putI64(buf, off + 32, attr.mtimeSec);
+  putI64(buf, off + 40, attr.ctimeSec);
   put32(buf, off + 48, attr.atimeNsec);
   put32(buf, off + 52, attr.mtimeNsec);
   put32(buf, off + 56, attr.ctimeNsec);
@@ -271,12 +275,10 @@ function putU64Reply(buf: Buffer, off: number, v: number, what: string): number 
 /** `struct fuse_statfs_out` (80 bytes). */
 export function encodeStatfsOut(buf: Buffer, off: number, s: StatfsOut): number {
   ensureRoom(buf, off, STATFS_OUT_SIZE, 'fuse_statfs_out');
+  // blocks, bfree, bavail, files, ffree: one u64 after the other (a rare reply: by name, in a loop).
+  const counts = s as unknown as Record<string, number>;
   try {
-    putU64(buf, off, s.blocks);
-    putU64(buf, off + 8, s.bfree);
-    putU64(buf, off + 16, s.bavail);
-    putU64(buf, off + 24, s.files);
-    putU64(buf, off + 32, s.ffree);
+    for (let i = 0; i < STATFS_WIDE_FIELDS.length; i++) putU64(buf, off + 8 * i, counts[STATFS_WIDE_FIELDS[i]![0]]!);
   } catch (err) {
     throw namingField('statfs', s, STATFS_WIDE_FIELDS, err);
   }
