@@ -418,7 +418,14 @@ export class MirrorFilesystem implements Filesystem {
         this.watchUnavailable(`the kernel's FUSE protocol 7.${info.minor} has no NOTIFY_INC_EPOCH (7.44, Linux 6.16)`, this.watchQuietly);
       } else {
         try {
-          this.watcher = new SourceWatcher(this.inodes, notify, this.logger, (why, directory) => (directory === undefined ? this.watchUnavailable(why) : this.directoryUnwatchable(directory, why)), (inode) => this.writers.has(inode.nodeid));
+          this.watcher = new SourceWatcher(
+            this.inodes,
+            notify,
+            this.logger,
+            (why, directory) => (directory === undefined ? this.watchUnavailable(why) : this.directoryUnwatchable(directory, why)),
+            (inode) => this.writers.has(inode.nodeid),
+            canonicalPath(this.source),
+          );
           this.watcher.watchDir(this.inodes.root);
           if (!this.watchQuietly && !this.rootOnLocalFilesystem) {
             this.logger.warn('fusekit: --watch: SRC is not on a local filesystem; changes made to it elsewhere (another machine, server or layer) raise no event and show only after the cache timeouts');
@@ -1374,6 +1381,15 @@ function holdsCapChown(): boolean {
     return m !== null && (BigInt(`0x${m[1]}`) & 1n) === 1n;
   } catch {
     return geteuid() === 0;
+  }
+}
+
+/** `path` resolved (symlinks followed), or undefined when it cannot be (then mounts below it go unwatched). */
+function canonicalPath(path: string): string | undefined {
+  try {
+    return nodefs.realpathSync(path);
+  } catch {
+    return undefined;
   }
 }
 

@@ -63,7 +63,9 @@ import type { Logger } from '../fs/logger.js';
 import { AT_SYMLINK_NOFOLLOW, S_IFDIR, S_IFREG } from '../sys/constants.js';
 import { emptyStat, tryClose, tryFstatat, tryRead, watchReadable } from '../sys/index.js';
 import type { ReadableWatch } from '../sys/index.js';
-import { In, IN_CLOEXEC, IN_NONBLOCK, inotifyAddWatch, inotifyInit, inotifyRmWatch } from '../sys/watch.js';
+import { In, IN_CLOEXEC, IN_NONBLOCK, inotifyAddWatch, inotifyInit, inotifyRmWatch, watchMountTable } from '../sys/watch.js';
+import type { MountTableWatch } from '../sys/watch.js';
+import { readMountInfo } from '../transport/mount.js';
 import type { InodeTable, MirrorInode } from './inodes.js';
 import { constants as osConstants } from 'node:os';
 
@@ -166,6 +168,21 @@ export interface WatchStats {
   epochs: number;
   /** Directories that could not be watched (watch limit reached, permission): changes in them are seen only through timeouts. */
   unwatched: number;
+  /** Filesystems mounted or unmounted inside SRC: each expired every cached name (NOTIFY_INC_EPOCH). */
+  mountChanges: number;
+}
+
+/** The mount points strictly below `sourcePath`, in table order, joined by NULs (compared, never split). */
+function mountPointsBelow(sourcePath: string): string {
+  const prefix = sourcePath === '/' ? '/' : `${sourcePath}/`;
+  try {
+    return readMountInfo()
+      .map((e) => e.mountPoint)
+      .filter((m) => m.startsWith(prefix) && m !== sourcePath)
+      .join('\0');
+  } catch {
+    return '';
+  }
 }
 
 /** The source path a /proc/self/fd/N link names, for a log line; the link itself when it cannot be read. */
@@ -179,7 +196,7 @@ function describeDirectory(procLink: string): string {
 
 /** Watches the source for the mirror. `close()` ends it. */
 export class SourceWatcher {
-  readonly stats: WatchStats = { watches: 0, events: 0, ownChanges: 0, entries: 0, attrs: 0, pages: 0, overflows: 0, epochs: 0, unwatched: 0 };
+  readonly stats: WatchStats = { watches: 0, events: 0, ownChanges: 0, entries: 0, attrs: 0, pages: 0, overflows: 0, epochs: 0, unwatched: 0, mountChanges: 0 };
   private readonly fd: number;
   private readonly readable: ReadableWatch;
   /** Reads the queue every BATCH_MS while it has events (made once, re-armed with refresh()). */
@@ -243,6 +260,7 @@ export class SourceWatcher {
    * @param logger where the one-line warnings go
    * @param unwatchable called (once of each kind) when a directory cannot be watched: with the directory when only its own permissions stand in the way (what lies in it is then cached briefly, see `unseen`), without when the next ones would fail too (the watch limit: the mirror then shortens all its cache timeouts)
    * @param writingThroughMount whether the mount has the file open for writing: its content changes are then the mount's own
+   * @param sourcePath the source's canonical path: filesystems mounted or unmounted below it are watched too (see `watchMounts`)
    */
   constructor(
     private readonly inodes: InodeTable,
@@ -250,10 +268,40 @@ export class SourceWatcher {
     private readonly logger: Logger,
     private readonly unwatchable: (why: string, directory?: string) => void = () => undefined,
     private readonly writingThroughMount: (inode: MirrorInode) => boolean = () => false,
+    sourcePath?: string,
   ) {
     this.fd = inotifyInit(IN_NONBLOCK | IN_CLOEXEC);
     this.readable = watchReadable(this.fd, () => this.onReadable());
     this.onBatchTimer = this.onBatchTimer.bind(this);
+    if (sourcePath !== undefined) this.watchMounts(sourcePath);
+  }
+
+  /** The mount table's watch, if any, and the mount points below the source it last listed (joined). */
+  private mounts: MountTableWatch | undefined;
+  private mountsBelow = '';
+
+  /**
+   * A filesystem mounted on a directory in SRC, or unmounted from one, raises
+   * no inotify event, and the kernel would keep what it cached of the
+   * directory beneath (or of the mount gone) for the hour. The mount table
+   * tells instead: when the mount points below SRC change, every cached name
+   * is expired at once (one message; mounts are rare), so each is looked up
+   * again at its next use and finds what is mounted there now.
+   */
+  private watchMounts(sourcePath: string): void {
+    this.mountsBelow = mountPointsBelow(sourcePath);
+    try {
+      this.mounts = watchMountTable(() => {
+        if (this.closed) return;
+        const now = mountPointsBelow(sourcePath);
+        if (now === this.mountsBelow) return;
+        this.mountsBelow = now;
+        this.stats.mountChanges++;
+        this.notify.incEpoch();
+      });
+    } catch (err) {
+      this.logger.warn(`fusekit: --watch: the mount table cannot be watched (${(err as Error).message}): a filesystem mounted in SRC later shows only after the cache timeouts`);
+    }
   }
 
   /** The kernel knows directory `dir` now: watch it (once). */
@@ -358,6 +406,7 @@ export class SourceWatcher {
     if (this.closed) return;
     this.closed = true;
     this.readable.close();
+    this.mounts?.close();
     if (this.batchTimer) clearTimeout(this.batchTimer);
     this.batching = false;
     tryClose(this.fd);

@@ -7,6 +7,7 @@
  * NUL-padded name) are parsed by the reader in place, without an object per
  * event.
  */
+import koffi from 'koffi';
 import { bind, callOrErrno, callOrThrow } from './binding.js';
 import type { CStr } from './binding.js';
 
@@ -62,4 +63,69 @@ export function inotifyAddWatch(fd: number, path: string, mask: number): number 
 /** inotify_rm_watch(2): 0 or -errno (EINVAL: the watch is already gone). */
 export function inotifyRmWatch(fd: number, wd: number): number {
   return callOrErrno(() => c_inotify_rm_watch(fd, wd));
+}
+
+// ---------------------------------------------------------------------------
+// The mount table
+
+const c_epoll_create1 = bind<(flags: number) => number>('int epoll_create1(int)');
+const c_epoll_ctl = bind<(epfd: number, op: number, fd: number, event: Buffer) => number>('int epoll_ctl(int, int, int, void *)');
+const c_epoll_wait = bind<(epfd: number, events: Buffer, max: number, timeout: number) => number>('int epoll_wait(int, void *, int, int)');
+const c_open_ro = bind<(path: CStr, flags: number) => number>('int open(const char *, int)');
+const c_close_fd = bind<(fd: number) => number>('int close(int)');
+const EPOLL_CLOEXEC = 0o2000000;
+const EPOLL_CTL_ADD = 1;
+const EPOLLPRI = 0x2;
+const EPOLLERR = 0x8;
+const O_RDONLY_CLOEXEC = 0o2000000;
+
+/** A watch on this process's mount table (see `watchMountTable`). */
+export interface MountTableWatch {
+  /** Stops watching and closes the descriptors. */
+  close(): void;
+}
+
+/**
+ * Calls `onChange` on the event loop after something is mounted or unmounted
+ * in this process's mount namespace (now and then without a change: compare
+ * the table). inotify reports neither; the kernel
+ * flags /proc/self/mountinfo instead (POLLPRI), which libuv's poll handles do
+ * not watch, so the file sits in an epoll set of its own whose descriptor the
+ * event loop watches for readability. The watch does not keep the process
+ * alive. Throws a SysError when the descriptors cannot be had.
+ */
+export function watchMountTable(onChange: () => void): MountTableWatch {
+  const fd = callOrThrow('open', () => c_open_ro('/proc/self/mountinfo', O_RDONLY_CLOEXEC));
+  let epfd = -1;
+  try {
+    epfd = callOrThrow('epoll_create1', () => c_epoll_create1(EPOLL_CLOEXEC));
+    // struct epoll_event: the events word first; the data after it is not used here.
+    const event = Buffer.alloc(16);
+    event.writeUInt32LE(EPOLLPRI | EPOLLERR, 0);
+    callOrThrow('epoll_ctl', () => c_epoll_ctl(epfd, EPOLL_CTL_ADD, fd, event));
+  } catch (err) {
+    if (epfd >= 0) c_close_fd(epfd);
+    c_close_fd(fd);
+    throw err;
+  }
+  const events = Buffer.alloc(16);
+  // The first poll of the file reports the table as changed: take that now.
+  c_epoll_wait(epfd, events, 1, 0);
+  const handle = koffi.node.poll(epfd, { readable: true }, () => {
+    // The event loop's own check of the epoll descriptor may already have
+    // taken the event (each poll of the file notes the table's generation),
+    // so this wait can come back empty: it only clears the descriptor's
+    // readiness. A wake-up is the change, or a spurious one the caller's
+    // comparison absorbs.
+    c_epoll_wait(epfd, events, 1, 0);
+    onChange();
+  });
+  handle.unref();
+  return {
+    close: () => {
+      handle.close();
+      c_close_fd(epfd);
+      c_close_fd(fd);
+    },
+  };
 }

@@ -476,6 +476,31 @@ test('watching: a file open through MNT whose name is removed or replaced in SRC
   );
 });
 
+test('watching: a filesystem mounted in SRC on a directory the kernel has cached shows through MNT, and so does its unmount', { timeout: 60_000 }, async () => {
+  let statsFile = '';
+  await withMirror(
+    async ({ src, mnt }) => {
+      fs.mkdirSync(path.join(src, 'later'));
+      fs.writeFileSync(path.join(src, 'later', 'underlying'), '');
+      await sleep(300);
+      assert.deepEqual(fs.readdirSync(path.join(mnt, 'later')), ['underlying']);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', path.join(src, 'later')]);
+      try {
+        fs.writeFileSync(path.join(src, 'later', 'mounted'), '');
+        // Mounts raise no inotify event: this came only after the hour's timeout.
+        await pollUntil(() => fs.readdirSync(path.join(mnt, 'later')).join() === 'mounted', { timeoutMs: VISIBLE_WITHIN_MS, what: 'the mounted filesystem at MNT' });
+      } finally {
+        // The mirror holds the mounted filesystem's inodes the kernel knows: only a lazy unmount detaches it now.
+        execFileSync('umount', ['-l', path.join(src, 'later')]);
+      }
+      await pollUntil(() => fs.readdirSync(path.join(mnt, 'later')).join() === 'underlying', { timeoutMs: VISIBLE_WITHIN_MS, what: 'the directory beneath, after the unmount' });
+      const s = await freshStats(statsFile, 'two mount changes counted', (x) => watchOf(x).mountChanges >= 2, 5000);
+      assert.equal(watchOf(s).mountChanges, 2);
+    },
+    { args: argsWithStats(['--watch'], (f) => (statsFile = f)) },
+  );
+});
+
 /**
  * A CLI mirror whose SRC is itself a FUSE mount (an in-process mirror of a
  * plain directory): a filesystem whose changes made elsewhere raise no
