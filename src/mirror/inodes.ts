@@ -219,6 +219,8 @@ export class InodeTable {
   private usedSince = new Uint8Array(0);
   /** NAME_REMOVED when a name of the slot's file was removed through the mirror (see `nameRemoved`), GONE once its descriptor was let go for good (see `releaseIfUnlinked`). */
   private removed = new Uint8Array(0);
+  /** The node id of the directory the slot's inode was last looked up in (0: none yet, or the root itself). */
+  private parents = new Int32Array(0);
   private cacheCapacity = DEFAULT_CACHED_DESCRIPTORS;
   /** Descriptors in `openFiles`, all inodes together. */
   private openFileCount = 0;
@@ -465,9 +467,16 @@ export class InodeTable {
     return out;
   }
 
-  /** Node ids of the inodes that have files open for the kernel now. */
-  nodeIdsWithOpenFiles(): number[] {
-    return Array.from(this.openFiles.keys(), (slot) => slot + 1);
+  /** `inode` was just looked up in directory `parent` (for `openInodesIn`). */
+  lookedUpIn(inode: MirrorInode, parent: number): void {
+    this.parents[inode.slot] = parent;
+  }
+
+  /** Node ids of the inodes with files open for the kernel that were last looked up in one of `dirs`. */
+  openInodesIn(dirs: ReadonlySet<number>): number[] {
+    const out: number[] = [];
+    for (const slot of this.openFiles.keys()) if (dirs.has(this.parents[slot]!)) out.push(slot + 1);
+    return out;
   }
 
   /** Up to `n` node ids held by descriptor, least recently used first (never the root). */
@@ -650,6 +659,7 @@ export class InodeTable {
     this.types[slot] = type >>> 12;
     this.heldFds[slot] = -1;
     this.removed[slot] = 0;
+    this.parents[slot] = 0;
     this.goneStats.delete(slot);
     this.live++;
     if (byHandle) {
@@ -721,6 +731,7 @@ export class InodeTable {
     this.types = widen(this.types, (n) => new Uint8Array(n));
     this.usedSince = widen(this.usedSince, (n) => new Uint8Array(n));
     this.removed = widen(this.removed, (n) => new Uint8Array(n));
+    this.parents = widen(this.parents, (n) => new Int32Array(n));
     this.handleLengths = widen(this.handleLengths, (n) => new Uint8Array(n));
     this.handles = widen(this.handles, (n) => new Uint8Array(n), HANDLE_SLOT);
     this.capacity = cap;

@@ -517,7 +517,10 @@ export class MirrorFilesystem implements Filesystem {
 
   /** The entry of `inode` (stat'ed as `st`), looked up in `parent`. */
   private entry(inode: MirrorInode, st: Stat, parent: MirrorInode): EntryOut {
-    if (this.watcher) this.watcher.lookedUpIn(parent.nodeid, inode.nodeid);
+    if (this.watcher) {
+      this.watcher.lookedUpIn(parent.nodeid, inode.nodeid);
+      this.inodes.lookedUpIn(inode, parent.nodeid);
+    }
     if (this.watcher && inode.type === S_IFDIR) this.watcher.watchDir(inode);
     const seen = this.watcherSees(inode, st.dev);
     return { nodeid: inode.nodeid, generation: 0, entryTimeout: seen ? this.entryTimeout : this.unwatchedTimeouts[0], attrTimeout: this.attrTimeoutOf(inode, st, seen), attr: st };

@@ -238,13 +238,15 @@ export class SourceWatcher {
   private readonly listings = new Map<number, MirrorInode>();
   private overflowed = false;
   /**
-   * A name was created, removed or renamed in the source since the last
-   * flush. It may have been a link of a file open through the mount, whose
-   * link count and ctime (what fstat of the open file shows) then changed,
-   * and once a name is gone no stat of it can tell which file it was: the
-   * attributes of every inode with files open are dropped at the flush.
+   * Directories a name was removed from in the source (unlinked, renamed
+   * away or renamed over) since the last flush. The name may have been a
+   * link of a file open through the mount, whose link count and ctime (what
+   * fstat of the open file shows) then changed, and once a name is gone no
+   * stat of it can tell which file it was: the attributes of the inodes with
+   * files open that were looked up in those directories are dropped at the
+   * flush. (A file with more links has the short attribute timeout anyway.)
    */
-  private namesChangedInSource = false;
+  private readonly namesGoneIn = new Set<number>();
   /** Names and listings invalidated once, to invalidate again after SETTLE_MS. */
   private settleNames = new Map<string, [number, Buffer]>();
   private settleListings = new Set<number>();
@@ -539,7 +541,7 @@ export class SourceWatcher {
         // A name changed: what the last child event's name named may have, too.
         this.lastChildName.length = 0;
         if (!this.isOwnName(dir.nodeid, b, start, end)) {
-          this.namesChangedInSource = true;
+          if (mask & (In.DELETE | In.MOVED_FROM | In.MOVED_TO)) this.namesGoneIn.add(dir.nodeid);
           const name = Buffer.from(b.subarray(start, end));
           this.names.set(`${dir.nodeid}/${name.toString('latin1')}`, [dir.nodeid, name, (mask & (In.DELETE | In.MOVED_FROM)) !== 0]);
           this.listings.set(dir.nodeid, dir);
@@ -603,7 +605,7 @@ export class SourceWatcher {
   private flush(): void {
     if (this.overflowed) {
       this.overflowed = false;
-      this.namesChangedInSource = false;
+      this.namesGoneIn.clear();
       this.names.clear();
       this.attrs.clear();
       this.pages.clear();
@@ -611,12 +613,12 @@ export class SourceWatcher {
       this.invalidateEverything();
       return;
     }
-    if (this.namesChangedInSource) {
-      this.namesChangedInSource = false;
-      for (const id of this.inodes.nodeIdsWithOpenFiles()) {
+    if (this.namesGoneIn.size > 0) {
+      for (const id of this.inodes.openInodesIn(this.namesGoneIn)) {
         const inode = this.attrs.has(id) ? undefined : this.inodes.get(id);
         if (inode) this.attrs.set(id, inode);
       }
+      this.namesGoneIn.clear();
     }
     for (const inode of this.attrs.values()) {
       this.stats.attrs++;

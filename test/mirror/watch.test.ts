@@ -449,17 +449,26 @@ test('watching: a file with two links, changed through the link in a directory t
 });
 
 test('watching: a file open through MNT whose name is removed or replaced in SRC shows its new link count on the open file', { timeout: 60_000 }, async () => {
+  let statsFile = '';
   await withMirror(
     async ({ src, mnt }) => {
       fs.writeFileSync(path.join(src, 'gone'), 'a');
       fs.writeFileSync(path.join(src, 'replaced'), 'b');
       fs.writeFileSync(path.join(src, 'new'), 'c');
+      fs.mkdirSync(path.join(src, 'other'));
+      fs.writeFileSync(path.join(src, 'other', 'x'), '');
       await sleep(300);
+      assert.deepEqual(fs.readdirSync(path.join(mnt, 'other')), ['x']);
       const gone = fs.openSync(path.join(mnt, 'gone'), 'r');
       const replaced = fs.openSync(path.join(mnt, 'replaced'), 'r');
       try {
         assert.equal(fs.fstatSync(gone).nlink, 1);
         assert.equal(fs.fstatSync(replaced).nlink, 1);
+        // A name removed in another directory cannot have been theirs: their attributes stay cached.
+        const before = watchOf(await freshStats(statsFile, 'stats before'));
+        fs.unlinkSync(path.join(src, 'other', 'x'));
+        const after = watchOf(await freshStats(statsFile, 'the removal seen', (x) => watchOf(x).entries > before.entries, 5000));
+        assert.equal(after.attrs, before.attrs, 'no attributes dropped for a removal elsewhere');
         // Once the name is gone, no stat of it tells the watcher which file it was.
         fs.unlinkSync(path.join(src, 'gone'));
         fs.renameSync(path.join(src, 'new'), path.join(src, 'replaced'));
@@ -472,7 +481,7 @@ test('watching: a file open through MNT whose name is removed or replaced in SRC
         fs.closeSync(replaced);
       }
     },
-    { args: ['--watch'] },
+    { args: argsWithStats(['--watch'], (f) => (statsFile = f)) },
   );
 });
 
