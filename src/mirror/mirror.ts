@@ -332,12 +332,8 @@ export class MirrorFilesystem implements Filesystem {
    * thread would wait on its own mount for ever.
    */
   mountpointProblem(mountpoint: string): string | undefined {
-    let src: string;
-    try {
-      src = nodefs.realpathSync(this.source);
-    } catch {
-      return undefined;
-    }
+    const src = canonicalPath(this.source);
+    if (src === undefined) return undefined;
     if (mountpoint === src) return `the mountpoint ${mountpoint} is the source itself; mount the mirror somewhere else`;
     if (mountpoint.startsWith(src === '/' ? '/' : `${src}/`)) {
       return `the mountpoint ${mountpoint} lies inside the source ${src}: the mirror would have to look itself up and wait on itself; mount it outside the source`;
@@ -517,10 +513,7 @@ export class MirrorFilesystem implements Filesystem {
 
   /** The entry of `inode` (stat'ed as `st`), looked up in `parent`. */
   private entry(inode: MirrorInode, st: Stat, parent: MirrorInode): EntryOut {
-    if (this.watcher) {
-      this.watcher.lookedUpIn(parent.nodeid, inode.nodeid);
-      this.inodes.lookedUpIn(inode, parent.nodeid);
-    }
+    if (this.watcher) this.watcher.lookedUpIn(parent.nodeid, inode);
     if (this.watcher && inode.type === S_IFDIR) this.watcher.watchDir(inode);
     const seen = this.watcherSees(inode, st.dev);
     return { nodeid: inode.nodeid, generation: 0, entryTimeout: seen ? this.entryTimeout : this.unwatchedTimeouts[0], attrTimeout: this.attrTimeoutOf(inode, st, seen), attr: st };
@@ -1387,7 +1380,7 @@ function holdsCapChown(): boolean {
   }
 }
 
-/** `path` resolved (symlinks followed), or undefined when it cannot be (then mounts below it go unwatched). */
+/** `path` resolved (symlinks followed), or undefined when it cannot be. */
 function canonicalPath(path: string): string | undefined {
   try {
     return nodefs.realpathSync(path);

@@ -350,9 +350,14 @@ export class SourceWatcher {
     return this.unseen.size > 0 && this.unseen.has(nodeid);
   }
 
-  /** `child` was just looked up in `parent`: if no watch sees into `parent`, none sees `child`. */
-  lookedUpIn(parent: number, child: number): void {
-    if (this.unseen.size > 0 && this.unseen.has(parent)) this.unseen.add(child);
+  /**
+   * `child` was just looked up in `parent`: the table notes the parent (a
+   * name removed there may have been an open file's, see `namesGoneIn`), and
+   * if no watch sees into `parent`, none sees `child`.
+   */
+  lookedUpIn(parent: number, child: MirrorInode): void {
+    this.inodes.lookedUpIn(child, parent);
+    if (this.unseen.size > 0 && this.unseen.has(parent)) this.unseen.add(child.nodeid);
   }
 
   /** The kernel forgot node `nodeid`: stop watching it if it is a watched directory. */

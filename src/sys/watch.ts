@@ -7,8 +7,9 @@
  * NUL-padded name) are parsed by the reader in place, without an object per
  * event.
  */
-import koffi from 'koffi';
 import { bind, callOrErrno, callOrThrow } from './binding.js';
+import { O_CLOEXEC, O_RDONLY } from './constants.js';
+import { open, tryClose, watchReadable } from './libc.js';
 import type { CStr } from './binding.js';
 
 const c_inotify_init1 = bind<(flags: number) => number>('int inotify_init1(int)');
@@ -71,13 +72,10 @@ export function inotifyRmWatch(fd: number, wd: number): number {
 const c_epoll_create1 = bind<(flags: number) => number>('int epoll_create1(int)');
 const c_epoll_ctl = bind<(epfd: number, op: number, fd: number, event: Buffer) => number>('int epoll_ctl(int, int, int, void *)');
 const c_epoll_wait = bind<(epfd: number, events: Buffer, max: number, timeout: number) => number>('int epoll_wait(int, void *, int, int)');
-const c_open_ro = bind<(path: CStr, flags: number) => number>('int open(const char *, int)');
-const c_close_fd = bind<(fd: number) => number>('int close(int)');
 const EPOLL_CLOEXEC = 0o2000000;
 const EPOLL_CTL_ADD = 1;
 const EPOLLPRI = 0x2;
 const EPOLLERR = 0x8;
-const O_RDONLY_CLOEXEC = 0o2000000;
 
 /** A watch on this process's mount table (see `watchMountTable`). */
 export interface MountTableWatch {
@@ -95,7 +93,7 @@ export interface MountTableWatch {
  * alive. Throws a SysError when the descriptors cannot be had.
  */
 export function watchMountTable(onChange: () => void): MountTableWatch {
-  const fd = callOrThrow('open', () => c_open_ro('/proc/self/mountinfo', O_RDONLY_CLOEXEC));
+  const fd = open('/proc/self/mountinfo', O_RDONLY | O_CLOEXEC);
   let epfd = -1;
   try {
     epfd = callOrThrow('epoll_create1', () => c_epoll_create1(EPOLL_CLOEXEC));
@@ -104,14 +102,14 @@ export function watchMountTable(onChange: () => void): MountTableWatch {
     event.writeUInt32LE(EPOLLPRI | EPOLLERR, 0);
     callOrThrow('epoll_ctl', () => c_epoll_ctl(epfd, EPOLL_CTL_ADD, fd, event));
   } catch (err) {
-    if (epfd >= 0) c_close_fd(epfd);
-    c_close_fd(fd);
+    if (epfd >= 0) tryClose(epfd);
+    tryClose(fd);
     throw err;
   }
   const events = Buffer.alloc(16);
   // The first poll of the file reports the table as changed: take that now.
   c_epoll_wait(epfd, events, 1, 0);
-  const handle = koffi.node.poll(epfd, { readable: true }, () => {
+  const watch = watchReadable(epfd, () => {
     // The event loop's own check of the epoll descriptor may already have
     // taken the event (each poll of the file notes the table's generation),
     // so this wait can come back empty: it only clears the descriptor's
@@ -120,12 +118,12 @@ export function watchMountTable(onChange: () => void): MountTableWatch {
     c_epoll_wait(epfd, events, 1, 0);
     onChange();
   });
-  handle.unref();
+  watch.keepAlive(false);
   return {
     close: () => {
-      handle.close();
-      c_close_fd(epfd);
-      c_close_fd(fd);
+      watch.close();
+      tryClose(epfd);
+      tryClose(fd);
     },
   };
 }
