@@ -386,28 +386,7 @@ export class MirrorFilesystem implements Filesystem {
 
   init(info: InitInfo, notify: Notifier): void {
     this.notify = notify;
-    // The mirror's share of the limit: what the process holds already (Node
-    // itself about 25, the device, the watcher, the user's own files) and a
-    // reserve for descriptors that come and go (worker threads' event loops,
-    // module loads, duplicates for calls on the pool) are not the mirror's.
-    const limit = getNofileLimit().soft;
-    const room = Math.max(MIN_DESCRIPTOR_ROOM, limit - (openDescriptorCount() - this.descriptorsHeld) - TRANSIENT_DESCRIPTORS);
-    // Inodes held by handle reopen their descriptors on demand: half the room
-    // keeps those in use open (a walk of a tree that size closes and reopens
-    // none) and leaves the rest, below the prune threshold, for open files.
-    this.inodes.cachedDescriptors = Math.min(MAX_CACHED_DESCRIPTORS, Math.floor(room / 2));
-    this.inodes.startBackgroundClosing((err) => this.logger.warn(`fusekit: the thread that closes descriptors of forgotten inodes is not running (${err.message}); the serving thread closes them between requests`));
-    this.fdHighWater = Math.floor(room * 0.85);
-    this.fdLowWater = Math.floor(room * 0.6);
-    this.fdRoom = room;
-    this.inodes.closeAtOnceFrom = this.fdHighWater;
-    this.dirStreams.maxStreams = Math.max(2, Math.min(this.dirStreams.maxStreams, Math.floor(room / 16)));
-    // Lookups between two prunes must not use up what is left above the threshold.
-    this.pruneStep = Math.max(1, Math.min(128, Math.floor((room - this.fdHighWater) / 4)));
-    // The caller's umask is applied once: by the kernel, or (DONT_MASK) by the
-    // source filesystem under the caller's umask, set before each create.
-    this.umaskInServer = (info.enabled & InitFlag.DONT_MASK) !== 0n;
-    process.umask(0);
+    // First: the watcher's descriptors (inotify, the mount table's) are the process's, not the mirror's share.
     if (this.watchSource && !this.watcher) {
       // Losing events must be answerable by invalidating every name at once (NOTIFY_INC_EPOCH, 7.44).
       if (info.minor < 44) {
@@ -431,6 +410,33 @@ export class MirrorFilesystem implements Filesystem {
         }
       }
     }
+    // The mirror's share of the limit: what the process holds already (Node
+    // itself about 25, the device, the watcher, the user's own files) and a
+    // reserve for descriptors that come and go (worker threads' event loops,
+    // module loads, duplicates for calls on the pool) are not the mirror's.
+    const limit = getNofileLimit().soft;
+    const share = limit - (openDescriptorCount() - this.descriptorsHeld) - TRANSIENT_DESCRIPTORS;
+    // A limit so low that the share is below the floor: every descriptor is
+    // the mirror's; the mount table's two go back (mounts made in SRC then
+    // show after the timeouts, as without a watch).
+    if (share < MIN_DESCRIPTOR_ROOM) this.watcher?.stopWatchingMounts();
+    const room = Math.max(MIN_DESCRIPTOR_ROOM, share);
+    // Inodes held by handle reopen their descriptors on demand: half the room
+    // keeps those in use open (a walk of a tree that size closes and reopens
+    // none) and leaves the rest, below the prune threshold, for open files.
+    this.inodes.cachedDescriptors = Math.min(MAX_CACHED_DESCRIPTORS, Math.floor(room / 2));
+    this.inodes.startBackgroundClosing((err) => this.logger.warn(`fusekit: the thread that closes descriptors of forgotten inodes is not running (${err.message}); the serving thread closes them between requests`));
+    this.fdHighWater = Math.floor(room * 0.85);
+    this.fdLowWater = Math.floor(room * 0.6);
+    this.fdRoom = room;
+    this.inodes.closeAtOnceFrom = this.fdHighWater;
+    this.dirStreams.maxStreams = Math.max(2, Math.min(this.dirStreams.maxStreams, Math.floor(room / 16)));
+    // Lookups between two prunes must not use up what is left above the threshold.
+    this.pruneStep = Math.max(1, Math.min(128, Math.floor((room - this.fdHighWater) / 4)));
+    // The caller's umask is applied once: by the kernel, or (DONT_MASK) by the
+    // source filesystem under the caller's umask, set before each create.
+    this.umaskInServer = (info.enabled & InitFlag.DONT_MASK) !== 0n;
+    process.umask(0);
   }
 
   /**

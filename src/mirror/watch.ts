@@ -306,6 +306,12 @@ export class SourceWatcher {
     }
   }
 
+  /** Stops watching the mount table (see `watchMounts`), giving back its two descriptors. */
+  stopWatchingMounts(): void {
+    this.mounts?.close();
+    this.mounts = undefined;
+  }
+
   /** The kernel knows directory `dir` now: watch it (once). */
   watchDir(dir: MirrorInode): void {
     if (this.closed || this.wdOf.has(dir.nodeid)) return;
@@ -413,7 +419,7 @@ export class SourceWatcher {
     if (this.closed) return;
     this.closed = true;
     this.readable.close();
-    this.mounts?.close();
+    this.stopWatchingMounts();
     if (this.batchTimer) clearTimeout(this.batchTimer);
     this.batching = false;
     tryClose(this.fd);
